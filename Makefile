@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MELTANO_VENV := .venv-meltano
+
+.PHONY: test lint format demo bench install clean
+
+$(VENV)/.installed: tap-intercom/pyproject.toml target-snowflake/pyproject.toml requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ./tap-intercom -e ./target-snowflake -r requirements-dev.txt
+	touch $@
+
+$(MELTANO_VENV)/.installed: requirements-meltano.txt
+	test -x $(MELTANO_VENV)/bin/python || $(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install -q -r requirements-meltano.txt
+	touch $@
+
+install: $(VENV)/.installed $(MELTANO_VENV)/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(PY) -m scripts.demo
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo

@@ -1,0 +1,16 @@
+"""Fixtures shared by every test: the local Snowflake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import local_snowflake
+
+
+@pytest.fixture(scope="session")
+def snowflake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Connection settings of a fakesnow server that lives for the test session."""
+    with local_snowflake(tmp_path_factory.mktemp("fakesnow")) as settings:
+        yield settings
