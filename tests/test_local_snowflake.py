@@ -26,7 +26,7 @@ def test_put_copy_merge_through_the_real_connector(snowflake_server, tmp_path: P
     cur.execute("CREATE DATABASE IF NOT EXISTS SMOKE")
     cur.execute("CREATE SCHEMA IF NOT EXISTS SMOKE.PUBLIC")
     cur.execute('CREATE OR REPLACE TABLE "PEOPLE" ("ID" NUMBER(38,0), "NAME" VARCHAR)')
-    cur.execute('INSERT INTO "PEOPLE" VALUES (2, \'old\'), (3, \'carl\')')
+    cur.execute("INSERT INTO \"PEOPLE\" VALUES (2, 'old'), (3, 'carl')")
     cur.execute('CREATE TEMPORARY STAGE "SMOKE_STAGE"')
     cur.execute(f"PUT 'file://{path}' @\"SMOKE_STAGE\" AUTO_COMPRESS=FALSE")
     cur.execute('CREATE TEMPORARY TABLE "PEOPLE_RAW" ("V" VARIANT)')
