@@ -78,6 +78,17 @@ STREAM_SOURCES: dict[str, tuple[str, str | None]] = {
 DELETED_CONVERSATION_ITEM = "deleted_conversation_item"
 SDC_DELETED_AT = "_sdc_deleted_at"
 
+# Where the spec's own response examples (recorded API responses) contradict its schemas,
+# the schema is widened to accept both: component -> properties added or replaced.
+EXAMPLE_CORRECTIONS: dict[str, dict[str, Any]] = {
+    # Examples show strings ("changed your app name from before to after").
+    "activity_log_metadata": {"before": {}, "after": {}},
+    # Examples list the attributes under `data`, the schema under `ticket_type_attributes`.
+    "ticket_type_attribute_list": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/ticket_type_attribute"}}
+    },
+}
+
 OPEN_OBJECT_NAMES = frozenset({"custom_attributes"})
 UNIX_TIMESTAMP_FORMATS = frozenset({"date-time", "timestamp"})
 UNIX_TIMESTAMP_DESCRIPTION = re.compile(r"unix\s+timestamp", re.IGNORECASE)
@@ -94,8 +105,20 @@ class SpecError(ValueError):
 class SchemaConverter:
     """Turns OpenAPI 3.0 component schemas into the tap's JSON Schemas."""
 
-    def __init__(self, components: Mapping[str, Any]) -> None:
-        self._components = components
+    def __init__(
+        self,
+        components: Mapping[str, Any],
+        corrections: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._components = dict(components)
+        for name, properties in (corrections or {}).items():
+            if name not in self._components:
+                raise SpecError(f"correction for unknown component {name!r}")
+            component = self._components[name]
+            self._components[name] = {
+                **component,
+                "properties": {**component.get("properties", {}), **properties},
+            }
 
     def record_schema(self, component: str) -> dict[str, Any]:
         """The top-level (non-nullable) object schema of one record."""
@@ -235,7 +258,9 @@ def load_spec(path: Path) -> dict[str, Any]:
 
 def generate_schemas(spec_dir: Path = DEFAULT_SPEC_DIR) -> dict[str, dict[str, Any]]:
     """Every stream's JSON Schema, by stream name."""
-    converter = SchemaConverter(load_spec(spec_dir / SPEC_2_15)["components"]["schemas"])
+    converter = SchemaConverter(
+        load_spec(spec_dir / SPEC_2_15)["components"]["schemas"], EXAMPLE_CORRECTIONS
+    )
     schemas: dict[str, dict[str, Any]] = {}
     for stream, (component, parent_field) in STREAM_SOURCES.items():
         schema = converter.record_schema(component)
