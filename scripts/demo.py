@@ -1,23 +1,217 @@
 """`make demo`: the whole pipeline on a local demo.
 
-Grows into the full demo (sandbox, local Snowflake, two meltano runs); for now it
-shows that both plugins are installed.
+Starts the Intercom sandbox and the local Snowflake (fakesnow) on loopback, runs
+`meltano --environment=demo run tap-intercom target-snowflake` with live progress,
+changes records in the sandbox, runs again incrementally and shows what landed.
+Every server it starts is stopped at the end, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from tests.e2e.pipeline import (
+    DEMO_STATE_ID,
+    ROOT,
+    LocalEndpoints,
+    PipelineError,
+    RunResult,
+    TableCount,
+    meltano,
+    meltano_install,
+    run_pipeline,
+    table_counts,
+)
+from tests.intercom_sandbox import SandboxClient
+from tests.servers import LOOPBACK, local_snowflake, stop_process
+
+DEMO_DIR = ROOT / ".demo"
+SANDBOX_TOKEN = "demo-token"
+# The demo workspace: big enough to show paging and parallel fetches, small enough
+# to load in about a minute on a laptop.
+SANDBOX_ARGS = ["--seed", "7", "--contacts", "2000", "--token", SANDBOX_TOKEN]
+# What happens in Intercom between the two runs: (kind, action, count).
+CHANGES = [
+    ("contacts", "update", 25),
+    ("contacts", "add", 10),
+    ("companies", "update", 5),
+    ("companies", "add", 2),
+    ("conversations", "update", 10),
+    ("conversations", "add_parts", 10),
+    ("conversations", "add", 5),
+    ("conversations", "delete", 3),
+    ("tickets", "update", 5),
+    ("tickets", "add", 2),
+]
+SANDBOX_START_TIMEOUT = 60.0
 
 
-def main() -> None:
-    """Describe both plugins."""
-    for plugin in ("tap-intercom", "target-snowflake"):
-        subprocess.run([str(BIN / plugin), "--about"], check=True)
+def say(text: str = "") -> None:
+    """Print a line of the demo's story at once (the output may be piped)."""
+    print(text, flush=True)
+
+
+@contextlib.contextmanager
+def intercom_sandbox(log_path: Path) -> Iterator[str]:
+    """Run the sandbox CLI on a free loopback port; yield its URL (its first stdout line)."""
+    args = [sys.executable, "-m", "tests.intercom_sandbox", "--host", LOOPBACK, "--port", "0"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [*args, *SANDBOX_ARGS],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield _sandbox_url(process, log_path)
+    finally:
+        stop_process(process)
+
+
+def _sandbox_url(process: subprocess.Popen, log_path: Path) -> str:
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT
+    while time.monotonic() < deadline:
+        for line in log_path.read_text().splitlines():
+            if line.startswith("http://"):
+                return line.strip()
+        if process.poll() is not None:
+            raise PipelineError(f"the sandbox exited with {process.returncode}; see {log_path}")
+        time.sleep(0.1)
+    raise PipelineError(
+        f"the sandbox printed no URL within {SANDBOX_START_TIMEOUT}s; see {log_path}"
+    )
+
+
+class Progress:
+    """Prints records per stream as the tap reports them (at each stream's end, and
+    every minute for long streams)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.total = 0
+
+    def __call__(self, stream: str, records: int) -> None:
+        self.total += records
+        elapsed = time.monotonic() - self.started
+        say(f"      {stream:<26} +{records:>7,}   total {self.total:>8,}   {elapsed:6.1f} s")
+
+
+def pipeline_run(
+    title: str, endpoints: LocalEndpoints, sandbox: SandboxClient, log: Path
+) -> RunResult:
+    """One `meltano run` with live progress and a closing line."""
+    say(title)
+    say("      $ meltano --environment=demo run tap-intercom target-snowflake")
+    sandbox.clear_requests()
+    progress = Progress()
+    result = run_pipeline(endpoints.meltano_env(), log, on_records=progress)
+    requests = len(sandbox.requests())
+    elapsed = time.monotonic() - progress.started
+    say(
+        f"      done: {sum(result.records.values()):,} records from {len(result.records)} streams"
+        f" with {requests:,} API requests in {elapsed:.1f} s (log: {log.relative_to(ROOT)})"
+    )
+    return result
+
+
+def change_sandbox(sandbox: SandboxClient) -> None:
+    """Make the changes a day of Intercom use would: updates, new records, deletions."""
+    say("[4/6] Changing data in Intercom (the sandbox's control API)")
+    for kind, action, count in CHANGES:
+        ids = sandbox.change(kind, action, count)
+        say(f"      {kind:<14} {action:<10} {len(ids):>3}")
+
+
+def print_tables(
+    before: dict[str, TableCount], after: dict[str, TableCount], second: RunResult
+) -> None:
+    """Rows per warehouse table after each run, and what the second run changed."""
+    say("[6/6] The warehouse: DEMO.INTERCOM")
+    header = f"      {'table':<26} {'run 1 rows':>10} {'run 2 rows':>10} {'new':>6}"
+    say(f"{header} {'deleted':>8} {'records in run 2':>17}")
+    say("      " + "-" * (len(header) - 6 + 27))
+    for table in sorted(after):
+        first = before.get(table, TableCount(0, 0))
+        now = after[table]
+        new = now.rows - first.rows
+        deleted = now.deleted - first.deleted
+        read = second.records.get(table.lower(), 0)
+        say(
+            f"      {table:<26} {first.rows:>10,} {now.rows:>10,} {new:>+6,}"
+            f" {deleted:>+8,} {read:>17,}"
+        )
+    say(
+        "      (run 2 re-reads the small full-table streams whole and only the changed"
+        " records of the incremental ones; deleted conversations stay as rows with"
+        " _SDC_DELETED_AT set)"
+    )
+
+
+def demo() -> None:
+    """The demo, from installing the plugins to the final table."""
+    started = time.monotonic()
+    DEMO_DIR.mkdir(exist_ok=True)
+    say("[1/6] Installing both plugins into .meltano/ (meltano install)")
+    meltano_install()
+    with contextlib.ExitStack() as servers:
+        say("[2/6] Starting the Intercom sandbox and the local Snowflake (fakesnow)")
+        url = servers.enter_context(intercom_sandbox(DEMO_DIR / "sandbox.log"))
+        snowflake = servers.enter_context(local_snowflake(DEMO_DIR / "fakesnow"))
+        say(f"      Intercom sandbox  {url}  (log .demo/sandbox.log)")
+        say(
+            f"      local Snowflake   {snowflake['host']}:{snowflake['port']}"
+            "  (log .demo/fakesnow/fakesnow.log)"
+        )
+        sandbox = SandboxClient(url)
+        endpoints = LocalEndpoints(
+            intercom_url=url, intercom_token=SANDBOX_TOKEN, snowflake=snowflake, database="DEMO"
+        )
+        endpoints.create_database()
+        # The local Snowflake starts empty, so the demo starts without a saved bookmark.
+        env = endpoints.meltano_env()
+        meltano(["--environment=demo", "state", "clear", "--force", DEMO_STATE_ID], env)
+
+        pipeline_run("[3/6] First run: everything", endpoints, sandbox, DEMO_DIR / "run-1.log")
+        before = table_counts(endpoints)
+        change_sandbox(sandbox)
+        second = pipeline_run(
+            "[5/6] Second run: incremental, from the state Meltano saved",
+            endpoints,
+            sandbox,
+            DEMO_DIR / "run-2.log",
+        )
+        print_tables(before, table_counts(endpoints), second)
+    took = time.monotonic() - started
+    say(f"Stopped the sandbox and the local Snowflake. The demo took {took:.0f} s.")
+    say(f"State: meltano --environment=demo state get {DEMO_STATE_ID}")
+
+
+def main() -> int:
+    """Run the demo; a failure or an interrupt still stops every server it started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+    try:
+        demo()
+    except PipelineError as error:
+        say(f"\nThe demo failed: {error}")
+        return 1
+    except KeyboardInterrupt:
+        say("\nInterrupted; every server the demo started is stopped.")
+        return 130
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Run the Meltano project against the sandbox and the local Snowflake, and look at the result.
+
+Shared by the end-to-end tests and `make demo` (scripts/demo.py): the environment a
+run gets, following a `meltano run` as it goes (records per stream from the tap's
+METRIC log lines), and reading the warehouse tables back.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import snowflake.connector
+
+from tests.servers import stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+PLUGINS_BIN = ROOT / ".venv" / "bin"
+TAP = "tap-intercom"
+TARGET = "target-snowflake"
+# Meltano's state ID for `meltano --environment=demo run tap-intercom target-snowflake`.
+DEMO_STATE_ID = f"demo:{TAP}-to-{TARGET}"
+# Settings a user's shell or .env may carry for prod; a local run must not inherit them.
+PLUGIN_ENV_PREFIXES = ("TAP_INTERCOM_", "TARGET_SNOWFLAKE_", "MELTANO_")
+
+RecordCallback = Callable[[str, int], None]
+
+
+class PipelineError(RuntimeError):
+    """A pipeline run failed; the message carries the last error lines of its log."""
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Where one local pipeline reads from and writes to."""
+
+    intercom_url: str
+    intercom_token: str
+    snowflake: dict[str, Any]  # connection settings of `tests.servers.local_snowflake`
+    database: str
+    schema: str = "INTERCOM"
+
+    def connect(self) -> snowflake.connector.SnowflakeConnection:
+        """A connection to the warehouse database (short timeouts: the emulator is local)."""
+        return snowflake.connector.connect(
+            **self.snowflake, database=self.database, login_timeout=15, network_timeout=120
+        )
+
+    def create_database(self) -> None:
+        """Create the warehouse database the run loads into."""
+        with contextlib.closing(self.connect()) as conn:
+            conn.cursor().execute(f'CREATE DATABASE IF NOT EXISTS "{self.database}"')
+
+    def meltano_env(self, system_db: Path | None = None) -> dict[str, str]:
+        """Environment for `meltano --environment=demo ...` against these endpoints.
+
+        `system_db` gives the run its own Meltano system database (and so its own
+        state); without it Meltano uses `.meltano/meltano.db`.
+        """
+        env = {k: v for k, v in os.environ.items() if not k.startswith(PLUGIN_ENV_PREFIXES)}
+        env |= {
+            "MELTANO_ENVIRONMENT": "demo",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_INTERCOM_API_URL": self.intercom_url,
+            "TAP_INTERCOM_ACCESS_TOKEN": self.intercom_token,
+            "TARGET_SNOWFLAKE_HOST": str(self.snowflake["host"]),
+            "TARGET_SNOWFLAKE_PORT": str(self.snowflake["port"]),
+            "TARGET_SNOWFLAKE_PROTOCOL": str(self.snowflake["protocol"]),
+            "TARGET_SNOWFLAKE_DATABASE": self.database,
+            "TARGET_SNOWFLAKE_DEFAULT_TARGET_SCHEMA": self.schema,
+        }
+        if system_db is not None:
+            env["MELTANO_DATABASE_URI"] = f"sqlite:///{system_db}"
+        return env
+
+    def tap_config(self) -> dict[str, Any]:
+        """tap.json for the shell pipe."""
+        return {"api_url": self.intercom_url, "access_token": self.intercom_token}
+
+    def target_config(self) -> dict[str, Any]:
+        """target.json for the shell pipe."""
+        return {
+            **self.snowflake,
+            "database": self.database,
+            "default_target_schema": self.schema,
+        }
+
+
+@dataclass
+class RunResult:
+    """What one pipeline run did."""
+
+    returncode: int
+    records: collections.Counter[str] = field(default_factory=collections.Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+def meltano_install(env: dict[str, str] | None = None) -> None:
+    """Build both plugins' virtual environments in .meltano/ (fast when up to date)."""
+    result = subprocess.run(
+        [str(MELTANO), "install"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"meltano install failed:\n{result.stdout}\n{result.stderr}")
+
+
+def meltano(args: list[str], env: dict[str, str]) -> str:
+    """Run a short meltano command (state, config) and return its stdout."""
+    result = subprocess.run(
+        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"meltano {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+class MeltanoRun:
+    """`meltano run tap-intercom target-snowflake` in its own process group.
+
+    Meltano logs as JSON lines; the tap's stderr arrives as events named
+    `tap-intercom`, among them singer-sdk's `METRIC: {...}` points, whose
+    `record_count` counters are increments per stream.
+    """
+
+    def __init__(self, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()):
+        self.log_path = log_path
+        self.result = RunResult(returncode=-1)
+        self.process = subprocess.Popen(
+            [str(MELTANO), "--log-format=json", "run", *extra_args, TAP, TARGET],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+
+    def follow(
+        self, on_records: RecordCallback | None = None, until: Callable[[dict], bool] | None = None
+    ) -> RunResult:
+        """Read the log to the end (or until `until(event)` is true), counting records."""
+        assert self.process.stdout is not None
+        with open(self.log_path, "a") as log:
+            for line in self.process.stdout:
+                event = self._record(line, log, on_records)
+                if until is not None and event is not None and until(event):
+                    return self.result
+        self.result.returncode = self.process.wait()
+        return self.result
+
+    def _record(self, line: str, log: TextIO, on_records: RecordCallback | None) -> dict | None:
+        log.write(line)
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            self.result.errors.append(line.rstrip())
+            return None
+        message = str(event.get("event", ""))
+        if event.get("level") in ("error", "critical"):
+            self.result.errors.append(f"{event.get('name', 'meltano')}: {message}")
+        if event.get("name") == TAP and message.startswith("METRIC: "):
+            point = json.loads(message.removeprefix("METRIC: "))
+            if point.get("metric") == "record_count" and point.get("value"):
+                stream = point["tags"]["stream"]
+                self.result.records[stream] += point["value"]
+                if on_records is not None:
+                    on_records(stream, point["value"])
+        return event
+
+    def kill(self) -> None:
+        """SIGKILL Meltano, the tap and the target at once, as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """Terminate the run if it is still going (Ctrl-C, failure elsewhere)."""
+        stop_process(self.process)
+
+    def __enter__(self) -> MeltanoRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def run_pipeline(
+    env: dict[str, str],
+    log_path: Path,
+    extra_args: tuple[str, ...] = (),
+    on_records: RecordCallback | None = None,
+) -> RunResult:
+    """One complete `meltano run`; raises PipelineError when it fails."""
+    with MeltanoRun(env, log_path, extra_args) as run:
+        result = run.follow(on_records)
+    if result.returncode != 0:
+        tail = "\n".join(result.errors[-20:])
+        raise PipelineError(f"meltano run exited {result.returncode} (log: {log_path}):\n{tail}")
+    return result
+
+
+def table_names(conn: snowflake.connector.SnowflakeConnection, schema: str) -> list[str]:
+    """The tables of a warehouse schema."""
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+        " ORDER BY table_name",
+        (schema,),
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def fetch_rows(
+    conn: snowflake.connector.SnowflakeConnection, schema: str, table: str
+) -> list[dict[str, Any]]:
+    """Every row of a warehouse table as {COLUMN: value}."""
+    cur = conn.cursor(snowflake.connector.DictCursor)
+    cur.execute(f'SELECT * FROM "{schema}"."{table}"')
+    return list(cur.fetchall())
+
+
+@dataclass(frozen=True)
+class TableCount:
+    """Rows in a warehouse table, and how many of them are soft-deleted."""
+
+    rows: int
+    deleted: int
+
+
+def table_counts(endpoints: LocalEndpoints) -> dict[str, TableCount]:
+    """Rows per table of the loaded schema."""
+    counts = {}
+    with contextlib.closing(endpoints.connect()) as conn:
+        for table in table_names(conn, endpoints.schema):
+            rows = fetch_rows(conn, endpoints.schema, table)
+            deleted = sum(1 for row in rows if row.get("_SDC_DELETED_AT") is not None)
+            counts[table] = TableCount(rows=len(rows), deleted=deleted)
+    return counts

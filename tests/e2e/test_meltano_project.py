@@ -1,0 +1,85 @@
+"""meltano.yml describes the plugins as they are: their settings, secrets and streams."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+from tap_intercom.tap import TapIntercom
+from target_snowflake.target import TargetSnowflake
+
+from tests.e2e.pipeline import MELTANO, PLUGINS_BIN, ROOT
+
+PLUGIN_CLASSES = {"tap-intercom": TapIntercom, "target-snowflake": TargetSnowflake}
+
+
+def declared_plugins() -> dict[str, dict[str, Any]]:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = project["plugins"]
+    return {p["name"]: p for p in plugins["extractors"] + plugins["loaders"]}
+
+
+def about(plugin: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(PLUGINS_BIN / plugin), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGIN_CLASSES))
+def test_meltano_yml_declares_each_plugin_setting_with_its_secrecy(plugin: str):
+    declared = {s["name"]: s for s in declared_plugins()[plugin]["settings"]}
+    offered = about(plugin)["settings"]["properties"]
+    own = PLUGIN_CLASSES[plugin].config_jsonschema["properties"]
+
+    assert sorted(set(declared) - set(offered)) == [], "settings the plugin does not know"
+    assert sorted(set(own) - set(declared)) == [], "plugin settings missing from meltano.yml"
+    secret = {name for name, prop in offered.items() if prop.get("secret")}
+    sensitive = {name for name, setting in declared.items() if setting.get("sensitive")}
+    assert sensitive == secret & set(declared)
+
+
+@pytest.mark.parametrize("plugin", sorted(PLUGIN_CLASSES))
+def test_meltano_yml_declares_the_plugins_capabilities(plugin: str):
+    declared = set(declared_plugins()[plugin]["capabilities"])
+    assert declared <= set(about(plugin)["capabilities"])
+
+
+def test_default_select_excludes_exactly_the_streams_not_selected_by_default(
+    stream_keys: dict[str, list[str]], discovered_streams: list[str]
+):
+    select = declared_plugins()["tap-intercom"]["select"]
+    excluded = {rule.removeprefix("!").removesuffix(".*") for rule in select if rule[0] == "!"}
+    assert "*.*" in select
+    assert excluded == set(discovered_streams) - set(stream_keys)
+
+
+@pytest.mark.e2e
+def test_meltano_sees_the_prod_secrets_from_the_environment_and_never_prints_them(
+    meltano_project, tmp_path
+):
+    token = "secret-token-value-123"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TAP_INTERCOM_ACCESS_TOKEN": token,
+        "TAP_INTERCOM_REGION": "eu",
+    }
+    result = subprocess.run(
+        [str(MELTANO), "--environment=prod", "config", "list", "tap-intercom"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert token not in result.stdout + result.stderr
+    assert "TAP_INTERCOM_ACCESS_TOKEN] current value: (redacted)" in result.stdout
+    assert "region [env: TAP_INTERCOM_REGION] current value: 'eu'" in result.stdout

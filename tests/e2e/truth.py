@@ -1,0 +1,122 @@
+"""Does the warehouse hold exactly what the sandbox says a correct extraction yields?
+
+Warehouse rows are turned back into tap-record form (column names to property names,
+VARIANT JSON parsed, timestamps as RFC 3339 strings) and compared with the sandbox's
+ground truth converted by `tests.tap.records.expected_record`, date-times as instants.
+A NULL column and an absent property are the same thing in a table, so both sides
+drop nulls at the top level. Properties outside the stream's schema cannot reach a
+table (the tap drops them), so the expected side keeps only the schema's properties.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import snowflake.connector
+from tap_intercom.schemas import load_schema
+
+from tests.e2e.pipeline import LocalEndpoints, table_names
+from tests.tap.records import expected_record, key_of, record_differences
+
+DELETED_AT = "_sdc_deleted_at"
+# Snowflake type codes of the connector's cursor description that arrive as JSON text.
+SEMI_STRUCTURED_TYPE_CODES = {5, 9, 10}  # VARIANT, OBJECT, ARRAY
+# Streams whose records belong to a conversation: gone from the truth when it is deleted.
+CONVERSATION_CHILDREN = {"conversation_parts": "conversation_id"}
+
+
+def _value(value: Any, semi_structured: bool) -> Any:
+    if semi_structured and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def warehouse_records(
+    conn: snowflake.connector.SnowflakeConnection, schema: str, stream: str
+) -> list[dict[str, Any]]:
+    """The rows of the stream's table as records (metadata columns except deletion dropped)."""
+    properties = load_schema(stream)["properties"]
+    names = {name.upper(): name for name in properties}
+    cur = conn.cursor()
+    cur.execute(f'SELECT * FROM "{schema}"."{stream.upper()}"')
+    columns = [
+        (names.get(col.name), col.type_code in SEMI_STRUCTURED_TYPE_CODES)
+        for col in cur.description
+    ]
+    records = []
+    for row in cur.fetchall():
+        record = {
+            name: _value(value, semi_structured)
+            for (name, semi_structured), value in zip(columns, row, strict=True)
+            if name is not None and value is not None
+        }
+        records.append(record)
+    return records
+
+
+def expected_records(stream: str, raw_records: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """The truth's raw records of a stream as they should sit in the table."""
+    properties = load_schema(stream)["properties"]
+    return [
+        {k: v for k, v in expected_record(stream, raw).items() if k in properties and v is not None}
+        for raw in raw_records
+    ]
+
+
+def warehouse_differences(
+    endpoints: LocalEndpoints,
+    truth: Mapping[str, Any],
+    streams: Mapping[str, list[str]],
+) -> list[str]:
+    """Every way the warehouse differs from the truth, for the given streams and keys.
+
+    `truth` is the sandbox's GET /_sandbox/truth; `streams` maps each selected
+    stream to its key properties. Deleted conversations must be soft-deleted rows
+    (or never loaded); no other row may carry a deletion mark.
+    """
+    deleted_conversations = set(truth.get("deleted", {}).get("conversations", []))
+    differences = []
+    with contextlib.closing(endpoints.connect()) as conn:
+        tables = set(table_names(conn, endpoints.schema))
+        for stream, key in sorted(streams.items()):
+            expected = expected_records(stream, truth["streams"].get(stream, []))
+            if stream.upper() not in tables:
+                if expected:
+                    differences.append(f"{stream}: no table, {len(expected)} records expected")
+                continue
+            rows = warehouse_records(conn, endpoints.schema, stream)
+            live = [row for row in rows if DELETED_AT not in row]
+            marked = [row for row in rows if DELETED_AT in row]
+            if stream == "conversations":
+                wrongly_marked = {row["id"] for row in marked} - deleted_conversations
+                still_live = {row["id"] for row in live} & deleted_conversations
+                if wrongly_marked:
+                    differences.append(f"conversations: marked deleted but live {wrongly_marked}")
+                if still_live:
+                    differences.append(f"conversations: deleted but not marked {still_live}")
+                live = [row for row in live if row["id"] not in deleted_conversations]
+            elif marked:
+                differences.append(f"{stream}: {len(marked)} rows marked deleted, e.g. {marked[0]}")
+            if stream in CONVERSATION_CHILDREN:
+                parent = CONVERSATION_CHILDREN[stream]
+                live = [row for row in live if row.get(parent) not in deleted_conversations]
+            keys = [key_of(row, key) for row in live]
+            if len(keys) != len(set(keys)):
+                differences.append(f"{stream}: {len(keys) - len(set(keys))} duplicate keys")
+            differences += record_differences(stream, live, expected, key)
+    return differences
+
+
+def assert_warehouse_matches(
+    endpoints: LocalEndpoints, truth: Mapping[str, Any], streams: Mapping[str, list[str]]
+) -> None:
+    """Fail with the differences unless every table equals the truth."""
+    differences = warehouse_differences(endpoints, truth, streams)
+    shown = "\n".join(differences[:60])
+    assert not differences, f"warehouse differs from the sandbox truth:\n{shown}"
