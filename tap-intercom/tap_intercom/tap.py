@@ -5,6 +5,65 @@ from __future__ import annotations
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
+from tap_intercom.client import DEFAULT_INTERCOM_VERSION, MAX_PAGE_SIZE, REGION_URLS
+from tap_intercom.streams.activity import ActivityLogsStream
+from tap_intercom.streams.conversations import (
+    ConversationPartsStream,
+    ConversationsStream,
+    TicketPartsStream,
+    TicketsStream,
+)
+from tap_intercom.streams.people import (
+    CompaniesStream,
+    CompanySegmentsStream,
+    ContactEventsStream,
+    ContactNotesStream,
+    ContactsStream,
+)
+from tap_intercom.streams.workspace import (
+    AdminsStream,
+    ArticlesStream,
+    CompanyAttributesStream,
+    ContactAttributesStream,
+    ConversationAttributesStream,
+    HelpCenterCollectionsStream,
+    HelpCentersStream,
+    NewsfeedsStream,
+    NewsItemsStream,
+    SegmentsStream,
+    SubscriptionTypesStream,
+    TagsStream,
+    TeamsStream,
+    TicketTypesStream,
+)
+
+STREAM_TYPES: list[type[Stream]] = [
+    AdminsStream,
+    TeamsStream,
+    TagsStream,
+    SegmentsStream,
+    CompanyAttributesStream,
+    ContactAttributesStream,
+    ConversationAttributesStream,
+    TicketTypesStream,
+    HelpCentersStream,
+    HelpCenterCollectionsStream,
+    SubscriptionTypesStream,
+    NewsItemsStream,
+    NewsfeedsStream,
+    ArticlesStream,
+    ContactsStream,
+    ContactNotesStream,
+    ContactEventsStream,
+    CompaniesStream,
+    CompanySegmentsStream,
+    ConversationsStream,
+    ConversationPartsStream,
+    TicketsStream,
+    TicketPartsStream,
+    ActivityLogsStream,
+]
+
 
 class TapIntercom(Tap):
     """Singer tap for Intercom: every extractable stream, incremental and resumable."""
@@ -12,14 +71,72 @@ class TapIntercom(Tap):
     name = "tap-intercom"
 
     config_jsonschema = th.PropertiesList(
-        th.Property("access_token", th.StringType, required=True, secret=True),
-        th.Property("start_date", th.DateTimeType),
-        th.Property("api_url", th.StringType),
+        th.Property(
+            "access_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Intercom access token (sent as a bearer token).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Read nothing changed before this instant (default: all history).",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description="API base URL; overrides `region` (default https://api.intercom.io).",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            allowed_values=sorted(REGION_URLS),
+            description="Workspace region when `api_url` is not set: us, eu or au.",
+        ),
+        th.Property(
+            "intercom_version",
+            th.StringType,
+            default=DEFAULT_INTERCOM_VERSION,
+            description="The Intercom-Version header.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+            default=MAX_PAGE_SIZE,
+            description=f"Records per page, at most {MAX_PAGE_SIZE}.",
+        ),
+        th.Property(
+            "max_workers",
+            th.IntegerType(minimum=1, maximum=64),
+            default=8,
+            description="Parallel requests for per-item endpoints (parts, notes, ...).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType(minimum=1),
+            default=60,
+            description="Seconds before a request is abandoned and retried.",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            description="User-Agent header (default tap-intercom/<version>).",
+        ),
+        th.Property(
+            "lookback_window_seconds",
+            th.IntegerType(minimum=0),
+            default=300,
+            description=(
+                "Incremental streams re-read this many seconds before the bookmark, "
+                "for records that reach Intercom's search late."
+            ),
+        ),
     ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
         """Return the streams this tap offers."""
-        return []
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
 
 if __name__ == "__main__":

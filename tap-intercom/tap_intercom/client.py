@@ -1,0 +1,352 @@
+"""The one place that talks HTTP to Intercom.
+
+Every stream derives from `IntercomStream`: base URL and region, headers, the shared
+rate-limit pacer, retries with bounded exponential backoff, error messages without
+secrets, JSON decoding, and the page loop. Streams only declare what to fetch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import backoff
+import msgspec
+import requests
+from requests.adapters import HTTPAdapter
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context
+
+from tap_intercom.errors import (
+    AuthenticationError,
+    IntercomAPIError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+)
+from tap_intercom.pagination import PagesPaginator, PageToken
+from tap_intercom.ratelimit import RateLimitPacer, pacer_for
+from tap_intercom.schemas import load_schema, timestamp_converter
+
+REGION_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+DEFAULT_INTERCOM_VERSION = "2.15"
+MAX_PAGE_SIZE = 150
+MAX_TRIES = 8  # attempts per request for transient failures (5xx, drops, 429s)
+MAX_BACKOFF_SECONDS = 30.0
+
+_json_decoder = msgspec.json.Decoder()
+
+
+def to_rfc3339(unix_seconds: int | float) -> str:
+    """The RFC 3339 UTC form used in records and bookmarks."""
+    return datetime.fromtimestamp(unix_seconds, UTC).isoformat()
+
+
+def from_rfc3339(value: str) -> int:
+    """UNIX seconds of an ISO-8601 / RFC 3339 date-time (naive means UTC)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def api_base_url(config: dict[str, Any]) -> str:
+    """`api_url` if set, else the `region`'s host (US by default)."""
+    if config.get("api_url"):
+        return str(config["api_url"]).rstrip("/")
+    return REGION_URLS[config.get("region") or "us"]
+
+
+def _error_codes(response: requests.Response) -> tuple[tuple[str, ...], str]:
+    """Intercom's `error.list` codes and messages, from a body that may be anything."""
+    try:
+        body = _json_decoder.decode(response.content)
+        errors = body.get("errors") or []
+        codes = tuple(str(error.get("code", "")) for error in errors)
+        messages = "; ".join(str(error.get("message", "")) for error in errors)
+    except (msgspec.DecodeError, AttributeError, TypeError):
+        return (), ""
+    return codes, messages
+
+
+class IntercomStream(RESTStream[PageToken | None]):
+    """Base of every Intercom stream."""
+
+    #: Top-level key of the response that holds the records.
+    records_key: str = "data"
+    #: Query parameters sent with every request of the stream.
+    extra_params: dict[str, Any] = {}
+    primary_keys: tuple[str, ...] = ("id",)
+    # Records are emitted exactly as the API serves them (timestamps converted by the
+    # schema's converter), so the SDK's per-record type conformance is not needed.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # Progress is logged per page; the SDK's per-request metric lines add nothing.
+    _LOG_REQUEST_METRICS = False
+
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap=tap, schema=load_schema(self.name))
+        self._convert_timestamps = timestamp_converter(self.schema)
+        self._thread_local = threading.local()
+        self._send_with_retries = self.request_decorator(self._request)
+        self._send_retrying_rate_limits_only = self._decorate(self._request, (RateLimitedError,))
+
+    # -- configuration ------------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:
+        """The configured API host."""
+        return api_base_url(dict(self.config))
+
+    @cached_property
+    def pacer(self) -> RateLimitPacer:
+        """The process-wide pacer of this workspace (host + token fingerprint)."""
+        token = str(self.config.get("access_token", ""))
+        fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
+        return pacer_for(f"{self.url_base}#{fingerprint}")
+
+    @property
+    def intercom_version(self) -> str:
+        """The `Intercom-Version` header sent on every request."""
+        return str(self.config.get("intercom_version") or DEFAULT_INTERCOM_VERSION)
+
+    @property
+    def page_size(self) -> int:
+        """Records per page (Intercom's maximum is 150)."""
+        return int(self.config.get("page_size") or MAX_PAGE_SIZE)
+
+    @property
+    def max_workers(self) -> int:
+        """Parallel requests for per-item endpoints."""
+        return int(self.config.get("max_workers") or 8)
+
+    @property
+    def timeout(self) -> int:
+        """Seconds before a request is abandoned (and retried)."""
+        return int(self.config.get("request_timeout") or 60)
+
+    @cached_property
+    def http_headers(self) -> dict[str, str]:
+        """Headers of every request, the bearer token included."""
+        return {
+            "Authorization": f"Bearer {self.config['access_token']}",
+            "Intercom-Version": self.intercom_version,
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+        }
+
+    @cached_property
+    def user_agent(self) -> str:
+        """`user_agent` from the config, else the tap's name and version."""
+        return str(self.config.get("user_agent") or f"tap-intercom/{self._tap.plugin_version}")
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """One session per thread: requests' sessions are not thread-safe."""
+        session = getattr(self._thread_local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._thread_local.session = session
+        return session
+
+    # -- one request --------------------------------------------------------------
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send once under the pacer; decode and classify the answer."""
+        self.pacer.acquire()
+        try:
+            response = self.requests_session.send(
+                prepared_request, timeout=self.timeout, allow_redirects=False
+            )
+        except BaseException:
+            self.pacer.release()
+            raise
+        if response.status_code == 429:
+            self.pacer.exhausted(response.headers)
+        else:
+            self.pacer.update(response.headers)
+        self.validate_response(response)
+        return response
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Raise the right error for the status; attach the decoded body as
+        `response.intercom_payload`."""
+        status = response.status_code
+        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
+        if status == 429:
+            raise RateLimitedError(f"429 rate limit reached on {where}", response)
+        if status >= 500:
+            raise ServerError(f"{status} server error on {where}", response)
+        if status >= 400:
+            codes, messages = _error_codes(response)
+            detail = f"{status} {','.join(codes) or response.reason}: {messages}".rstrip(": ")
+            if status in (401, 403):
+                raise AuthenticationError(
+                    f"Intercom refused the access token on {where} ({detail}). "
+                    "Check that `access_token` is valid and that the app has the "
+                    "permission this stream needs.",
+                    status,
+                    codes,
+                )
+            error_class = NotFoundError if status == 404 else IntercomAPIError
+            raise error_class(f"Intercom answered {detail} on {where}", status, codes)
+        try:
+            response.intercom_payload = _json_decoder.decode(response.content)  # type: ignore[attr-defined]
+        except msgspec.DecodeError as error:
+            raise ServerError(
+                f"incomplete or invalid JSON body ({len(response.content)} bytes) on {where}",
+                response,
+            ) from error
+
+    # -- retries (singer-sdk backoff hooks) ----------------------------------------
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Retry transient failures: 429s, 5xx, broken bodies, timeouts, drops."""
+        return self._decorate(
+            func,
+            (
+                RetriableAPIError,
+                ConnectionResetError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+        )
+
+    def _decorate(self, func: Callable, retry_on: tuple[type[BaseException], ...]) -> Callable:
+        return backoff.on_exception(
+            self.backoff_wait_generator,
+            retry_on,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=None,  # the wait generator adds its own jitter
+            logger=None,
+        )(func)
+
+    def backoff_max_tries(self) -> int:
+        """Attempts per request."""
+        return MAX_TRIES
+
+    def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
+        """429: until the window resets (the pacer holds every thread back too);
+        anything else: exponential, capped, with jitter."""
+        attempt = 0
+        error = yield 0.0
+        while True:
+            attempt += 1
+            if isinstance(error, RateLimitedError) and error.response is not None:
+                wait = self.pacer.exhausted(error.response.headers) + random.uniform(0.1, 1.0)
+            else:
+                wait = min(0.5 * 2**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.75, 1.25)
+            error = yield wait
+
+    def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
+        """Log the retry without the request (its headers hold the token)."""
+        self.logger.warning(
+            "Retrying %s in %.1f s after attempt %d: %s",
+            self.name,
+            details.get("wait", 0.0),
+            details.get("tries", 0),
+            details.get("exception"),
+        )
+
+    # -- request building and the page loop ---------------------------------------
+
+    def request_json(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        retry_only_rate_limits: bool = False,
+    ) -> dict[str, Any]:
+        """One API call (GET, or POST when there is a body); the decoded body."""
+        prepared = self.build_prepared_request(
+            method="POST" if body is not None else "GET",
+            url=self.url_base + path,
+            params=params or {},
+            json=body,
+            headers={**self.http_headers, **headers} if headers else self.http_headers,
+        )
+        send = (
+            self._send_retrying_rate_limits_only
+            if retry_only_rate_limits
+            else self._send_with_retries
+        )
+        response = send(prepared, None)
+        return response.intercom_payload
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a list (GET with `params`) or search (POST with `body`)."""
+        paginator = PagesPaginator()
+        response = requests.Response()
+        while not paginator.finished:
+            token = paginator.current_value or {}
+            page_path, page_params, page_body = path, dict(params or {}), body
+            if "path" in token:  # a URL-valued `pages.next`
+                page_path, page_params = token["path"], token["params"]
+            elif "page" in token:
+                page_params["page"] = token["page"]
+            elif "starting_after" in token:
+                if body is not None:
+                    page_body = {
+                        **body,
+                        "pagination": {
+                            **body["pagination"],
+                            "starting_after": token["starting_after"],
+                        },
+                    }
+                else:
+                    page_params["starting_after"] = token["starting_after"]
+            payload = self.request_json(
+                page_path, params=page_params, body=page_body, headers=headers
+            )
+            yield payload
+            response.intercom_payload = payload  # type: ignore[attr-defined]
+            paginator.advance(response)
+
+    def list_params(self) -> dict[str, Any]:
+        """Query parameters of the first page of a list."""
+        return {"per_page": self.page_size, **self.extra_params}
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Every record of the list at `path`."""
+        for payload in self.iter_pages(self.path, params=self.list_params()):
+            yield from payload.get(self.records_key) or ()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """UNIX-second timestamps to RFC 3339 strings, in place."""
+        return self._convert_timestamps(row)
+
+    # The SDK's abstract hooks, unused: `iter_pages` is the page loop.
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """The records of one response."""
+        return response.intercom_payload.get(self.records_key) or ()  # type: ignore[attr-defined]
+
+    def get_new_paginator(self) -> PagesPaginator:
+        """Intercom's `pages` object, whatever its form."""
+        return PagesPaginator()

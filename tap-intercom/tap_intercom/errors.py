@@ -1,0 +1,34 @@
+"""What can go wrong talking to Intercom, as exceptions the streams can act on.
+
+Messages name the request (method and path) and Intercom's error codes, never the
+access token or other request headers.
+"""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+
+class IntercomAPIError(FatalAPIError):
+    """A 4xx answer that retrying will not fix; `codes` are Intercom's error codes."""
+
+    def __init__(self, message: str, status: int, codes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.codes = codes
+
+
+class AuthenticationError(IntercomAPIError):
+    """401/403: the access token is wrong, expired or lacks a permission."""
+
+
+class NotFoundError(IntercomAPIError):
+    """404: the object does not exist (any more)."""
+
+
+class RateLimitedError(RetriableAPIError):
+    """429: the rate budget is spent until `X-RateLimit-Reset`."""
+
+
+class ServerError(RetriableAPIError):
+    """5xx, or a body that is not the complete JSON document it should be."""

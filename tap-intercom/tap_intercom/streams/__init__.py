@@ -1,0 +1,1 @@
+"""Stream declarations, grouped by domain."""
