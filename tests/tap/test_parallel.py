@@ -1,0 +1,50 @@
+"""The ordered worker pool: order, checkpoints after their batch, errors, bounds."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+from tap_intercom.parallel import ordered_parallel_map
+
+
+def test_results_keep_input_order_and_checkpoints_follow_their_batch():
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def fetch(item: int) -> list[int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(random.uniform(0, 0.01))
+        with lock:
+            running -= 1
+        return [item, item]
+
+    batches = [([1, 2, 3], None), ([4, 5], "cp1"), ([6], None), ([], "cp2")]
+    out = list(ordered_parallel_map(fetch, iter(batches), max_workers=3))
+    flat = [value for records, _ in out for value in records]
+    assert flat == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+    checkpoints = [(index, cp) for index, (_, cp) in enumerate(out) if cp is not None]
+    assert [cp for _, cp in checkpoints] == ["cp1", "cp2"]
+    # "cp1" comes right after item 5's results, "cp2" after item 6's.
+    assert out[checkpoints[0][0] - 1] == ([5, 5], None)
+    assert out[checkpoints[1][0] - 1] == ([6, 6], None)
+    assert 1 < most <= 3
+
+
+def test_a_failed_fetch_raises_in_order():
+    def fetch(item: int) -> list[int]:
+        if item == 3:
+            raise RuntimeError("boom")
+        return [item]
+
+    results = ordered_parallel_map(fetch, iter([([1, 2, 3, 4], None)]), max_workers=2)
+    assert next(results) == ([1], None)
+    assert next(results) == ([2], None)
+    with pytest.raises(RuntimeError, match="boom"):
+        next(results)

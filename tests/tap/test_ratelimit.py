@@ -1,0 +1,59 @@
+"""The shared pacer holds callers back when the window's budget is spent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tap_intercom.ratelimit import RateLimitPacer
+
+
+def _headers(limit: int, remaining: int, reset_in: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(int(time.time() + reset_in)),
+    }
+
+
+def test_unknown_budget_does_not_block():
+    pacer = RateLimitPacer()
+    started = time.monotonic()
+    for _ in range(100):
+        pacer.acquire()
+        pacer.release()
+    assert time.monotonic() - started < 0.5
+
+
+def test_spent_budget_blocks_until_the_reset():
+    pacer = RateLimitPacer()
+    pacer.acquire()
+    pacer.update(_headers(limit=10, remaining=3, reset_in=2))
+    started = time.monotonic()
+    pacer.acquire()  # 3 left, margin 2: one more goes through at once
+    assert time.monotonic() - started < 0.2
+    pacer.update(_headers(limit=10, remaining=2, reset_in=2))
+    pacer.acquire()  # must wait for the window to reset
+    waited = time.monotonic() - started
+    assert 0.9 < waited < 3.5
+    assert pacer.waits >= 1
+
+
+def test_a_429_holds_every_thread_until_the_reset():
+    pacer = RateLimitPacer()
+    pacer.acquire()
+    assert 0 < pacer.exhausted(_headers(limit=10, remaining=0, reset_in=1.5)) <= 1.5
+    finished: list[float] = []
+    started = time.monotonic()
+
+    def worker() -> None:
+        pacer.acquire()
+        finished.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(finished) == 4
+    assert min(finished) > 0.4
