@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -372,6 +373,18 @@ def test_converter_keeps_fractional_seconds_and_names_bad_values() -> None:
     assert convert({"created_at": 1.5}) == {"created_at": "1970-01-01T00:00:01.500000+00:00"}
     with pytest.raises(TimestampError, match=r"record\.stats\.closed_at: 1000+ is not"):
         convert({"stats": {"closed_at": 10**20}})
+
+
+def test_converter_text_equals_datetime_isoformat_over_the_whole_range() -> None:
+    convert = timestamp_converter(NESTED_SCHEMA)
+    generator = random.Random(7)
+    first, last = -62135596800, 253402300799  # 0001-01-01 .. 9999-12-31T23:59:59
+    edges = [first, last, -86401, -86400, -1, 0, 1, 86399, 86400, T1]
+    for value in edges + [generator.randint(first, last) for _ in range(20_000)]:
+        assert convert({"created_at": value})["created_at"] == _iso(value), value
+    for value in (first - 1, last + 1, float("nan"), float("inf")):
+        with pytest.raises(TimestampError, match=r"record\.created_at"):
+            convert({"created_at": value})
 
 
 def test_converter_without_timestamps_returns_the_record() -> None:
