@@ -1,0 +1,168 @@
+"""The whole pipeline, as users run it: sandbox -> tap -> target -> local Snowflake.
+
+Every test uses the real `meltano` CLI (or the plugins' console scripts in a shell
+pipe), a small sandbox workspace and its own database on the shared local Snowflake,
+and checks the warehouse against the sandbox's ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.pipeline import (
+    PLUGINS_BIN,
+    LocalEndpoints,
+    MeltanoRun,
+    run_pipeline,
+    table_counts,
+)
+from tests.e2e.truth import assert_warehouse_matches
+
+pytestmark = pytest.mark.e2e
+
+# Between two runs: updates, new records, new conversation parts and deletions.
+CHANGES = [
+    ("contacts", "update", 4),
+    ("contacts", "add", 3),
+    ("companies", "update", 2),
+    ("companies", "add", 1),
+    ("conversations", "update", 3),
+    ("conversations", "add_parts", 2),
+    ("conversations", "add", 2),
+    ("conversations", "delete", 2),
+    ("tickets", "update", 2),
+    ("tickets", "add", 1),
+    ("tickets", "add_parts", 1),
+]
+# Per-item endpoints whose requests show which parents a run read in detail.
+DETAIL_PATHS = {
+    "conversations": re.compile(r"^/conversations/(\w+)$"),
+    "tickets": re.compile(r"^/tickets/(\w+)$"),
+}
+# What Meltano logs when it has stored a STATE message from the target.
+STATE_SAVED = "Incremental state has been updated"
+# How far back a contacts search re-reads: Intercom matches contact dates by day.
+DAY = 86_400
+
+
+def apply_changes(sandbox: Any) -> dict[str, set[str]]:
+    """Make the CHANGES; the ids of the parents changed per kind (deletions apart)."""
+    changed: dict[str, set[str]] = {}
+    for kind, action, count in CHANGES:
+        ids = sandbox.client.change(kind, action, count)
+        assert len(ids) == count, (kind, action, ids)
+        if action != "delete":
+            changed.setdefault(kind, set()).update(str(i) for i in ids)
+    return changed
+
+
+def detail_ids(requests: Iterable[Mapping[str, Any]], stream: str) -> set[str]:
+    """Ids of the records of `stream` fetched one by one."""
+    pattern = DETAIL_PATHS[stream]
+    return {
+        match.group(1)
+        for request in requests
+        if request["method"] == "GET" and (match := pattern.match(request["path"]))
+    }
+
+
+def recently_updated(truth: Mapping[str, Any], stream: str, since: int) -> set[str]:
+    """Ids of the truth's records of `stream` updated at or after `since` (UNIX seconds)."""
+    return {str(r["id"]) for r in truth["streams"][stream] if r["updated_at"] >= since}
+
+
+def newest_update(truth: Mapping[str, Any], stream: str) -> int:
+    return max(r["updated_at"] for r in truth["streams"][stream])
+
+
+def test_meltano_run_loads_everything_then_only_what_changed(
+    small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
+):
+    run_pipeline(meltano_env, tmp_path / "run-1.log")
+    before = small_sandbox.client.truth()
+    assert_warehouse_matches(endpoints, before, stream_keys)
+
+    small_sandbox.client.clear_requests()
+    changed = apply_changes(small_sandbox)
+    second = run_pipeline(meltano_env, tmp_path / "run-2.log")
+    after = small_sandbox.client.truth()
+    assert_warehouse_matches(endpoints, after, stream_keys)
+
+    requests = small_sandbox.client.requests()
+    for stream in DETAIL_PATHS:
+        fetched = detail_ids(requests, stream)
+        # Re-reading around the first run's bookmark is allowed (the target upserts).
+        window = recently_updated(before, stream, newest_update(before, stream) - DAY)
+        assert changed[stream] <= fetched, f"{stream}: changed parents not read"
+        assert fetched <= changed[stream] | window, f"{stream}: unchanged parents read again"
+        assert len(window) < len(before["streams"][stream]) / 2, "workspace too recent to tell"
+    assert second.records["contacts"] < len(after["streams"]["contacts"])
+
+
+def write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value))
+    return path
+
+
+def test_shell_pipe_with_a_state_file(
+    small_sandbox, endpoints: LocalEndpoints, stream_keys, tmp_path: Path
+):
+    write_json(tmp_path / "tap.json", endpoints.tap_config())
+    write_json(tmp_path / "target.json", endpoints.target_config())
+    write_json(tmp_path / "state.json", {})
+    pipe = (
+        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json --state state.json 2>tap.log"
+        f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
+    )
+    states = []
+    for round_ in (1, 2):
+        if round_ == 2:
+            apply_changes(small_sandbox)
+        subprocess.run(
+            ["bash", "-o", "pipefail", "-c", pipe], cwd=tmp_path, check=True, timeout=300
+        )
+        lines = (tmp_path / "out.jsonl").read_text().splitlines()
+        assert lines, "the target wrote no state"
+        states.append(json.loads(lines[-1]))
+        (tmp_path / "state.json").write_text(lines[-1])
+        assert_warehouse_matches(endpoints, small_sandbox.client.truth(), stream_keys)
+
+    first, second = (state["bookmarks"]["contacts"]["replication_key_value"] for state in states)
+    assert datetime.fromisoformat(second) > datetime.fromisoformat(first)
+
+
+def test_full_refresh_reloads_without_duplicates(
+    small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
+):
+    run_pipeline(meltano_env, tmp_path / "run-1.log")
+    apply_changes(small_sandbox)
+    full = run_pipeline(meltano_env, tmp_path / "full.log", extra_args=("--full-refresh",))
+    truth = small_sandbox.client.truth()
+    assert_warehouse_matches(endpoints, truth, stream_keys)  # duplicates are differences
+    for stream in ("contacts", "companies", "tickets"):
+        assert full.records[stream] >= len(truth["streams"][stream]), f"{stream} not reloaded"
+
+
+def test_a_run_killed_midway_and_run_again_ends_with_the_same_tables(
+    small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
+):
+    # Slow responses and small batches: the kill lands mid-run, after some commits.
+    small_sandbox.client.faults(latency_ms=20)
+    meltano_env = meltano_env | {"TARGET_SNOWFLAKE_BATCH_SIZE_ROWS": "10"}
+    with MeltanoRun(meltano_env, tmp_path / "killed.log") as run:
+        run.follow(until=lambda event: STATE_SAVED in str(event.get("event")))
+        assert run.process.poll() is None, "the run ended before it could be killed"
+        run.kill()
+    assert table_counts(endpoints), "nothing was loaded before the kill"
+
+    small_sandbox.client.faults(latency_ms=0)
+    run_pipeline(meltano_env, tmp_path / "rerun.log")
+    assert_warehouse_matches(endpoints, small_sandbox.client.truth(), stream_keys)
