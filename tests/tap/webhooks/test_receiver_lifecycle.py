@@ -1,0 +1,106 @@
+"""The receiver across stops: SIGKILL and SIGTERM during a burst, restarts, one writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from tests.tap.webhooks.support import (
+    RECEIVER,
+    SECRET,
+    deliver,
+    deliver_concurrently,
+    make_notification,
+    running_receiver,
+    stored_ids,
+)
+
+BURST = 3000
+
+
+def _burst_then_signal(
+    url: str, process: subprocess.Popen, sig: signal.Signals, prefix: str
+) -> tuple[list[dict], dict[str, int | None]]:
+    """Deliver a burst and send `sig` to the receiver once 300 answers were 200."""
+    notifications = [make_notification(f"{prefix}-{i}") for i in range(BURST)]
+    answered = threading.Semaphore(0)
+
+    def count(status: int | None) -> None:
+        if status == 200:
+            answered.release()
+
+    with ThreadPoolExecutor(1) as runner:
+        burst: Future = runner.submit(deliver_concurrently, url, notifications, 16, count)
+        for _ in range(300):
+            assert answered.acquire(timeout=60), "the burst stalled before the signal"
+        os.killpg(process.pid, sig)
+        statuses = burst.result(timeout=120)
+    process.wait(30)
+    return notifications, statuses
+
+
+def test_sigkill_during_a_burst_loses_no_acknowledged_notification(tmp_path: Path):
+    spool = tmp_path / "spool"
+    with running_receiver(spool, tmp_path / "first.log") as receiver:
+        notifications, statuses = _burst_then_signal(
+            receiver.url, receiver.process, signal.SIGKILL, "killed"
+        )
+    acknowledged = {i for i, status in statuses.items() if status == 200}
+    assert 300 <= len(acknowledged) < BURST, "the kill did not land during the burst"
+    assert set(statuses.values()) <= {200, None}
+    counts = Counter(stored_ids(spool))
+    assert all(counts[i] == 1 for i in acknowledged)
+    assert set(counts.values()) == {1}
+
+    # Intercom delivers again whatever got no 200; the restarted receiver knows the rest.
+    with running_receiver(spool, tmp_path / "second.log") as receiver:
+        redelivered = deliver_concurrently(receiver.url, notifications, threads=16)
+    assert set(redelivered.values()) == {200}
+    assert Counter(stored_ids(spool)) == Counter({n["id"]: 1 for n in notifications})
+
+
+def test_sigterm_during_a_burst_answers_200_only_for_stored_notifications(tmp_path: Path):
+    spool = tmp_path / "spool"
+    with running_receiver(spool, tmp_path / "receiver.log") as receiver:
+        _, statuses = _burst_then_signal(
+            receiver.url, receiver.process, signal.SIGTERM, "terminated"
+        )
+        # uvicorn re-raises the signal after its graceful shutdown, as a service should.
+        assert receiver.process.returncode in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in receiver.log()
+    assert set(statuses.values()) <= {200, 503, None}
+    acknowledged = {i for i, status in statuses.items() if status == 200}
+    assert len(acknowledged) >= 300
+    counts = Counter(stored_ids(spool))
+    assert all(counts[i] == 1 for i in acknowledged)
+    assert set(counts.values()) == {1}
+
+
+def test_a_restarted_receiver_still_refuses_redeliveries(tmp_path: Path):
+    spool = tmp_path / "spool"
+    with running_receiver(spool, tmp_path / "first.log") as receiver:
+        assert deliver(receiver.url, make_notification("before-restart")) == 200
+    with running_receiver(spool, tmp_path / "second.log") as receiver:
+        assert deliver(receiver.url, make_notification("before-restart")) == 200
+        assert deliver(receiver.url, make_notification("after-restart")) == 200
+        assert "2 known notification ids" not in receiver.log()
+    assert stored_ids(spool) == ["before-restart", "after-restart"]
+
+
+def test_a_second_receiver_on_the_same_spool_refuses_to_start(tmp_path: Path):
+    spool = tmp_path / "spool"
+    with running_receiver(spool, tmp_path / "first.log"):
+        second = subprocess.run(
+            [RECEIVER, "--port", "1", "--spool", str(spool)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "INTERCOM_CLIENT_SECRET": SECRET},
+            timeout=60,
+        )
+    assert second.returncode == 3
+    assert "another receiver is writing the spool" in second.stderr
