@@ -7,7 +7,7 @@ comparing the tap's output with the sandbox's truth do not reuse the code under 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -23,43 +23,41 @@ def _schema(stream: str) -> dict[str, Any]:
     return load_schema(stream)  # cached: the callers only read it
 
 
-def _is_date_time(schema: Mapping[str, Any]) -> bool:
-    return schema.get("format") == "date-time"
-
-
-def _normalise(value: Any, schema: Mapping[str, Any]) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if _is_date_time(schema) and isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).isoformat()
+def _map_date_times(value: Any, schema: Mapping[str, Any], convert: Callable[[Any], Any]) -> Any:
+    """A copy of `value` with `convert` applied to the values at date-time positions."""
+    if schema.get("format") == "date-time":
+        return convert(value)
     if isinstance(value, dict):
         properties = schema.get("properties", {})
-        return {key: _normalise(item, properties.get(key, {})) for key, item in value.items()}
+        return {
+            key: _map_date_times(item, properties.get(key, {}), convert)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         items = schema.get("items", {})
-        return [_normalise(item, items) for item in value]
+        return [_map_date_times(item, items, convert) for item in value]
+    return value
+
+
+def _unix_seconds_to_rfc3339(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
+
+
+def _parse_date_time(value: Any) -> Any:
+    """Parsed, so "Z" and "+00:00" compare equal; anything else is left to compare as is."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value
 
 
 def expected_record(stream: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The record the tap must emit for `raw` (API form, UNIX seconds); `raw` is untouched."""
-    return _normalise(dict(raw), _schema(stream))
-
-
-def _comparable(value: Any, schema: Mapping[str, Any]) -> Any:
-    """`value` with date-time strings parsed, so "Z" and "+00:00" compare equal."""
-    if _is_date_time(schema) and isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return value  # reported as a difference against the parsed other side
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        return {key: _comparable(item, properties.get(key, {})) for key, item in value.items()}
-    if isinstance(value, list):
-        items = schema.get("items", {})
-        return [_comparable(item, items) for item in value]
-    return value
+    return _map_date_times(dict(raw), _schema(stream), _unix_seconds_to_rfc3339)
 
 
 def key_of(record: Mapping[str, Any], key: Key) -> tuple[Any, ...]:
@@ -101,8 +99,12 @@ def record_differences(
     window; the target upserts). Date-time fields compare as instants.
     """
     schema = _schema(stream)
-    actual_by_key = {k: _comparable(r, schema) for k, r in by_key(actual, key).items()}
-    expected_by_key = {k: _comparable(r, schema) for k, r in by_key(expected, key).items()}
+    actual_by_key = {
+        k: _map_date_times(r, schema, _parse_date_time) for k, r in by_key(actual, key).items()
+    }
+    expected_by_key = {
+        k: _map_date_times(r, schema, _parse_date_time) for k, r in by_key(expected, key).items()
+    }
     missing = [k for k in expected_by_key if k not in actual_by_key]
     unexpected = [k for k in actual_by_key if k not in expected_by_key]
     differences = []
@@ -132,13 +134,3 @@ def assert_same_records(
     shown = "\n".join(differences[:50])
     more = f"\n... and {len(differences) - 50} more" if len(differences) > 50 else ""
     assert not differences, f"{stream} records differ:\n{shown}{more}"
-
-
-def same_records(
-    stream: str,
-    actual: Iterable[Mapping[str, Any]],
-    expected: Iterable[Mapping[str, Any]],
-    key: Key,
-) -> bool:
-    """Whether both lists hold the same records of `stream` by key (see record_differences)."""
-    return not record_differences(stream, actual, expected, key)

@@ -67,6 +67,7 @@ PARENT_FIELDS = {
     "contact_notes": "contact_id",
     "contact_events": "contact_id",
 }
+DATE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 OPEN_OBJECTS = {"custom_attributes", "ticket_attributes"}
 # Where the spec's 200-response examples hold records: stream -> (path, method, list key).
 RESPONSE_EXAMPLES: dict[str, tuple[str, str, str | None]] = {
@@ -224,11 +225,10 @@ def test_generator_turns_unix_timestamps_into_date_time_strings() -> None:
         },
         "thing",
     )
-    date_time = {"type": ["string", "null"], "format": "date-time"}
     properties = schema["properties"]
     for name in ("formatted", "legacy", "seen_at", "iso"):
-        assert properties[name] == date_time, name
-    assert properties["when"] == {"description": "A UNIX timestamp.", **date_time}
+        assert properties[name] == DATE_TIME, name
+    assert properties["when"] == {"description": "A UNIX timestamp.", **DATE_TIME}
     assert properties["count"] == {"type": ["integer", "null"]}
     assert properties["link"] == {"type": ["string", "null"]}
 
@@ -295,15 +295,15 @@ def test_generator_stops_ref_cycles_with_an_open_object() -> None:
 NESTED_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": DATE_TIME,
         "name": {"type": ["string", "null"]},
         "stats": {
             "type": ["object", "null"],
             "properties": {
-                "closed_at": {"type": ["string", "null"], "format": "date-time"},
+                "closed_at": DATE_TIME,
                 "deep": {
                     "type": ["object", "null"],
-                    "properties": {"at": {"type": ["string", "null"], "format": "date-time"}},
+                    "properties": {"at": DATE_TIME},
                 },
             },
         },
@@ -312,12 +312,12 @@ NESTED_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": ["object", "null"],
                 "properties": {
-                    "seen_at": {"type": ["string", "null"], "format": "date-time"},
+                    "seen_at": DATE_TIME,
                     "grid": {
                         "type": ["array", "null"],
                         "items": {
                             "type": ["array", "null"],
-                            "items": {"type": ["string", "null"], "format": "date-time"},
+                            "items": DATE_TIME,
                         },
                     },
                 },
