@@ -20,6 +20,7 @@ from tap_intercom.streams.people import (
     ContactNotesStream,
     ContactsStream,
 )
+from tap_intercom.streams.webhooks import SPOOL_DIR_SETTING, WebhookNotificationsStream
 from tap_intercom.streams.workspace import (
     AdminsStream,
     ArticlesStream,
@@ -62,6 +63,7 @@ STREAM_TYPES: list[type[Stream]] = [
     TicketsStream,
     TicketPartsStream,
     ActivityLogsStream,
+    WebhookNotificationsStream,
 ]
 
 
@@ -130,6 +132,14 @@ class TapIntercom(Tap):
             description=(
                 "Incremental streams re-read this many seconds before the bookmark, "
                 "for records that reach Intercom's search late."
+            ),
+        ),
+        th.Property(
+            SPOOL_DIR_SETTING,
+            th.StringType,
+            description=(
+                "Spool directory of tap-intercom-webhooks (its --spool), read by the "
+                "webhook_notifications stream (not selected by default)."
             ),
         ),
     ).to_dict()

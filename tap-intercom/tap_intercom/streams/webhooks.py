@@ -56,16 +56,15 @@ class WebhookNotificationsStream(Stream):
     def _spool_dir(self) -> Path:
         configured = self.config.get(SPOOL_DIR_SETTING)
         if not configured:
-            raise ConfigValidationError(
+            problem = (
                 f"stream {self.name} is selected but the setting {SPOOL_DIR_SETTING} "
                 "(the receiver's --spool directory) is not set"
             )
-        directory = Path(configured)
-        if not directory.is_dir():
-            raise ConfigValidationError(
-                f"{SPOOL_DIR_SETTING}: {directory} is not a directory (is the receiver set up?)"
-            )
-        return directory
+        elif not Path(configured).is_dir():
+            problem = f"{SPOOL_DIR_SETTING}: {configured} is not a directory (no receiver yet?)"
+        else:
+            return Path(configured)
+        raise ConfigValidationError(problem, errors=[problem])  # the SDK logs `errors`
 
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         """Remove what the starting state covers, then emit every record after it."""

@@ -1,0 +1,118 @@
+"""The tap's webhook_notifications stream: record form, incremental state, spool cleanup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from tap_intercom.webhooks.spool import (
+    SpoolPosition,
+    SpoolWriter,
+    encode_record,
+    envelope,
+    list_segments,
+    utc_now,
+)
+
+from tests.tap.webhooks.support import (
+    STREAM,
+    TAP,
+    make_notification,
+    run_tap,
+    stored_ids,
+    write_tap_files,
+)
+
+
+def _one_record_per_segment(spool: Path) -> SpoolWriter:
+    writer = SpoolWriter(spool, segment_max_bytes=1, segment_max_age_seconds=3600)
+    writer.open()
+    return writer
+
+
+def _store(writer: SpoolWriter, *ids: str) -> None:
+    for notification_id in ids:
+        writer.append([encode_record(envelope(make_notification(notification_id), utc_now()))])
+
+
+def _bookmark(state: dict) -> str:
+    return state["bookmarks"][STREAM]["replication_key_value"]
+
+
+def test_a_record_carries_the_notification_with_rfc3339_times(tmp_path: Path):
+    spool = tmp_path / "spool"
+    writer = _one_record_per_segment(spool)
+    _store(writer, "notif-1")
+    run = run_tap(*write_tap_files(tmp_path, spool))
+    [record] = run.records
+    sent = make_notification("notif-1")
+    assert record["id"] == "notif-1"
+    assert record["topic"] == sent["topic"]
+    assert record["app_id"] == sent["app_id"]
+    assert record["created_at"] == "2023-11-14T22:13:20+00:00"
+    assert datetime.fromisoformat(record["first_sent_at"]).timestamp() == sent["first_sent_at"]
+    assert record["delivered_at"] is None  # Intercom's 0: not delivered yet
+    assert record["delivery_attempts"] == 1
+    assert record["item"] == sent["data"]["item"]
+    assert record["item_type"] == "conversation"
+    assert datetime.fromisoformat(record["received_at"]).tzinfo is not None
+    assert _bookmark(run.state) == record["spool_position"]
+    SpoolPosition.parse(record["spool_position"])
+    [schema] = [m for m in run.messages if m["type"] == "SCHEMA"]
+    assert schema["key_properties"] == ["id"]
+    writer.close()
+
+
+def test_runs_from_state_read_only_new_notifications_and_shrink_the_spool(tmp_path: Path):
+    spool = tmp_path / "spool"
+    writer = _one_record_per_segment(spool)
+    config, catalog = write_tap_files(tmp_path, spool)
+    _store(writer, "a", "b", "c")
+
+    first = run_tap(config, catalog)
+    assert [r["id"] for r in first.records] == ["a", "b", "c"]
+    assert len(list_segments(spool)) == 3  # a run never removes what it has just read
+
+    _store(writer, "d", "e")
+    second = run_tap(config, catalog, first.state)
+    assert [r["id"] for r in second.records] == ["d", "e"]
+    # The first run's state was committed: a, b and c are loaded, their segments go.
+    assert stored_ids(spool) == ["d", "e"]
+
+    third = run_tap(config, catalog, second.state)
+    assert third.records == []
+    assert _bookmark(third.state) == _bookmark(second.state)
+    assert stored_ids(spool) == ["e"]  # the newest segment may still grow: it stays
+    writer.close()
+
+    # A receiver started now still knows the removed ids (redeliveries stay refused).
+    restarted = SpoolWriter(spool, segment_max_bytes=1, segment_max_age_seconds=3600)
+    assert {known.id for known in restarted.open()} == {"a", "b", "c", "d", "e"}
+    restarted.close()
+
+
+def test_the_stream_is_not_selected_by_default(tmp_path: Path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"access_token": "unused"}))
+    discovered = subprocess.run(
+        [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
+    )
+    [stream] = [s for s in json.loads(discovered.stdout)["streams"] if s["tap_stream_id"] == STREAM]
+    [root] = [entry["metadata"] for entry in stream["metadata"] if entry["breadcrumb"] == []]
+    assert root["selected-by-default"] is False
+    assert root["replication-key"] == "spool_position"
+
+
+def test_selected_without_a_spool_directory_is_a_clear_error(tmp_path: Path):
+    config, catalog = write_tap_files(tmp_path, tmp_path / "missing")
+    result = subprocess.run(
+        [TAP, "--config", str(config), "--catalog", str(catalog)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "webhook_spool_dir" in result.stderr
+    assert "is not a directory" in result.stderr
