@@ -1,17 +1,42 @@
-"""The target: configuration and sink selection."""
+"""The target: configuration, message handling, and when STATE may go out."""
 
 from __future__ import annotations
 
+import copy
+import signal
+import sys
+import tempfile
+import typing as t
+from collections import deque
+from pathlib import Path
+
+import msgspec
 from singer_sdk import typing as th
-from singer_sdk.sinks import BatchSink
+from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
+from target_snowflake.connection import Connection, auth_method
+from target_snowflake.naming import normalize, quote
+from target_snowflake.reader import (
+    Envelope,
+    InputError,
+    InvalidRecordError,
+    MissingKeyError,
+    RecordBeforeSchemaError,
+    SingerLineReader,
+)
+from target_snowflake.sink import SnowflakeSink
+from target_snowflake.tables import Table
+from target_snowflake.validation import RecordError
 
-class SnowflakeSink(BatchSink):
-    """Placeholder sink until the load path lands."""
+if t.TYPE_CHECKING:
+    from types import FrameType
 
-    def process_batch(self, context: dict) -> None:
-        """Load a batch."""
+    from singer_sdk.sinks import Sink
+
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+_AGE_CHECK_EVERY = 10_000  # records between checks of the SDK's max record age
 
 
 class TargetSnowflake(Target):
@@ -19,13 +44,231 @@ class TargetSnowflake(Target):
 
     name = "target-snowflake"
     default_sink_class = SnowflakeSink
+    message_reader_class = SingerLineReader
+    capabilities: t.ClassVar = [*Target.capabilities, PluginCapabilities.ACTIVATE_VERSION]
 
     config_jsonschema = th.PropertiesList(
-        th.Property("account", th.StringType, required=True),
-        th.Property("user", th.StringType, required=True),
-        th.Property("password", th.StringType, secret=True),
-        th.Property("database", th.StringType, required=True),
+        th.Property("account", th.StringType, required=True, description="Account identifier"),
+        th.Property("user", th.StringType, required=True, description="User to log in as"),
+        th.Property("role", th.StringType, description="Role to use"),
+        th.Property("warehouse", th.StringType, description="Warehouse that runs the loads"),
+        th.Property("database", th.StringType, required=True, description="Target database"),
+        th.Property(
+            "default_target_schema",
+            th.StringType,
+            required=True,
+            description="Schema the stream tables go to (normalized like every identifier)",
+        ),
+        th.Property("password", th.StringType, secret=True, description="Password auth"),
+        th.Property("private_key", th.StringType, secret=True, description="Key pair: PEM text"),
+        th.Property("private_key_path", th.StringType, description="Key pair: PEM file path"),
+        th.Property(
+            "private_key_passphrase", th.StringType, secret=True, description="Key passphrase"
+        ),
+        th.Property("authenticator", th.StringType, description="OAuth: e.g. `oauth`"),
+        th.Property("token", th.StringType, secret=True, description="OAuth access token"),
+        th.Property("host", th.StringType, description="Endpoint override (PrivateLink, emulator)"),
+        th.Property("port", th.IntegerType, description="Endpoint override: port"),
+        th.Property("protocol", th.StringType, description="Endpoint override: `https` or `http`"),
+        th.Property(
+            "load_method",
+            th.StringType(allowed_values=["upsert", "append-only", "overwrite"]),
+            default="upsert",
+            description="upsert (MERGE on keys), append-only, or overwrite",
+        ),
+        th.Property("hard_delete", th.BooleanType, default=False, description="Delete rows"),
+        th.Property(
+            "timestamp_type",
+            th.StringType(allowed_values=["TZ", "NTZ", "LTZ"]),
+            default="TZ",
+            description="Column type for date-time properties: TIMESTAMP_TZ, _NTZ or _LTZ",
+        ),
+        th.Property("query_tag", th.StringType, description="QUERY_TAG of the session"),
+        th.Property("login_timeout", th.IntegerType, description="Seconds to wait for login"),
+        th.Property("network_timeout", th.IntegerType, description="Seconds per request"),
     ).to_dict()
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        auth_method(self.config)  # exactly one auth method, checked before any input
+        self.max_parallelism = 1  # one connection: sinks drain one after another
+        self.connection = Connection(self.config)
+        self.schema_name = normalize(self.config["default_target_schema"])
+        self._work_dir: tempfile.TemporaryDirectory | None = None
+        self._stage: str | None = None
+        self._tables: dict[str, str] = {}  # table name -> stream name
+        self._overwritten: set[str] = set()
+        self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
+        # STATE bookkeeping: each received state with the count of records before it.
+        self._records_seen = 0
+        self._pending_states: deque[tuple[int, dict]] = deque()
+        self._emitted_state: dict | None = None
+
+    # Shared resources of the sinks
+
+    @property
+    def work_dir(self) -> Path:
+        """Local directory for batch files (removed at the end)."""
+        if self._work_dir is None:
+            self._work_dir = tempfile.TemporaryDirectory(prefix="target-snowflake-")
+        return Path(self._work_dir.name)
+
+    @property
+    def stage(self) -> str:
+        """The temporary stage batches are PUT to, created once per session."""
+        if self._stage is None:
+            self.use_target_schema()
+            self._stage = quote("TARGET_SNOWFLAKE_STAGE")
+            self.connection.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {self._stage}")
+        return self._stage
+
+    def use_target_schema(self) -> None:
+        """Temporary tables and the stage live in the target schema (session default)."""
+        database = quote(self.connection.database)
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{quote(self.schema_name)}")
+        self.connection.execute(f"USE SCHEMA {database}.{quote(self.schema_name)}")
+
+    def table_for(self, stream_name: str) -> Table:
+        """The stream's table; two streams may not share a table after normalization."""
+        name = normalize(stream_name)
+        other = self._tables.setdefault(name, stream_name)
+        if other != stream_name:
+            msg = f"streams {other!r} and {stream_name!r} both normalize to table {name}"
+            raise InputError(msg, stream=stream_name)
+        return Table(self.connection, self.schema_name, name)
+
+    def first_load(self, table: Table) -> bool:
+        """True once per table and run: an overwrite replaces the table's rows then."""
+        if table.name in self._overwritten:
+            return False
+        self._overwritten.add(table.name)
+        return True
+
+    # Messages
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        if stream in self.mapper.stream_maps:
+            registered = self.mapper.stream_maps[stream][0]
+            if registered.raw_schema != message_dict.get(
+                "schema"
+            ) or registered.raw_key_properties != message_dict.get("key_properties"):
+                # Records under the old schema go first, so the last record still wins.
+                for stream_map in self.mapper.stream_maps[stream]:
+                    if stream_map.stream_alias in self._sinks_active:
+                        self._drain(self._sinks_active[stream_map.stream_alias])
+        try:
+            super()._process_schema_message(message_dict)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"invalid SCHEMA message: {exc}", stream=stream) from exc
+        self._routes[stream] = [
+            (
+                self._sinks_active[stream_map.stream_alias],
+                None
+                if type(stream_map) is SameRecordTransform
+                and not stream_map.flattening_enabled
+                and stream_map.stream_alias == stream
+                else stream_map,
+            )
+            for stream_map in self.mapper.stream_maps[stream]
+        ]
+
+    def _process_record_message(self, message: Envelope) -> None:  # type: ignore[override]
+        route = self._routes.get(message.stream)
+        if route is None:
+            msg = "RECORD before the stream's SCHEMA"
+            raise RecordBeforeSchemaError(msg, stream=message.stream)
+        self._records_seen += 1
+        for sink, stream_map in route:
+            raw = message.record
+            if stream_map is not None:  # stream maps or flattening: transform a dict
+                transformed = stream_map.transform(msgspec.json.decode(raw))
+                if transformed is None:
+                    continue
+                raw = _encode(transformed)
+            try:
+                sink.write(raw, message.version, message.time_extracted)
+            except RecordError as exc:
+                error = MissingKeyError if exc.missing_key else InvalidRecordError
+                raise error(str(exc), stream=sink.stream_name, key=exc.key) from None
+            if sink.current_size == 1:
+                sink.first_pending = self._records_seen
+            elif sink.current_size >= sink.max_size:
+                self._drain(sink)
+        if self._records_seen % _AGE_CHECK_EVERY == 0:
+            self._handle_max_record_age()
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        if self._latest_state is not None:
+            self._pending_states.append((self._records_seen, self._latest_state))
+            self._emit_committed_state()
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
+            sink = self._sinks_active.get(stream_map.stream_alias)
+            if sink is not None:
+                self._drain(sink)  # rows of the new version must be in before old ones go
+        super()._process_activate_version_message(message_dict)
+
+    # Draining and STATE
+
+    def _drain(self, sink: Sink) -> None:
+        """Load one sink's batch, then emit the newest STATE that is now fully committed."""
+        self.drain_one(sink)
+        self._emit_committed_state()
+
+    def _emit_committed_state(self) -> None:
+        """Emit the newest received state that every record before it is committed for.
+
+        A state received after N records is safe once the oldest record any sink still
+        holds came after it (each sink notes the index of its batch's first record).
+        """
+        held = [sink.first_pending for sink in self._all_sinks() if sink.current_size]
+        oldest_held = min(held) if held else self._records_seen + 1
+        state = None
+        while self._pending_states and self._pending_states[0][0] < oldest_held:
+            state = self._pending_states.popleft()[1]
+        if state is not None:
+            self._write_state(state)
+
+    def _all_sinks(self) -> list[Sink]:
+        return [*self._sinks_to_clear, *self._sinks_active.values()]
+
+    def _write_state_message(self, state: dict) -> None:
+        """Called by the SDK's drain_all, after every sink is drained."""
+        self._pending_states.clear()
+        self._write_state(state)
+
+    def _write_state(self, state: dict) -> None:
+        if state == self._emitted_state:
+            return
+        self._emitted_state = copy.deepcopy(state)
+        super()._write_state_message(state)
+
+    def process_endofpipe(self) -> None:
+        """Load everything, emit the last state, then close the connection."""
+        try:
+            super().process_endofpipe()
+        finally:
+            self.connection.close()
+            if self._work_dir is not None:
+                self._work_dir.cleanup()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM/SIGINT stop without loading: a half-written batch file is not loaded,
+        and the last STATE emitted already covers only committed records."""
+        _ = frame
+        self.logger.warning(
+            "Received signal %s: stopping; records after the last emitted STATE were not "
+            "loaded (rerun from that state).",
+            signal.Signals(signum).name,
+        )
+        if self._work_dir is not None:
+            self._work_dir.cleanup()
+        sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

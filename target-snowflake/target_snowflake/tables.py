@@ -1,0 +1,110 @@
+"""DDL: create a table, add columns, change a column's type without losing data.
+
+Real Snowflake only lets a column grow within its type (ALTER COLUMN ... SET DATA TYPE
+from NUMBER to VARCHAR is refused), so a type change is carried out as: add a column
+under a temporary name, copy every value into it with a cast, drop the old column,
+rename the new one. Each DDL statement commits on its own; if the target dies midway,
+the next run finishes or undoes the change (see `_recover_retypes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from target_snowflake.connection import Connection
+from target_snowflake.naming import quote
+from target_snowflake.types import SnowflakeType, cast, from_information_schema, widen
+
+logger = logging.getLogger(__name__)
+
+RETYPE_SUFFIX = "__RETYPE"
+
+
+class Table:
+    """One target table: its name, its columns as they are in Snowflake, its evolution."""
+
+    def __init__(self, connection: Connection, schema: str, name: str) -> None:
+        self.connection = connection
+        self.schema = schema
+        self.name = name
+        self.qualified = f"{quote(connection.database)}.{quote(schema)}.{quote(name)}"
+        self.columns: dict[str, SnowflakeType] = {}
+
+    def _read_columns(self) -> dict[str, SnowflakeType]:
+        rows = self.connection.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE"
+            f" FROM {quote(self.connection.database)}.INFORMATION_SCHEMA.COLUMNS"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (self.schema, self.name),
+        )
+        return {name: from_information_schema(kind, scale) for name, kind, scale in rows}
+
+    def ensure(self, wanted: Mapping[str, SnowflakeType]) -> dict[str, SnowflakeType]:
+        """Create or evolve the table so every wanted column exists and can hold its values.
+
+        Returns the columns' actual types (a column may be wider than wanted: columns
+        never narrow).
+        """
+        self.connection.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {quote(self.connection.database)}.{quote(self.schema)}"
+        )
+        existing = self._recover_retypes(self._read_columns())
+        if not existing:
+            if not wanted:
+                msg = f"table {self.name}: the schema has no properties to make columns of"
+                raise ValueError(msg)
+            columns = ", ".join(f"{quote(col)} {kind.sql}" for col, kind in wanted.items())
+            self.connection.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({columns})")
+            logger.info("Created table %s", self.qualified)
+            existing = self._read_columns()
+        for column, kind in wanted.items():
+            if column not in existing:
+                self.connection.execute(
+                    f"ALTER TABLE {self.qualified} ADD COLUMN {quote(column)} {kind.sql}"
+                )
+                logger.info("Added column %s %s to %s", column, kind.sql, self.qualified)
+                existing[column] = kind
+            elif (target := widen(existing[column], kind)) != existing[column]:
+                self.retype_column(column, existing[column], target)
+                existing[column] = target
+        self.columns = existing
+        return existing
+
+    def retype_column(self, column: str, current: SnowflakeType, to: SnowflakeType) -> None:
+        """Change a column's type in a way real Snowflake accepts: add, copy with cast, swap."""
+        temporary = column + RETYPE_SUFFIX
+        logger.info(
+            "Changing %s.%s from %s to %s (add, copy, drop, rename)",
+            self.qualified,
+            column,
+            current.sql,
+            to.sql,
+        )
+        self.connection.execute(
+            f"ALTER TABLE {self.qualified} ADD COLUMN {quote(temporary)} {to.sql}"
+        )
+        self.connection.execute(
+            f"UPDATE {self.qualified} SET {quote(temporary)} = {cast(quote(column), to)}"
+        )
+        self.connection.execute(f"ALTER TABLE {self.qualified} DROP COLUMN {quote(column)}")
+        self.connection.execute(
+            f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} TO {quote(column)}"
+        )
+
+    def _recover_retypes(self, existing: dict[str, SnowflakeType]) -> dict[str, SnowflakeType]:
+        """Finish or undo a type change an earlier run was killed in the middle of."""
+        for temporary in [col for col in existing if col.endswith(RETYPE_SUFFIX)]:
+            column = temporary[: -len(RETYPE_SUFFIX)]
+            if column in existing:  # copy may be incomplete; the original is intact
+                self.connection.execute(
+                    f"ALTER TABLE {self.qualified} DROP COLUMN {quote(temporary)}"
+                )
+            else:  # the original was dropped after the copy completed
+                self.connection.execute(
+                    f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} "
+                    f"TO {quote(column)}"
+                )
+                existing[column] = existing[temporary]
+            del existing[temporary]
+        return existing

@@ -1,0 +1,128 @@
+"""JSON Schema to Snowflake column types, and how a column's type may evolve."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from decimal import Decimal
+
+TIMESTAMP_TYPES = {"TZ": "TIMESTAMP_TZ", "NTZ": "TIMESTAMP_NTZ", "LTZ": "TIMESTAMP_LTZ"}
+_NUMERIC = {"NUMBER", "FLOAT"}
+_TIMESTAMPS = set(TIMESTAMP_TYPES.values())
+
+
+@dataclass(frozen=True)
+class SnowflakeType:
+    """A column type: its family name and, for NUMBER, the scale (precision is always 38)."""
+
+    name: str
+    scale: int = 0
+
+    @property
+    def sql(self) -> str:
+        """The type as written in DDL and casts."""
+        return f"NUMBER(38,{self.scale})" if self.name == "NUMBER" else self.name
+
+
+VARCHAR = SnowflakeType("VARCHAR")
+VARIANT = SnowflakeType("VARIANT")
+FLOAT = SnowflakeType("FLOAT")
+INTEGER = SnowflakeType("NUMBER", 0)
+
+
+def _non_null_types(schema: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The non-null alternatives a property schema allows, one schema per JSON type."""
+    if "anyOf" in schema or "oneOf" in schema:
+        branches = schema.get("anyOf") or schema.get("oneOf") or []
+        return [alt for branch in branches for alt in _non_null_types(branch)]
+    types = schema.get("type")
+    if types is None:
+        return [{}]  # untyped
+    if isinstance(types, str):
+        types = [types]
+    return [{**schema, "type": kind} for kind in types if kind != "null"]
+
+
+def _fixed_scale(multiple_of: t.Any) -> int | None:
+    """The scale a `multipleOf` pins (0.01 -> 2), if it is a power of ten up to 1."""
+    step = Decimal(str(multiple_of))
+    exponent = step.normalize().as_tuple().exponent
+    if not isinstance(exponent, int) or step.normalize() != Decimal(1).scaleb(exponent):
+        return None
+    return -exponent if exponent <= 0 else None
+
+
+def from_jsonschema(schema: dict[str, t.Any], timestamp_type: str = "TZ") -> SnowflakeType:
+    """The column type for a property's JSON Schema."""
+    alternatives = _non_null_types(schema)
+    kinds = {alt.get("type") for alt in alternatives}
+    if kinds == {"integer", "number"}:  # an integer is a number: not a real union
+        alternatives = [alt for alt in alternatives if alt.get("type") == "number"]
+        kinds = {"number"}
+    if len(alternatives) != 1 or len(kinds) != 1:
+        if kinds == {"string"} and len({alt.get("format") for alt in alternatives}) > 1:
+            return VARCHAR  # e.g. anyOf date-time string | plain string
+        return VARIANT
+    alt = alternatives[0]
+    kind = alt.get("type")
+    if kind == "string":
+        fmt = alt.get("format")
+        if fmt == "date-time":
+            return SnowflakeType(TIMESTAMP_TYPES[timestamp_type])
+        if fmt == "date":
+            return SnowflakeType("DATE")
+        if fmt == "time":
+            return SnowflakeType("TIME")
+        return VARCHAR
+    if kind == "integer":
+        return INTEGER
+    if kind == "number":
+        scale = _fixed_scale(alt["multipleOf"]) if "multipleOf" in alt else None
+        return FLOAT if scale is None else SnowflakeType("NUMBER", scale)
+    if kind == "boolean":
+        return SnowflakeType("BOOLEAN")
+    return VARIANT  # object, array, untyped
+
+
+def from_information_schema(data_type: str, scale: int | None) -> SnowflakeType:
+    """The type of an existing column as INFORMATION_SCHEMA.COLUMNS reports it."""
+    name = data_type.upper()
+    if name in {"TEXT", "VARCHAR", "STRING", "CHAR"}:
+        return VARCHAR
+    if name in {"NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT"}:
+        return SnowflakeType("NUMBER", scale or 0)
+    if name in {"FLOAT", "DOUBLE", "REAL"}:
+        return FLOAT
+    if name in {"OBJECT", "ARRAY"}:
+        return VARIANT
+    return SnowflakeType(name)
+
+
+def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
+    """The type a column needs to hold both its current values and values of `wanted`.
+
+    Columns never narrow: a column that must change type moves to a type that can hold
+    every value it already has (see `tables.retype_column` for how).
+    """
+    if current == wanted:
+        return current
+    if VARIANT in (current, wanted):
+        return VARIANT
+    if VARCHAR in (current, wanted):
+        return VARCHAR
+    if current.name in _NUMERIC and wanted.name in _NUMERIC:
+        if current.name == wanted.name == "NUMBER":
+            return SnowflakeType("NUMBER", max(current.scale, wanted.scale))
+        return FLOAT
+    if current.name in _TIMESTAMPS and wanted.name in _TIMESTAMPS:
+        return current  # timestamp_type changed: existing column keeps its flavour
+    if current.name == "DATE" and wanted.name in _TIMESTAMPS:
+        return wanted  # a date is a timestamp at midnight
+    if wanted.name == "DATE" and current.name in _TIMESTAMPS:
+        return current
+    return VARCHAR
+
+
+def cast(expression: str, to: SnowflakeType) -> str:
+    """SQL that converts an expression (a VARIANT path, or a column being retyped) to `to`."""
+    return f"{expression}::{to.sql}"

@@ -1,0 +1,221 @@
+"""Record validation compiled once from the stream's JSON Schema.
+
+The schema is turned into msgspec types (a Struct per object, with the JSON Schema
+keywords msgspec can check: types, formats date-time/date/time, enum, lengths, pattern,
+bounds, multipleOf, required, additionalProperties false), so one C-level decode of the
+record's raw JSON both parses and validates it. A property whose schema msgspec cannot
+express (e.g. an anyOf of two object shapes) is decoded as-is and checked with
+jsonschema instead, so validation stays complete and only that property pays for it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import operator
+import typing as t
+
+import jsonschema
+import msgspec
+
+KEY_NULL_MESSAGE = "is null"
+
+_FORMATS: dict[str, type] = {
+    "date-time": datetime.datetime,
+    "date": datetime.date,
+    "time": datetime.time,
+}
+_names = itertools.count()
+
+
+class _Unsupported(Exception):
+    """A schema fragment msgspec cannot express."""
+
+
+def _annotated(base: t.Any, schema: dict[str, t.Any], keywords: dict[str, str]) -> t.Any:
+    constraints = {meta: schema[key] for key, meta in keywords.items() if key in schema}
+    return t.Annotated[base, msgspec.Meta(**constraints)] if constraints else base
+
+
+def _scalar(kind: str, schema: dict[str, t.Any]) -> t.Any:
+    if "enum" in schema:
+        values = tuple(value for value in schema["enum"] if value is not None)
+        if not values or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in values
+        ):
+            raise _Unsupported
+        return t.Literal[values]
+    if kind == "string":
+        if schema.get("format") in _FORMATS:
+            return _FORMATS[schema["format"]]
+        return _annotated(
+            str,
+            schema,
+            {"minLength": "min_length", "maxLength": "max_length", "pattern": "pattern"},
+        )
+    numeric = {
+        "minimum": "ge",
+        "maximum": "le",
+        "exclusiveMinimum": "gt",
+        "exclusiveMaximum": "lt",
+        "multipleOf": "multiple_of",
+    }
+    if kind == "integer":
+        return _annotated(int, schema, numeric)
+    if kind == "number":
+        # multipleOf on floats is exact-arithmetic-sensitive; the column's scale enforces it.
+        return _annotated(float, schema, {k: v for k, v in numeric.items() if k != "multipleOf"})
+    if kind == "boolean":
+        return bool
+    if kind == "object":
+        if schema.get("properties"):
+            return object_type(schema)
+        return dict[str, t.Any]
+    if kind == "array":
+        items = schema.get("items")
+        inner = property_type(items) if isinstance(items, dict) else t.Any
+        return _annotated(list[inner], schema, {"minItems": "min_length", "maxItems": "max_length"})
+    raise _Unsupported
+
+
+def property_type(schema: dict[str, t.Any]) -> t.Any:
+    """The msgspec type that accepts exactly the values the property schema allows."""
+    if not isinstance(schema, dict) or set(schema) & {"allOf", "not", "$ref", "if"}:
+        raise _Unsupported
+    if "anyOf" in schema or "oneOf" in schema:
+        branches = [property_type(branch) for branch in schema.get("anyOf") or schema["oneOf"]]
+        union = t.Union[tuple(branches)]  # noqa: UP007
+        msgspec.json.Decoder(union)  # raises TypeError for unions msgspec cannot tell apart
+        return union
+    kinds = schema.get("type")
+    if kinds is None:
+        return t.Any
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if "integer" in kinds and "number" in kinds:
+        kinds.remove("integer")
+    types = [_scalar(kind, schema) for kind in kinds if kind != "null"]
+    if "null" in kinds:
+        types.append(None)
+    if not types:
+        return None
+    union = t.Union[tuple(types)] if len(types) > 1 else types[0]  # noqa: UP007
+    if len(types) > 1:
+        msgspec.json.Decoder(union)
+    return union
+
+
+def _field(name: str, schema: dict[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
+    """A field's type, or (Any, schema) when jsonschema must check it."""
+    try:
+        return property_type(schema), None
+    except (_Unsupported, TypeError):
+        return t.Any, schema
+
+
+def object_type(
+    schema: dict[str, t.Any],
+    required: t.Collection[str] = (),
+    fallbacks: dict[str, t.Any] | None = None,
+) -> type[msgspec.Struct]:
+    """A Struct type for an object schema; `required` adds to the schema's own list."""
+    needed = set(schema.get("required", [])) | set(required)
+    fields = []
+    rename = {}
+    for index, (name, prop) in enumerate(schema.get("properties", {}).items()):
+        attribute = f"p{index}"
+        rename[attribute] = name
+        kind, fallback = _field(name, prop)
+        if fallback is not None:
+            if fallbacks is None:
+                raise _Unsupported  # nested: let the parent property fall back as a whole
+            fallbacks[attribute] = jsonschema.Draft7Validator(fallback)
+        if name in needed:
+            fields.append((attribute, kind))
+        else:
+            fields.append((attribute, kind, None))
+    fields.sort(key=lambda field: len(field) == 3)
+    return msgspec.defstruct(
+        f"Record{next(_names)}",
+        fields,
+        rename=rename,
+        forbid_unknown_fields=schema.get("additionalProperties") is False,
+    )
+
+
+class RecordError(ValueError):
+    """A record the target refuses; `key` holds the record's key values when known."""
+
+    def __init__(
+        self, message: str, key: dict[str, t.Any] | None = None, *, missing_key: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.missing_key = missing_key
+
+
+class RecordValidator:
+    """Checks one record's raw JSON in a single decode: schema (if on) and key properties.
+
+    With validation off only the key properties are decoded and checked.
+    """
+
+    def __init__(
+        self,
+        schema: dict[str, t.Any],
+        key_properties: t.Sequence[str],
+        *,
+        validate: bool = True,
+    ) -> None:
+        self._key_properties = list(key_properties)
+        self._fallbacks: dict[str, jsonschema.Draft7Validator] = {}
+        properties = schema.get("properties", {})
+        if validate:
+            keys_schema = {"properties": {k: {} for k in key_properties if k not in properties}}
+            full = {**schema, "properties": {**properties, **keys_schema["properties"]}}
+            struct = object_type(full, required=key_properties, fallbacks=self._fallbacks)
+            names = list(full["properties"])
+        else:
+            names = list(key_properties)
+            struct = object_type({"properties": {k: {} for k in names}}, required=names)
+        self._rename = {f"p{index}": name for index, name in enumerate(names)}
+        self._decode = msgspec.json.Decoder(struct).decode
+        attributes = [f"p{names.index(key)}" for key in key_properties]
+        getter = operator.attrgetter(*attributes) if attributes else None
+        if len(attributes) == 1:
+            self._key_values = lambda value: (getter(value),)
+        elif getter is not None:
+            self._key_values = getter
+        else:
+            self._key_values = lambda value: ()
+
+    def check(self, raw: bytes) -> tuple:
+        """The record's key values; RecordError if it fails its schema or lacks a key."""
+        try:
+            value = self._decode(raw)
+        except msgspec.ValidationError as exc:
+            raise self._diagnose(raw, str(exc)) from None
+        keys = self._key_values(value)
+        if None in keys:
+            raise self._diagnose(raw, "")
+        for attribute, validator in self._fallbacks.items():
+            prop = getattr(value, attribute)
+            if prop is not None:
+                error = jsonschema.exceptions.best_match(validator.iter_errors(prop))
+                if error is not None:
+                    path = "".join(f"[{p!r}]" for p in error.absolute_path)
+                    msg = f"{error.message} - at `$.{self._rename[attribute]}{path}`"
+                    raise self._diagnose(raw, msg)
+        return keys
+
+    def _diagnose(self, raw: bytes, problem: str) -> RecordError:
+        record = msgspec.json.decode(raw)
+        if not isinstance(record, dict):
+            return RecordError("the record is not a JSON object")
+        key = {k: record.get(k) for k in self._key_properties}
+        missing = [k for k in self._key_properties if record.get(k) is None]
+        if missing:
+            names = ", ".join(repr(k) for k in missing)
+            return RecordError(
+                f"missing key property {names} (absent or null)", key, missing_key=True
+            )
+        return RecordError(f"the record fails its schema: {problem}", key)

@@ -1,0 +1,145 @@
+"""Fixtures for target tests: a config per test (own schema), running the target, querying."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from snowflake.connector import SnowflakeConnection, connect
+from target_snowflake.target import TargetSnowflake
+
+DATABASE = "TARGET_TESTS"
+DATA = Path(__file__).parent / "data"
+TARGET_BIN = str(Path(sys.executable).with_name("target-snowflake"))
+
+
+def base_config(server: dict, schema: str, **overrides: object) -> dict:
+    """Target config for the local Snowflake, with short timeouts so failures show fast."""
+    config = {
+        "account": server["account"],
+        "user": server["user"],
+        "password": server["password"],
+        "host": server["host"],
+        "port": server["port"],
+        "protocol": server["protocol"],
+        "database": DATABASE,
+        "default_target_schema": schema,
+        "login_timeout": 20,
+        "network_timeout": 60,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def snowflake(snowflake_server: dict) -> Iterator[SnowflakeConnection]:
+    """A connection for assertions (separate from the target's own)."""
+    connection = connect(**snowflake_server, login_timeout=20, network_timeout=60)
+    connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def schema(request: pytest.FixtureRequest) -> str:
+    """A schema name of its own for each test."""
+    return "T_" + re.sub(r"[^A-Za-z0-9]", "_", request.node.name).upper()[:80]
+
+
+@pytest.fixture
+def config(snowflake_server: dict, schema: str) -> dict:
+    return base_config(snowflake_server, schema)
+
+
+def messages_text(messages: Iterable[dict | str]) -> str:
+    """Singer lines from dicts (or raw strings, kept as they are)."""
+    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+
+
+def schema_message(stream: str, properties: dict, keys: list[str] | None = None) -> dict:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": keys if keys is not None else [],
+    }
+
+
+def record(stream: str, data: dict, **extra: object) -> dict:
+    return {"type": "RECORD", "stream": stream, "record": data, **extra}
+
+
+def state(value: dict) -> dict:
+    return {"type": "STATE", "value": value}
+
+
+def run_target(config: dict, messages: Iterable[dict | str]) -> list[dict]:
+    """Run the target in this process; return the STATE values it wrote to stdout."""
+    stdout = io.StringIO()
+    target = TargetSnowflake(config=config)
+    with contextlib.redirect_stdout(stdout):
+        target.listen(io.BytesIO(messages_text(messages).encode()))
+    return [json.loads(line) for line in stdout.getvalue().splitlines() if line.strip()]
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def states(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_target_process(
+    config: dict, input_text: str, tmp_path: Path, timeout: float = 120
+) -> Completed:
+    """Run the installed `target-snowflake` command as its own process."""
+    config_path = tmp_path / "target-config.json"
+    config_path.write_text(json.dumps(config))
+    result = subprocess.run(
+        [TARGET_BIN, "--config", str(config_path)],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Completed(result.returncode, result.stdout, result.stderr)
+
+
+def query(connection: SnowflakeConnection, sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def table_rows(
+    connection: SnowflakeConnection,
+    schema: str,
+    table: str,
+    columns: str = "*",
+    order_by: str = "1",
+) -> list[tuple]:
+    return query(
+        connection, f'SELECT {columns} FROM {DATABASE}."{schema}"."{table}" ORDER BY {order_by}'
+    )
+
+
+def column_types(connection: SnowflakeConnection, schema: str, table: str) -> dict[str, str]:
+    rows = query(
+        connection,
+        f"SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE FROM {DATABASE}.INFORMATION_SCHEMA.COLUMNS"
+        f" WHERE TABLE_SCHEMA = '{schema}' AND TABLE_NAME = '{table}'",
+    )
+    return {name: f"{kind}({scale})" if kind == "NUMBER" else kind for name, kind, scale in rows}
