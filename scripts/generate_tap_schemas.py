@@ -142,8 +142,9 @@ class SchemaConverter:
         if name in OPEN_OBJECT_NAMES:
             return _with_description(dict(OPEN_OBJECT), node)
         if "allOf" in node:
+            # Parts without a type (a description, `nullable`) constrain nothing.
             parts = [self.convert(part, name, refs) for part in node["allOf"]]
-            return _with_description(_union(parts), node)
+            return _with_description(_union([p for p in parts if "type" in p]), node)
         for keyword in ("anyOf", "oneOf"):
             if keyword in node:
                 parts = [self.convert(part, name, refs) for part in node[keyword]]
@@ -208,9 +209,8 @@ def _short_description(text: str) -> str:
 
 def _with_description(schema: dict[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
     description = node.get("description")
-    if isinstance(description, str) and _short_description(description):
-        return {"description": _short_description(description), **schema}
-    return schema
+    short = _short_description(description) if isinstance(description, str) else ""
+    return {"description": short, **schema} if short else schema
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -22,6 +23,7 @@ from scripts.generate_tap_schemas import (
     SchemaConverter,
     generate_schemas,
     load_spec,
+    main,
     render,
 )
 from tests.tap.records import assert_same_records, expected_record, record_differences
@@ -241,6 +243,7 @@ def test_generator_merges_all_of_and_unions_any_of() -> None:
                 "allOf": [
                     {"$ref": "#/components/schemas/base"},
                     {"type": "object", "properties": {"name": {"type": "string"}}},
+                    {"description": "Constrains nothing."},
                 ]
             },
             "root": {
@@ -264,6 +267,7 @@ def test_generator_merges_all_of_and_unions_any_of() -> None:
     )
     properties = schema["properties"]
     assert set(properties["merged"]["properties"]) == {"id", "name"}
+    assert properties["merged"]["type"] == ["object", "null"]
     assert properties["either"]["type"] == ["string", "integer", "null"]
     assert set(properties["shape"]["properties"]) == {"a", "b"}
     assert properties["anything"] == {}
@@ -288,6 +292,24 @@ def test_generator_stops_ref_cycles_with_an_open_object() -> None:
         "type": ["object", "null"],
         "additionalProperties": True,
     }
+
+
+@spec_available
+def test_generator_cli_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--out", str(tmp_path), "--check"]) == 1  # nothing written yet
+    assert main(["--out", str(tmp_path)]) == 0
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == stream_names()
+    assert main(["--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "tags.json").write_text("{}\n", encoding="utf-8")
+    assert main(["--out", str(tmp_path), "--check"]) == 1
+    assert "schemas out of date: tags" in capsys.readouterr().err
+
+
+def test_generator_cli_names_a_missing_spec(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--spec-dir", str(tmp_path), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert f"{tmp_path / SPEC_2_15} not found" in capsys.readouterr().err
 
 
 # --- the timestamp converter ------------------------------------------------------------
