@@ -77,8 +77,11 @@ def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         "login_timeout": config.get("login_timeout", 60),
         "network_timeout": config.get("network_timeout", 300),
         "application": "target-snowflake",
-        "session_parameters": {"QUERY_TAG": config["query_tag"]} if config.get("query_tag") else {},
+        # UTC: date-times without an offset mean UTC, and NTZ columns hold UTC.
+        "session_parameters": {"TIMEZONE": "UTC"},
     }
+    if config.get("query_tag"):
+        args["session_parameters"]["QUERY_TAG"] = config["query_tag"]
     for setting in ("role", "warehouse", "host", "port", "protocol"):
         if config.get(setting):
             args[setting] = config[setting]

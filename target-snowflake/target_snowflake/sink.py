@@ -15,7 +15,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_snowflake.batch_file import BatchFile
 from target_snowflake.naming import column_names, json_path, quote, sql_string
-from target_snowflake.types import INTEGER, SnowflakeType, cast, from_jsonschema
+from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
 from target_snowflake.validation import RecordError, RecordValidator
 
 if t.TYPE_CHECKING:
@@ -218,11 +218,14 @@ class SnowflakeSink(BatchSink):
 
     def _apply(self, raw_table: str) -> None:
         connection = self._target.connection
-        select = ", ".join(f"{cast(c.source, kind)} AS {quote(c.name)}" for c, kind in self._loaded)
+        select = ", ".join(
+            f"{from_variant(column.source, kind)} AS {quote(column.name)}"
+            for column, kind in self._loaded
+        )
         source = (
             f"SELECT {select}, {json_path('V', 'q')}::NUMBER AS {SEQUENCE_ALIAS} FROM {raw_table}"
         )
-        if self.key_columns:
+        if self.key_columns and self.load_method != "append-only":
             partition = ", ".join(quote(key) for key in self.key_columns)
             source = (
                 f"SELECT * FROM ({source}) QUALIFY ROW_NUMBER() OVER "

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from target_snowflake.connection import Connection
 from target_snowflake.naming import quote
-from target_snowflake.types import SnowflakeType, cast, from_information_schema, widen
+from target_snowflake.types import SnowflakeType, convert, from_information_schema, widen
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Table:
             f"ALTER TABLE {self.qualified} ADD COLUMN {quote(temporary)} {to.sql}"
         )
         self.connection.execute(
-            f"UPDATE {self.qualified} SET {quote(temporary)} = {cast(quote(column), to)}"
+            f"UPDATE {self.qualified} SET {quote(temporary)} = {convert(quote(column), to)}"
         )
         self.connection.execute(f"ALTER TABLE {self.qualified} DROP COLUMN {quote(column)}")
         self.connection.execute(

@@ -157,12 +157,7 @@ class TargetSnowflake(Target):
                 for stream_map in self.mapper.stream_maps[stream]:
                     if stream_map.stream_alias in self._sinks_active:
                         self._drain(self._sinks_active[stream_map.stream_alias])
-        try:
-            super()._process_schema_message(message_dict)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(f"invalid SCHEMA message: {exc}", stream=stream) from exc
+        super()._process_schema_message(message_dict)
         self._routes[stream] = [
             (
                 self._sinks_active[stream_map.stream_alias],

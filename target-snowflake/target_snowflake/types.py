@@ -123,6 +123,15 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     return VARCHAR
 
 
-def cast(expression: str, to: SnowflakeType) -> str:
-    """SQL that converts an expression (a VARIANT path, or a column being retyped) to `to`."""
-    return f"{expression}::{to.sql}"
+def from_variant(path: str, to: SnowflakeType) -> str:
+    """SQL that turns a value of the staged VARIANT (a path into it) into a column value."""
+    if to == VARIANT:
+        return path
+    if to.name == "TIMESTAMP_NTZ":  # the instant in UTC, not the wall clock as written
+        return f"CONVERT_TIMEZONE('UTC', {path}::TIMESTAMP_TZ)::TIMESTAMP_NTZ"
+    return f"{path}::{to.sql}"
+
+
+def convert(column: str, to: SnowflakeType) -> str:
+    """SQL that converts an existing column's values to `to` (for a type change)."""
+    return f"TO_VARIANT({column})" if to == VARIANT else f"{column}::{to.sql}"

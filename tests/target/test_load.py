@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.target.conftest import record, run_target, schema_message, state, table_rows
+from tests.target.conftest import (
+    record,
+    run_target,
+    schema_message,
+    state,
+    table_rows,
+)
 
 PEOPLE = {
     "id": {"type": "integer"},
@@ -13,6 +19,10 @@ PEOPLE = {
 
 def people(*rows: tuple[int, str]) -> list[dict]:
     return [record("people", {"id": i, "name": n, "score": i / 2}) for i, n in rows]
+
+
+def rows(snowflake, schema: str) -> list[tuple]:
+    return table_rows(snowflake, schema, "PEOPLE", '"ID", "NAME"', '"ID", "NAME"')
 
 
 def test_upsert_replaces_rows_by_key(config, snowflake, schema):
@@ -27,3 +37,96 @@ def test_upsert_replaces_rows_by_key(config, snowflake, schema):
         (2, "bea", 1.0),
         (3, "cy", 1.5),
     ]
+
+
+def test_duplicates_within_a_batch_keep_the_last_record_in_input_order(config, snowflake, schema):
+    names = [(1, f"v{n}") for n in range(50)] + [(2, "x"), (1, "last"), (2, "y")]
+    run_target(config, [schema_message("people", PEOPLE, ["id"]), *people(*names)])
+    assert rows(snowflake, schema) == [(1, "last"), (2, "y")]
+
+
+def test_duplicates_across_batches_keep_the_last_record(config, snowflake, schema):
+    config["batch_size_rows"] = 3
+    names = [(1, "a"), (2, "b"), (1, "c"), (1, "d"), (3, "e"), (2, "f"), (1, "g")]
+    states = run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),
+            *people(*names[:4]),
+            state({"n": 4}),
+            *people(*names[4:]),
+            state({"n": 7}),
+        ],
+    )
+    assert rows(snowflake, schema) == [(1, "g"), (2, "f"), (3, "e")]
+    assert states == [{"n": 4}, {"n": 7}]
+
+
+def test_append_only_keeps_every_record(config, snowflake, schema):
+    config["load_method"] = "append-only"
+    messages = [schema_message("people", PEOPLE, ["id"]), *people((1, "a"), (1, "b"))]
+    run_target(config, messages)
+    run_target(config, messages)
+    assert rows(snowflake, schema) == [(1, "a"), (1, "a"), (1, "b"), (1, "b")]
+
+
+def test_streams_without_keys_are_appended(config, snowflake, schema):
+    messages = [schema_message("people", PEOPLE), *people((1, "a"), (1, "a"))]
+    run_target(config, messages)
+    run_target(config, messages)
+    assert len(rows(snowflake, schema)) == 4
+
+
+def test_overwrite_replaces_the_table_once_per_run(config, snowflake, schema):
+    config["load_method"] = "overwrite"
+    config["batch_size_rows"] = 2
+    run_target(config, [schema_message("people", PEOPLE, ["id"]), *people((1, "a"), (9, "z"))])
+    # Second run: three batches; the first replaces the old rows, the next ones add to it.
+    run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),
+            *people((1, "b"), (2, "c"), (3, "d"), (2, "e"), (4, "f")),
+        ],
+    )
+    assert rows(snowflake, schema) == [(1, "b"), (2, "e"), (3, "d"), (4, "f")]
+
+
+def test_streams_flush_independently_and_state_waits_for_all(config, snowflake, schema):
+    """A full sink loads alone; STATE waits until every record before it is in."""
+    config["batch_size_rows"] = 2
+    other = {"id": {"type": "integer"}}
+    states = run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),
+            schema_message("other", other, ["id"]),
+            record("other", {"id": 1}),  # held in the `other` sink until the end
+            state({"s": 1}),
+            *people((1, "a"), (2, "b")),  # fills `people`: loaded alone
+            state({"s": 2}),
+            *people((3, "c"), (4, "d")),
+            state({"s": 3}),
+        ],
+    )
+    # {"s": 1} and later states cover the `other` record, loaded only at the end.
+    assert states == [{"s": 3}]
+    assert rows(snowflake, schema) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    assert table_rows(snowflake, schema, "OTHER") == [(1,)]
+
+
+def test_state_goes_out_as_soon_as_everything_before_it_is_loaded(config, snowflake, schema):
+    config["batch_size_rows"] = 2
+    states = run_target(
+        config,
+        [
+            state({"s": 0}),  # nothing pending: safe at once
+            schema_message("people", PEOPLE, ["id"]),
+            *people((1, "a")),
+            state({"s": 1}),
+            *people((2, "b")),  # batch full: loads records 1-2, {"s": 1} is now safe
+            *people((3, "c")),
+            state({"s": 2}),
+        ],
+    )
+    assert states == [{"s": 0}, {"s": 1}, {"s": 2}]

@@ -1,0 +1,223 @@
+"""Benchmark: target-snowflake upserting a contacts-like stream into the local Snowflake.
+
+Run: .venv/bin/python -m bench.target_upsert [--records 1000000] [--batch-size 100000]
+
+Writes the input to bench/results/, starts fakesnow (tests.servers.local_snowflake), then
+runs the `target-snowflake` command twice as a subprocess: a first load of N records, and
+the same N keys again with half of them changed. For each run it prints rows/s end to end,
+the target process's own CPU seconds per 100,000 rows (user+sys from os.wait4: the
+emulator's CPU is not counted) and its peak RSS. Validation is on (the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.servers import local_snowflake
+
+RESULTS = Path(__file__).parent / "results"
+STREAM = "contacts"
+BASE_TS = 1_700_000_000
+
+DATE_TIME = {"type": ["null", "string"], "format": "date-time"}
+NULLABLE_STRING = {"type": ["null", "string"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "type": NULLABLE_STRING,
+        "workspace_id": NULLABLE_STRING,
+        "external_id": NULLABLE_STRING,
+        "role": {"type": ["null", "string"], "enum": ["user", "lead", None]},
+        "email": NULLABLE_STRING,
+        "phone": NULLABLE_STRING,
+        "name": NULLABLE_STRING,
+        "owner_id": {"type": ["null", "integer"]},
+        "has_hard_bounced": {"type": ["null", "boolean"]},
+        "unsubscribed_from_emails": {"type": ["null", "boolean"]},
+        "created_at": DATE_TIME,
+        "updated_at": DATE_TIME,
+        "signed_up_at": DATE_TIME,
+        "last_seen_at": DATE_TIME,
+        "last_replied_at": DATE_TIME,
+        "last_contacted_at": DATE_TIME,
+        "browser": NULLABLE_STRING,
+        "os": NULLABLE_STRING,
+        "language_override": NULLABLE_STRING,
+        "location": {
+            "type": ["null", "object"],
+            "properties": {
+                "type": NULLABLE_STRING,
+                "country": NULLABLE_STRING,
+                "region": NULLABLE_STRING,
+                "city": NULLABLE_STRING,
+                "country_code": NULLABLE_STRING,
+                "continent_code": NULLABLE_STRING,
+            },
+        },
+        "custom_attributes": {"type": ["null", "object"]},
+        "tags": {
+            "type": ["null", "object"],
+            "properties": {
+                "type": NULLABLE_STRING,
+                "data": {
+                    "type": ["null", "array"],
+                    "items": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "type": NULLABLE_STRING},
+                    },
+                },
+                "total_count": {"type": ["null", "integer"]},
+                "has_more": {"type": ["null", "boolean"]},
+            },
+        },
+        "social_profiles": {"type": ["null", "object"]},
+        "score": {"type": ["null", "number"]},
+    },
+}
+
+
+def iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
+
+
+def contact(index: int, generation: int) -> dict:
+    ts = BASE_TS + index + generation * 1000
+    return {
+        "id": f"c{index:08d}",
+        "type": "contact",
+        "workspace_id": "ecahpwf5",
+        "external_id": str(index),
+        "role": "user" if index % 3 else "lead",
+        "email": f"user{index}.g{generation}@example.com",
+        "phone": None,
+        "name": f"User {index} generation {generation}",
+        "owner_id": index % 17,
+        "has_hard_bounced": False,
+        "unsubscribed_from_emails": bool(index % 2),
+        "created_at": iso(BASE_TS - 86400 + index),
+        "updated_at": iso(ts),
+        "signed_up_at": iso(BASE_TS - 86400 + index),
+        "last_seen_at": iso(ts - 3600),
+        "last_replied_at": iso(ts - 7200),
+        "last_contacted_at": None,
+        "browser": "chrome",
+        "os": "OS X 10.15.7",
+        "language_override": None,
+        "location": {
+            "type": "location",
+            "country": "Ireland",
+            "region": "Dublin",
+            "city": "Dublin",
+            "country_code": "IRL",
+            "continent_code": "EU",
+        },
+        "custom_attributes": {"plan": "pro", "seats": index % 50, "mrr": 99.5},
+        "tags": {
+            "type": "list",
+            "data": [{"id": str(index % 9), "type": "tag"}],
+            "total_count": 1,
+            "has_more": False,
+        },
+        "social_profiles": {"type": "list", "data": []},
+        "score": index / 7,
+    }
+
+
+def write_input(path: Path, records: int, updated_half: bool) -> None:
+    """SCHEMA, the records (a STATE every 10,000), a final STATE."""
+    schema = {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": ["id"]}
+    with path.open("w") as out:
+        out.write(json.dumps(schema) + "\n")
+        for index in range(records):
+            generation = 1 if updated_half and index % 2 else 0
+            message = {
+                "type": "RECORD",
+                "stream": STREAM,
+                "record": contact(index, generation),
+                "time_extracted": "2024-01-01T00:00:00+00:00",
+            }
+            out.write(json.dumps(message, separators=(",", ":")) + "\n")
+            if index % 10_000 == 9_999:
+                out.write(json.dumps({"type": "STATE", "value": {"position": index + 1}}) + "\n")
+
+
+def run_target(config_path: Path, input_path: Path) -> dict:
+    """Run the target; its own resource usage via os.wait4."""
+    started = time.perf_counter()
+    with input_path.open("rb") as stdin, (RESULTS / "target.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("target-snowflake")), "--config", str(config_path)],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        stdout = process.stdout.read() if process.stdout else b""
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"target failed ({process.returncode}); see {RESULTS / 'target.log'}")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "states": len(stdout.splitlines()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=100_000)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    inputs = {
+        "first load": RESULTS / f"contacts-{args.records}.singer",
+        "half updated": RESULTS / f"contacts-{args.records}-half-updated.singer",
+    }
+    for (name, path), updated in zip(inputs.items(), (False, True), strict=True):
+        if not path.exists():
+            print(f"writing {name} input to {path} ...", file=sys.stderr)
+            write_input(path, args.records, updated)
+    rows = []
+    with local_snowflake(RESULTS / "fakesnow") as server:
+        config = {
+            **server,
+            "database": "BENCH",
+            "default_target_schema": f"UPSERT_{int(time.time())}",
+            "batch_size_rows": args.batch_size,
+            "login_timeout": 30,
+            "network_timeout": 600,
+        }
+        config_path = RESULTS / "target-config.json"
+        config_path.write_text(json.dumps(config))
+        for name, path in inputs.items():
+            figures = run_target(config_path, path)
+            rows.append((name, figures))
+            print(f"{name}: {figures}", file=sys.stderr)
+    print(
+        f"\ntarget-snowflake upsert, {args.records:,} records, "
+        f"batch_size_rows {args.batch_size:,}"
+    )
+    print(
+        "| run | wall s | rows/s end to end | target CPU s / 100k rows | rows per target CPU s "
+        "| peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, f in rows:
+        print(
+            f"| {name} | {f['wall']:.1f} | {args.records / f['wall']:,.0f} "
+            f"| {f['cpu'] / args.records * 100_000:.2f} | {args.records / f['cpu']:,.0f} "
+            f"| {f['rss_mb']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
