@@ -8,6 +8,8 @@ import pytest
 
 from tests.servers import local_snowflake
 
+pytest_plugins = ["tests.intercom_sandbox.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def snowflake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:

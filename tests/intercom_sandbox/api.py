@@ -1,0 +1,837 @@
+"""The Intercom endpoints: routing, pagination and the response envelopes of 2.15 (and 2.16)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.intercom_sandbox.search import (
+    Field,
+    Plan,
+    QueryCompiler,
+    SearchError,
+    contact_fields,
+    conversation_fields,
+    ticket_fields,
+)
+from tests.intercom_sandbox.store import Key, Kind, Workspace
+
+MAX_PER_PAGE = 150
+EVENTS_WINDOW = 90 * 86400  # events can only be listed for the last 90 days
+SCROLL_PAGE_SIZE = 50
+DEFAULT_VERSION = "2.15"
+# The enum of the description's `intercom_version` schema (2.15), plus 2.16 from its own file.
+ACCEPTED_VERSIONS = [f"1.{n}" for n in range(5)] + [f"2.{n}" for n in range(17)]
+
+
+def version_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+class ApiError(Exception):
+    """An answer in Intercom's error.list form."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": "error.list",
+            "request_id": str(uuid.uuid4()),
+            "errors": [{"code": self.code, "message": self.message}],
+        }
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    version: str
+    base_url: str
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def int_arg(self, name: str, default: int, maximum: int | None = None) -> int:
+        raw = self.arg(name)
+        if raw is None:
+            return default
+        return checked_int(name, raw, maximum)
+
+
+def checked_int(name: str, raw: Any, maximum: int | None) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ApiError(400, "parameter_invalid", f"{name} must be an integer") from None
+    if isinstance(raw, bool) or value < 1:
+        raise ApiError(400, "parameter_invalid", f"{name} must be a positive integer")
+    if maximum is not None and value > maximum:
+        raise ApiError(400, "parameter_invalid", f"{name} must be at most {maximum}")
+    return value
+
+
+def encode_cursor(payload: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: Any) -> tuple[int, Any]:
+    """(page number, position) from a cursor made by encode_cursor([page, position])."""
+    invalid = ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
+    if not isinstance(cursor, str):
+        raise invalid
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], int)):
+        raise invalid
+    return decoded[0], decoded[1]
+
+
+def cursor_pages(page: int, per_page: int, total: int, next_cursor: str | None) -> dict[str, Any]:
+    """Cursor paging: `next` carries `starting_after` whenever the page came back full."""
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": page,
+        "per_page": per_page,
+        "total_pages": math.ceil(total / per_page),
+    }
+    if next_cursor is not None:
+        pages["next"] = {"per_page": per_page, "starting_after": next_cursor}
+    return pages
+
+
+def numbered_page(
+    request: Request, items: list[Any], default_per_page: int, maximum: int = MAX_PER_PAGE
+) -> tuple[list[Any], dict[str, Any]]:
+    """page/per_page paging: clients walk `page` up to `total_pages`."""
+    per_page = request.int_arg("per_page", default_per_page, maximum)
+    page = request.int_arg("page", 1)
+    chunk = items[(page - 1) * per_page : page * per_page]
+    return chunk, {
+        "type": "pages",
+        "page": page,
+        "per_page": per_page,
+        "total_pages": math.ceil(len(items) / per_page),
+    }
+
+
+@dataclass
+class Scroll:
+    param: str
+    position: int = 0
+    pages: int = 0
+    last_used: float = 0.0
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., dict[str, Any]]
+    min_version: str | None = None
+
+
+@dataclass
+class Api:
+    """Answers API requests against one Workspace."""
+
+    ws: Workspace
+    scroll: Scroll | None = None
+    scroll_500_fired: bool = False
+    routes: list[Route] = field(default_factory=list)
+    _count_cache: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        segment_ids = [s["id"] for s in self.ws.gen.segments]
+        self.compilers = {
+            "contacts": QueryCompiler("contacts", contact_fields(self.ws.gen.seed, segment_ids)),
+            "conversations": QueryCompiler("conversations", conversation_fields()),
+            "tickets": QueryCompiler("tickets", ticket_fields()),
+        }
+        table: list[tuple[str, str, Callable[..., dict[str, Any]], str | None]] = [
+            ("GET", r"/me", self.me, None),
+            ("GET", r"/admins", self.admins, None),
+            ("GET", r"/admins/activity_logs", self.activity_logs, None),
+            ("GET", r"/admins/(?P<ident>[^/]+)", self.admin, None),
+            ("GET", r"/teams", self.teams, None),
+            ("GET", r"/teams/(?P<ident>[^/]+)", self.team, None),
+            ("GET", r"/tags", self.tags, None),
+            ("GET", r"/segments", self.segments, None),
+            ("GET", r"/segments/(?P<ident>[^/]+)", self.segment, None),
+            ("GET", r"/data_attributes", self.data_attributes, None),
+            ("GET", r"/ticket_types", self.ticket_types, None),
+            ("GET", r"/ticket_types/(?P<ident>[^/]+)", self.ticket_type, None),
+            ("GET", r"/help_center/help_centers", self.help_centers, None),
+            ("GET", r"/help_center/help_centers/(?P<ident>[^/]+)", self.help_center, None),
+            ("GET", r"/help_center/collections", self.collections, None),
+            ("GET", r"/help_center/collections/(?P<ident>[^/]+)", self.collection, None),
+            ("GET", r"/articles", self.articles, None),
+            ("GET", r"/articles/(?P<ident>[^/]+)", self.article, None),
+            ("GET", r"/news/news_items", self.news_items, None),
+            ("GET", r"/news/newsfeeds", self.newsfeeds, None),
+            ("GET", r"/news/newsfeeds/(?P<ident>[^/]+)", self.newsfeed, None),
+            ("GET", r"/subscription_types", self.subscription_types, None),
+            ("GET", r"/contacts", self.contacts, None),
+            ("POST", r"/contacts/search", self.search, None),
+            ("GET", r"/contacts/(?P<ident>[^/]+)", self.contact, None),
+            ("GET", r"/contacts/(?P<ident>[^/]+)/notes", self.notes, None),
+            ("GET", r"/conversations", self.conversations, None),
+            ("POST", r"/conversations/search", self.search, None),
+            ("GET", r"/conversations/deleted", self.deleted_conversations, "2.16"),
+            ("GET", r"/conversations/(?P<ident>[^/]+)", self.conversation, None),
+            ("POST", r"/tickets/search", self.search, None),
+            ("GET", r"/tickets/(?P<ident>[^/]+)", self.ticket, None),
+            ("GET", r"/companies", self.companies, None),
+            ("POST", r"/companies/list", self.companies, None),
+            ("GET", r"/companies/scroll", self.companies_scroll, None),
+            ("GET", r"/companies/(?P<ident>[^/]+)", self.company, None),
+            ("GET", r"/companies/(?P<ident>[^/]+)/segments", self.company_segments, None),
+            ("GET", r"/events", self.events, None),
+        ]
+        self.routes = [Route(m, re.compile(p + r"/?"), h, v) for m, p, h, v in table]
+
+    def handle(self, request: Request) -> dict[str, Any]:
+        """The JSON body of a 200 answer; raises ApiError for everything else."""
+        path_matched = False
+        for route in self.routes:
+            match = route.pattern.fullmatch(request.path)
+            if not match:
+                continue
+            path_matched = True
+            if route.method != request.method:
+                continue
+            if route.min_version and version_tuple(request.version) < version_tuple(
+                route.min_version
+            ):
+                raise ApiError(
+                    400,
+                    "intercom_version_invalid",
+                    "Requested resource is not available in current API version.",
+                )
+            return route.handler(request, **match.groupdict())
+        if path_matched:
+            raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here")
+        raise ApiError(404, "not_found", "Resource Not Found")
+
+    # ----- small catalogs -------------------------------------------------------------------
+    def me(self, request: Request) -> dict[str, Any]:
+        admin = self.ws.gen.admins[0]
+        return {
+            **{
+                k: v
+                for k, v in admin.items()
+                if k not in ("away_status_reason_id", "team_priority_level")
+            },
+            "avatar": {"type": "avatar", "image_url": None},
+            "email_verified": True,
+            "app": {
+                "type": "app",
+                "id_code": self.ws.gen.workspace_id,
+                "name": "Sandbox",
+                "region": "US",
+                "timezone": "UTC",
+                "created_at": self.ws.gen.start,
+                "identity_verification": False,
+            },
+        }
+
+    def _find(self, items: list[dict[str, Any]], ident: str, what: str) -> dict[str, Any]:
+        for item in items:
+            if str(item["id"]) == ident:
+                return item
+        raise ApiError(404, "not_found", f"{what} Not Found")
+
+    def admins(self, request: Request) -> dict[str, Any]:
+        return {"type": "admin.list", "admins": self.ws.gen.admins}
+
+    def admin(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.admins, ident, "Admin")
+
+    def teams(self, request: Request) -> dict[str, Any]:
+        return {"type": "team.list", "teams": self.ws.gen.teams}
+
+    def team(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.teams, ident, "Team")
+
+    def tags(self, request: Request) -> dict[str, Any]:
+        return {"type": "list", "data": self.ws.gen.tags}
+
+    def all_segments(self, include_count: bool = False) -> list[dict[str, Any]]:
+        segments = self.ws.gen.segments + self.ws.gen.company_segment_list
+        if include_count:
+            return [{**s, "count": 0} for s in segments]
+        return segments
+
+    def segments(self, request: Request) -> dict[str, Any]:
+        include_count = request.arg("include_count") == "true"
+        return {"type": "segment.list", "segments": self.all_segments(include_count)}
+
+    def segment(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.all_segments(), ident, "Segment")
+
+    def data_attributes(self, request: Request) -> dict[str, Any]:
+        model = request.arg("model")
+        if model is not None and model not in ("contact", "company", "conversation"):
+            raise ApiError(
+                400, "parameter_invalid", "model must be contact, company or conversation"
+            )
+        include_archived = request.arg("include_archived") == "true"
+        return {
+            "type": "list",
+            "data": [
+                a
+                for a in self.ws.gen.data_attributes
+                if (model is None or a["model"] == model)
+                and (include_archived or not a["archived"])
+            ],
+        }
+
+    def ticket_types(self, request: Request) -> dict[str, Any]:
+        return {"type": "list", "data": self.ws.gen.ticket_types}
+
+    def ticket_type(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.ticket_types, ident, "Ticket type")
+
+    def help_centers(self, request: Request) -> dict[str, Any]:
+        return {"type": "list", "data": self.ws.gen.help_centers}
+
+    def help_center(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.help_centers, ident, "Help center")
+
+    def collections(self, request: Request) -> dict[str, Any]:
+        data, pages = numbered_page(request, self.ws.gen.collections, 20)
+        return {
+            "type": "list",
+            "data": data,
+            "total_count": len(self.ws.gen.collections),
+            "pages": pages,
+        }
+
+    def collection(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.collections, ident, "Collection")
+
+    def articles(self, request: Request) -> dict[str, Any]:
+        data, pages = numbered_page(request, self.ws.gen.articles, 25)
+        return {
+            "type": "list",
+            "pages": pages,
+            "total_count": len(self.ws.gen.articles),
+            "data": data,
+        }
+
+    def article(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.articles, ident, "Article")
+
+    def news_items(self, request: Request) -> dict[str, Any]:
+        data, pages = numbered_page(request, self.ws.gen.news_items, 10)
+        return {
+            "type": "list",
+            "pages": pages,
+            "total_count": len(self.ws.gen.news_items),
+            "data": data,
+        }
+
+    def newsfeeds(self, request: Request) -> dict[str, Any]:
+        data, pages = numbered_page(request, self.ws.gen.newsfeeds, 10)
+        return {
+            "type": "list",
+            "pages": pages,
+            "total_count": len(self.ws.gen.newsfeeds),
+            "data": data,
+        }
+
+    def newsfeed(self, request: Request, ident: str) -> dict[str, Any]:
+        return self._find(self.ws.gen.newsfeeds, ident, "Newsfeed")
+
+    def subscription_types(self, request: Request) -> dict[str, Any]:
+        return {"type": "list", "data": self.ws.gen.subscription_types}
+
+    def activity_logs(self, request: Request) -> dict[str, Any]:
+        after_raw, before_raw = request.arg("created_at_after"), request.arg("created_at_before")
+        if after_raw is None:
+            raise ApiError(400, "parameter_not_found", "created_at_after is required")
+        try:
+            after = int(after_raw)
+            before = int(before_raw) if before_raw is not None else None
+        except ValueError:
+            raise ApiError(
+                400,
+                "parameter_invalid",
+                "created_at_after and created_at_before must be UNIX timestamps",
+            ) from None
+        logs = [
+            log
+            for log in self.ws.gen.activity_logs
+            if log["created_at"] >= after and (before is None or log["created_at"] <= before)
+        ]
+        data, pages = numbered_page(request, logs, 20)
+        return {"type": "activity_log.list", "pages": pages, "activity_logs": data}
+
+    # ----- contacts -------------------------------------------------------------------------
+    def _record_or_404(self, kind: str, ident: str, what: str) -> tuple[Kind, int]:
+        store = self.ws.kinds[kind]
+        i = store.lookup(ident)
+        if i is None:
+            raise ApiError(404, "not_found", f"{what} Not Found")
+        return store, i
+
+    def contacts(self, request: Request) -> dict[str, Any]:
+        """GET /contacts: every contact in creation order, cursor paged."""
+        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
+        cursor = request.arg("starting_after")
+        page, start = decode_cursor(cursor) if cursor else (1, 0)
+        with self.ws.lock:
+            store = self.ws.kinds["contacts"]
+            indexes = range(start, min(start + per_page, store.count))
+            data = [store.record(i) for i in indexes]
+            more = len(data) == per_page
+            return {
+                "type": "list",
+                "data": data,
+                "total_count": store.count,
+                "pages": cursor_pages(
+                    page,
+                    per_page,
+                    store.count,
+                    encode_cursor([page + 1, indexes.stop]) if more else None,
+                ),
+            }
+
+    def contact(self, request: Request, ident: str) -> dict[str, Any]:
+        with self.ws.lock:
+            store, i = self._record_or_404("contacts", ident, "User")
+            return store.record(i)
+
+    def notes(self, request: Request, ident: str) -> dict[str, Any]:
+        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
+        cursor = request.arg("starting_after")
+        page, start = decode_cursor(cursor) if cursor else (1, 0)
+        with self.ws.lock:
+            store, i = self._record_or_404("contacts", ident, "User")
+            notes = self.ws.gen.notes(i, store.record(i))
+        data = notes[start : start + per_page]
+        more = len(data) == per_page
+        return {
+            "type": "list",
+            "data": data,
+            "total_count": len(notes),
+            "pages": cursor_pages(
+                page,
+                per_page,
+                len(notes),
+                encode_cursor([page + 1, start + per_page]) if more else None,
+            ),
+        }
+
+    def events(self, request: Request) -> dict[str, Any]:
+        if request.arg("type") != "user":
+            raise ApiError(400, "parameter_invalid", "type must be user")
+        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
+        with self.ws.lock:
+            i = self._event_owner(request)
+            store = self.ws.kinds["contacts"]
+            contact = store.record(i)
+            now = self.ws.now()
+        events = self.ws.gen.events(i, contact)
+        if request.arg("summary") == "true":
+            return self._event_summary(contact, events)
+        listed = [e for e in events if e["created_at"] >= now - EVENTS_WINDOW]
+        token = request.arg("next_token")
+        offset = decode_cursor(token)[1] if token else 0
+        if not isinstance(offset, int):
+            raise ApiError(400, "parameter_invalid", "next_token is not valid")
+        data = listed[offset : offset + per_page]
+        pages: dict[str, Any] = {}
+        if offset + per_page < len(listed):
+            query = {
+                "type": "user",
+                "intercom_user_id": contact["id"],
+                "per_page": per_page,
+                "next_token": encode_cursor([0, offset + per_page]),
+            }
+            pages["next"] = f"{request.base_url}/events?{urlencode(query)}"
+        return {
+            "type": "event.list",
+            "events": data,
+            "pages": pages,
+            "email": contact["email"],
+            "intercom_user_id": contact["id"],
+            "user_id": contact["external_id"] or "",
+        }
+
+    def _event_owner(self, request: Request) -> int:
+        store = self.ws.kinds["contacts"]
+        if request.arg("intercom_user_id"):
+            i = store.lookup(request.arg("intercom_user_id") or "")
+        elif request.arg("user_id"):
+            match = re.fullmatch(r"user-(\d+)", request.arg("user_id") or "")
+            i = int(match.group(1)) if match else None
+        elif request.arg("email"):
+            match = re.search(r"\.(\d+)@", request.arg("email") or "")
+            i = int(match.group(1)) if match else None
+        else:
+            raise ApiError(
+                400, "parameter_not_found", "one of intercom_user_id, user_id or email is required"
+            )
+        if i is None or not store.exists(i):
+            raise ApiError(404, "not_found", "User Not Found")
+        record = store.record(i)
+        if request.arg("user_id") and record["external_id"] != request.arg("user_id"):
+            raise ApiError(404, "not_found", "User Not Found")
+        if request.arg("email") and record["email"] != request.arg("email"):
+            raise ApiError(404, "not_found", "User Not Found")
+        return i
+
+    def _event_summary(
+        self, contact: dict[str, Any], events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        summary: dict[str, dict[str, Any]] = {}
+        for event in sorted(events, key=lambda e: e["created_at"]):
+            item = summary.setdefault(
+                event["event_name"],
+                {
+                    "name": event["event_name"],
+                    "first": event["created_at"],
+                    "count": 0,
+                    "description": "",
+                },
+            )
+            item["last"] = event["created_at"]
+            item["count"] += 1
+        items = [
+            {**v, "first": _iso(v["first"]), "last": _iso(v["last"])} for v in summary.values()
+        ]
+        return {
+            "type": "event.summary",
+            "email": contact["email"],
+            "intercom_user_id": contact["id"],
+            "user_id": contact["external_id"] or "",
+            "events": items,
+        }
+
+    # ----- conversations and tickets ----------------------------------------------------------
+    def conversations(self, request: Request) -> dict[str, Any]:
+        """GET /conversations: newest updated first, cursor paged."""
+        per_page = request.int_arg("per_page", 20, MAX_PER_PAGE)
+        cursor = request.arg("starting_after")
+        page, after = decode_cursor(cursor) if cursor else (1, None)
+        with self.ws.lock:
+            store = self.ws.kinds["conversations"]
+            keys = _take(
+                store.index.iterate(None, None, True, tuple(after) if after else None), per_page
+            )
+            data = [store.record(i) for _, i in keys]
+            total = store.index.count(None, None)
+        more = len(keys) == per_page
+        return {
+            "type": "conversation.list",
+            "conversations": data,
+            "total_count": total,
+            "pages": cursor_pages(
+                page, per_page, total, encode_cursor([page + 1, list(keys[-1])]) if more else None
+            ),
+        }
+
+    def conversation(self, request: Request, ident: str) -> dict[str, Any]:
+        with self.ws.lock:
+            store, i = self._record_or_404("conversations", ident, "Conversation")
+            return store.record(i, full=True)
+
+    def ticket(self, request: Request, ident: str) -> dict[str, Any]:
+        with self.ws.lock:
+            store, i = self._record_or_404("tickets", ident, "Ticket")
+            return store.record(i, full=True)
+
+    def deleted_conversations(self, request: Request) -> dict[str, Any]:
+        per_page = request.int_arg("per_page", 20, 60)
+        order = request.arg("order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "parameter_invalid", "order must be asc or desc")
+        with self.ws.lock:
+            store = self.ws.kinds["conversations"]
+            deleted = sorted(
+                ((at, store.codec.encode(i)) for i, at in store.deleted.items()),
+                reverse=order == "desc",
+            )
+        items = [
+            {"type": "conversation", "id": ident, "metrics_retained": False, "deleted_at": at}
+            for at, ident in deleted
+        ]
+        data, pages = numbered_page(request, items, 20, 60)
+        more = pages["page"] < pages["total_pages"]
+        query = {"per_page": per_page, "order": order, "page": pages["page"] + 1}
+        pages["next"] = (
+            f"{request.base_url}/conversations/deleted?{urlencode(query)}" if more else None
+        )
+        return {
+            "type": "conversations.list",
+            "conversations": data,
+            "total_count": len(items),
+            "pages": pages,
+        }
+
+    def search(self, request: Request) -> dict[str, Any]:
+        kind = request.path.strip("/").split("/")[0]
+        body = request.body
+        if not isinstance(body, dict) or "query" not in body:
+            raise ApiError(400, "parameter_not_found", "query is required in the request body")
+        pagination = body.get("pagination") or {}
+        if not isinstance(pagination, dict):
+            raise ApiError(400, "parameter_invalid", "pagination must be an object")
+        per_page = checked_int(
+            "per_page", pagination.get("per_page", 50 if kind == "contacts" else 20), MAX_PER_PAGE
+        )
+        cursor = pagination.get("starting_after")
+        page, after = decode_cursor(cursor) if cursor else (1, None)
+        try:
+            plan = self.compilers[kind].compile(body["query"])
+        except SearchError as error:
+            raise ApiError(400, error.code, str(error)) from None
+        sort_field, descending = self._sort(kind, body.get("sort"))
+        with self.ws.lock:
+            store = self.ws.kinds[kind]
+            now = self.ws.now()
+            if sort_field == "updated_at":
+                matches = self._index_matches(store, plan, descending, after, now)
+                keys = _take(matches, per_page)
+                data = [record for _, record in keys]
+                last_key: list[Any] | None = list(keys[-1][0]) if keys else None
+            else:
+                ordered = self._sorted_matches(store, plan, sort_field, descending, now)
+                start = _position_after(ordered, after, descending)
+                chunk = ordered[start : start + per_page]
+                data = [record for _, record in chunk]
+                last_key = list(chunk[-1][0]) if chunk else None
+            total = self._total(store, plan, body, now)
+        more = len(data) == per_page
+        pages = cursor_pages(
+            page, per_page, total, encode_cursor([page + 1, last_key]) if more else None
+        )
+        listed = {
+            "contacts": "list",
+            "conversations": "conversation.list",
+            "tickets": "ticket.list",
+        }
+        items = "data" if kind == "contacts" else kind
+        return {"type": listed[kind], items: data, "total_count": total, "pages": pages}
+
+    def _sort(self, kind: str, sort: Any) -> tuple[str, bool]:
+        """Contacts honour `sort`; conversations and tickets ignore it (newest updated first)."""
+        if kind != "contacts" or sort is None:
+            return "updated_at", True
+        if not isinstance(sort, dict):
+            raise ApiError(400, "parameter_invalid", "sort must be an object with field and order")
+        field_name, order = sort.get("field"), sort.get("order", "descending")
+        if field_name not in self.compilers["contacts"].fields:
+            raise ApiError(400, "parameter_invalid", f"cannot sort by {field_name!r}")
+        if order not in ("ascending", "descending"):
+            raise ApiError(400, "parameter_invalid", "sort order must be ascending or descending")
+        return field_name, order == "descending"
+
+    def _index_matches(
+        self, store: Kind, plan: Plan, descending: bool, after: Any, now: int
+    ) -> Iterator[tuple[Key, dict[str, Any]]]:
+        cursor = tuple(after) if after else None
+        for key in store.index.iterate(plan.low, plan.high, descending, cursor):  # type: ignore[arg-type]
+            if not self.ws.visible_in_search(store.name, key[1], now):
+                continue
+            record = store.record(key[1])
+            if plan.predicate(record):
+                yield key, record
+
+    def _sorted_matches(
+        self, store: Kind, plan: Plan, sort_field: str, descending: bool, now: int
+    ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+        """Sorting by anything but updated_at needs every match: a scan of the window."""
+        getter: Field = self.compilers[store.name].fields[sort_field]
+        matches = []
+        for _, record in self._index_matches(store, plan, False, None, now):
+            value = getter.get(record)
+            value = value[0] if isinstance(value, list) and value else value
+            present = value is not None and value != []
+            key = (1 if present else 0, value if present else 0, record["id"])
+            matches.append((key, record))
+        matches.sort(key=lambda m: m[0], reverse=descending)
+        return matches
+
+    def _total(self, store: Kind, plan: Plan, body: dict[str, Any], now: int) -> int:
+        lag_applies = store.name == "contacts" and self.ws.options.faults.search_lag_seconds
+        if plan.window_only and not lag_applies:
+            return store.index.count(plan.low, plan.high)
+        cache_key = (
+            store.name,
+            json.dumps(body["query"], sort_keys=True),
+            self.ws.version,
+            now // 10 if lag_applies else 0,
+        )
+        if cache_key not in self._count_cache:
+            if len(self._count_cache) > 256:
+                self._count_cache.clear()
+            self._count_cache[cache_key] = sum(
+                1 for _ in self._index_matches(store, plan, False, None, now)
+            )
+        return self._count_cache[cache_key]
+
+    # ----- companies --------------------------------------------------------------------------
+    def companies(self, request: Request) -> dict[str, Any]:
+        """GET /companies (or POST /companies/list): one company by name/company_id, else a
+        page-numbered list, most recently updated first (deep pages cost more, as at Intercom)."""
+        store = self.ws.kinds["companies"]
+        for key in ("name", "company_id"):
+            wanted = request.arg(key)
+            if wanted is not None and request.method == "GET":
+                with self.ws.lock:
+                    i = self._company_by(key, wanted)
+                    return store.record(i)
+        per_page = request.int_arg("per_page", 15, MAX_PER_PAGE if request.method == "POST" else 60)
+        page = request.int_arg("page", 1)
+        tag_id, segment_id = request.arg("tag_id"), request.arg("segment_id")
+        with self.ws.lock:
+            keys = store.index.iterate(None, None, True, None)
+            records: Iterator[dict[str, Any]] = (store.record(i) for _, i in keys)
+            if tag_id or segment_id:
+                records = (
+                    r
+                    for r in records
+                    if (not tag_id or tag_id in [t["id"] for t in r["tags"]["tags"]])
+                    and (
+                        not segment_id or segment_id in [s["id"] for s in r["segments"]["segments"]]
+                    )
+                )
+                matching = list(records)
+                total, data = len(matching), matching[(page - 1) * per_page : page * per_page]
+            else:
+                total = store.index.count(None, None)
+                data = _take(_skip(records, (page - 1) * per_page), per_page)
+        return {
+            "type": "list",
+            "data": data,
+            "total_count": total,
+            "pages": {
+                "type": "pages",
+                "page": page,
+                "per_page": per_page,
+                "total_pages": math.ceil(total / per_page),
+            },
+        }
+
+    def _company_by(self, key: str, wanted: str) -> int:
+        store = self.ws.kinds["companies"]
+        match = (
+            re.fullmatch(r"company-(\d+)", wanted)
+            if key == "company_id"
+            else re.search(r" (\d+)$", wanted)
+        )
+        i = int(match.group(1)) if match else None
+        if i is None or not store.exists(i) or store.record(i)[key] != wanted:
+            raise ApiError(404, "company_not_found", "Company Not Found")
+        return i
+
+    def company(self, request: Request, ident: str) -> dict[str, Any]:
+        with self.ws.lock:
+            store, i = self._record_or_404("companies", ident, "Company")
+            return store.record(i)
+
+    def company_segments(self, request: Request, ident: str) -> dict[str, Any]:
+        with self.ws.lock:
+            _, i = self._record_or_404("companies", ident, "Company")
+        return {"type": "list", "data": self.ws.gen.company_segments_of(i)}
+
+    def companies_scroll(self, request: Request) -> dict[str, Any]:
+        """One scroll per workspace, idle expiry, the same scroll_param on every page, an
+        empty page at the end, and optionally one 500 that forces a restart."""
+        param = request.arg("scroll_param")
+        faults = self.ws.options.faults
+        with self.ws.lock:
+            now = self.ws.now()
+            scroll = self.scroll
+            if scroll and now - scroll.last_used > faults.scroll_idle_seconds:
+                scroll = self.scroll = None
+            if param is None:
+                if scroll is not None:
+                    raise ApiError(
+                        400,
+                        "scroll_exists",
+                        "scroll already exists for this workspace. Please ensure to "
+                        "use the scroll parameter from the previous response",
+                    )
+                scroll = self.scroll = Scroll(param=str(uuid.uuid4()))
+            elif scroll is None or scroll.param != param:
+                raise ApiError(404, "not_found", "scroll parameter not found or expired")
+            if (
+                faults.scroll_500_after_pages is not None
+                and not self.scroll_500_fired
+                and scroll.pages >= faults.scroll_500_after_pages
+            ):
+                self.scroll_500_fired = True
+                self.scroll = None
+                raise ApiError(
+                    500,
+                    "server_error",
+                    "Request failed due to an internal network "
+                    "error. Please restart the scroll operation.",
+                )
+            store = self.ws.kinds["companies"]
+            stop = min(scroll.position + SCROLL_PAGE_SIZE, store.count)
+            data = [store.record(i) for i in range(scroll.position, stop)]
+            scroll.position, scroll.last_used = stop, now
+            scroll.pages += 1
+            if not data:
+                self.scroll = None  # the end: the scroll parameter expires
+        return {
+            "type": "list",
+            "data": data,
+            "pages": None,
+            "total_count": None,
+            "scroll_param": scroll.param,
+        }
+
+
+def _take(items: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for item in items:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _skip(items: Iterator[Any], n: int) -> Iterator[Any]:
+    for _ in range(n):
+        if next(items, None) is None:
+            break
+    return items
+
+
+def _position_after(
+    ordered: list[tuple[tuple[Any, ...], Any]], after: Any, descending: bool
+) -> int:
+    if after is None:
+        return 0
+    cursor = tuple(after)
+    for position, (key, _) in enumerate(ordered):
+        if (key < cursor) if descending else (key > cursor):
+            return position
+    return len(ordered)
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()

@@ -1,0 +1,69 @@
+"""SandboxClient: the control API over HTTP, for in-process and CLI-started sandboxes alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class SandboxClient:
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        response = self.session.request(
+            method, f"{self.url}/_sandbox/{path}", json=body, params=params, timeout=self.timeout
+        )
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"sandbox control {method} /_sandbox/{path} failed "
+                f"({response.status_code}): {response.text[:500]}"
+            )
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "health")
+
+    def truth(self, streams: list[str] | None = None) -> dict[str, Any]:
+        """{"streams": {stream: [records]}, "deleted": {"conversations": [ids]}}."""
+        return self._call(
+            "GET", "truth", params={"streams": ",".join(streams)} if streams else None
+        )
+
+    def stream_truth(self, stream: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"truth/{stream}")["records"]
+
+    def change(
+        self, kind: str, action: str, count: int = 1, ids: list[str] | None = None
+    ) -> list[str]:
+        body: dict[str, Any] = {"kind": kind, "action": action, "count": count}
+        if ids is not None:
+            body["ids"] = ids
+        return self._call("POST", "changes", body)["ids"]
+
+    def advance_clock(self, seconds: float) -> int:
+        return self._call("POST", "clock", {"advance_seconds": seconds})["now"]
+
+    def now(self) -> int:
+        return self._call("GET", "clock")["now"]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "requests")["requests"]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")
+
+    def faults(self) -> dict[str, Any]:
+        return self._call("GET", "faults")
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        return self._call("POST", "faults", settings)

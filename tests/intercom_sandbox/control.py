@@ -1,0 +1,72 @@
+"""The control API under /_sandbox/: no auth, no rate limit, not in the request log."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from tests.intercom_sandbox.truth import STREAMS, deleted_truth, stream_truth
+
+if TYPE_CHECKING:
+    from tests.intercom_sandbox.server import SandboxServer
+
+
+class Control:
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+
+    def handle(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            return 400, {"error": "the body must be JSON"}
+        if not isinstance(body, dict):
+            return 400, {"error": "the body must be a JSON object"}
+        ws = self.server.workspace
+        route = (method, path.rstrip("/"))
+        try:
+            if route == ("GET", "/_sandbox/health"):
+                return 200, {"ok": True, "now": ws.now()}
+            if route == ("GET", "/_sandbox/truth"):
+                wanted = parse_qs(query).get("streams", [",".join(STREAMS)])[0].split(",")
+                return 200, {
+                    "streams": {s: stream_truth(ws, s) for s in wanted},
+                    "deleted": deleted_truth(ws),
+                }
+            if method == "GET" and path.startswith("/_sandbox/truth/"):
+                stream = path.rsplit("/", 1)[1]
+                if stream not in STREAMS:
+                    return 404, {"error": f"unknown stream {stream!r}; known: {sorted(STREAMS)}"}
+                return 200, {"records": stream_truth(ws, stream)}
+            if route == ("POST", "/_sandbox/changes"):
+                ids = ws.change(
+                    body.get("kind", ""),
+                    body.get("action", ""),
+                    body.get("count", 1),
+                    body.get("ids"),
+                )
+                return 200, {"ids": ids, "now": ws.now()}
+            if route == ("POST", "/_sandbox/clock"):
+                seconds = body.get("advance_seconds")
+                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                    return 400, {"error": "advance_seconds must be a number"}
+                return 200, {"now": ws.advance_clock(seconds)}
+            if route == ("GET", "/_sandbox/clock"):
+                return 200, {"now": ws.now()}
+            if route == ("GET", "/_sandbox/requests"):
+                return 200, {"requests": list(self.server.request_log)}
+            if route == ("DELETE", "/_sandbox/requests"):
+                self.server.request_log.clear()
+                return 200, {"requests": []}
+            if route == ("GET", "/_sandbox/faults"):
+                return 200, ws.options.faults.as_dict()
+            if route == ("POST", "/_sandbox/faults"):
+                with self.server.fault_lock, ws.lock:
+                    ws.options.faults.merge(body)
+                    if "scroll_500_after_pages" in body:
+                        self.server.api.scroll_500_fired = False
+                    return 200, ws.options.faults.as_dict()
+        except ValueError as error:
+            return 400, {"error": str(error)}
+        return 404, {"error": f"no control endpoint {method} {path}"}

@@ -1,0 +1,33 @@
+"""Fixtures: `sandbox_factory(**option overrides)` and `intercom_sandbox` (small default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from tests.intercom_sandbox import FaultSettings, RunningSandbox, SandboxOptions, run_sandbox
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
+    """Start sandboxes with option overrides (fault settings may be given flat or as
+    `faults=FaultSettings(...)`); all are stopped at teardown."""
+    with ExitStack() as stack:
+
+        def start(**overrides: Any) -> RunningSandbox:
+            fault_names = set(FaultSettings.__dataclass_fields__)
+            fault_overrides = {k: overrides.pop(k) for k in list(overrides) if k in fault_names}
+            options = SandboxOptions(**overrides)
+            options.faults.merge(fault_overrides)
+            return stack.enter_context(run_sandbox(options))
+
+        yield start
+
+
+@pytest.fixture
+def intercom_sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
+    """A small default workspace (seed 7), fresh for each test."""
+    return sandbox_factory()

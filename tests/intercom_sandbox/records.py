@@ -1,0 +1,982 @@
+"""The synthetic workspace's records, each a pure function of (seed, index, its timestamps).
+
+Small catalogs (admins, teams, tags, ...) are built once; the big kinds (contacts, companies,
+conversations, tickets) are built on demand by `Generator.contact(i, ...)` and friends, so a
+workspace of a million contacts costs nothing until a record is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.intercom_sandbox.det import IdCodec, rng, stable_hash
+from tests.intercom_sandbox.options import SandboxOptions
+
+DAY = 86400
+PARTS_SHOWN = 500  # GET /conversations/{id} returns only the most recent 500 parts
+NOTE_SLOTS = 64  # note ids are encoded from contact index * NOTE_SLOTS + note number
+PART_SLOTS = 100_000  # part ids are conversation/ticket id * PART_SLOTS + part number
+
+FIRST_NAMES = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Lars",
+    "Maya",
+    "Nico",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+]
+LAST_NAMES = [
+    "Abe",
+    "Brown",
+    "Costa",
+    "Dubois",
+    "Eze",
+    "Fischer",
+    "Garcia",
+    "Horvat",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Rossi",
+    "Smith",
+]
+DOMAINS = ["example.com", "acme.test", "globex.test", "initech.test", "umbrella.test"]
+COMPANY_WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+    "Cyberdyne",
+    "Aperture",
+    "Wonka",
+    "Oscorp",
+    "Gringotts",
+    "Monarch",
+]
+COMPANY_SUFFIXES = ["Inc", "Ltd", "GmbH", "Labs", "Group", "Systems", "Partners"]
+INDUSTRIES = ["Software", "Retail", "Finance", "Health", "Education", "Logistics", "Media"]
+PLANS = ["free", "starter", "pro", "enterprise"]
+CITIES = [
+    ("Ireland", "Dublin", "Dublin"),
+    ("United States", "California", "San Francisco"),
+    ("Germany", "Berlin", "Berlin"),
+    ("Japan", "Tokyo", "Tokyo"),
+    ("Brazil", "Sao Paulo", "Sao Paulo"),
+    ("Nigeria", "Lagos", "Lagos"),
+]
+BROWSERS = ["chrome", "firefox", "safari", "edge"]
+OSES = ["OS X 14.1", "Windows 11", "Ubuntu 22.04", "iOS 17.2", "Android 14"]
+WORDS = [
+    "billing",
+    "login",
+    "export",
+    "invoice",
+    "refund",
+    "upgrade",
+    "password",
+    "api",
+    "integration",
+    "support",
+    "bug",
+    "question",
+    "feature",
+    "slow",
+    "error",
+    "thanks",
+]
+EVENT_NAMES = [
+    "signed-in",
+    "invited-teammate",
+    "created-project",
+    "upgraded-plan",
+    "exported-report",
+    "viewed-pricing",
+]
+ACTIVITY_TYPES = [
+    "admin_login_success",
+    "admin_logout",
+    "admin_away_mode_change",
+    "app_name_change",
+    "admin_permission_change",
+    "app_team_creation",
+]
+CONVERSATION_SOURCES = ["conversation", "email", "phone_call", "push", "sms", "whatsapp"]
+TICKET_STATE_CATEGORIES = ["submitted", "in_progress", "waiting_on_customer", "resolved"]
+TICKET_CATEGORIES = ["Customer", "Back-office", "Tracker"]
+CONTACT_CUSTOM_ATTRIBUTES = [
+    ("plan", "string"),
+    ("seats", "integer"),
+    ("vip", "boolean"),
+    ("trial_ends_at", "date"),
+    ("score", "float"),
+]
+COMPANY_CUSTOM_ATTRIBUTES = [("tier", "string"), ("employees_band", "integer")]
+CONVERSATION_CUSTOM_ATTRIBUTES = [("topic", "string"), ("escalated", "boolean")]
+
+
+def _sentence(r: Any, words: int) -> str:
+    return " ".join(r.choice(WORDS) for _ in range(words)).capitalize()
+
+
+class Generator:
+    """Builds every record of a workspace from the options' seed and anchor time."""
+
+    def __init__(self, options: SandboxOptions, anchor: int) -> None:
+        self.o = options
+        self.seed = options.seed
+        self.anchor = anchor
+        self.start = anchor - options.history_days * DAY
+        self.span = max(options.history_days * DAY - 7200, 1)
+        self.workspace_id = f"ws{stable_hash(self.seed, 'workspace') % 10**8:08d}"
+        self.codecs = {
+            kind: IdCodec(self.seed, kind, style)
+            for kind, style in [
+                ("contacts", "hex"),
+                ("companies", "hex"),
+                ("conversations", "numeric"),
+                ("tickets", "numeric"),
+                ("notes", "numeric"),
+                ("admins", "numeric"),
+                ("segments", "hex"),
+                ("tags", "numeric"),
+                ("articles", "numeric"),
+                ("collections", "numeric"),
+            ]
+        }
+        self.admins = [self._admin(k) for k in range(options.admins)]
+        self.teams = [self._team(k) for k in range(options.teams)]
+        for admin in self.admins:
+            admin["team_ids"] = [
+                int(t["id"]) for t in self.teams if int(admin["id"]) in t["admin_ids"]
+            ]
+            admin["team_priority_level"] = {
+                "primary_team_ids": admin["team_ids"],
+                "secondary_team_ids": [],
+            }
+        self.tags = [self._tag(k) for k in range(options.tags)]
+        self.segments = [self._segment(k, company=False) for k in range(options.segments)]
+        self.company_segment_list = [
+            self._segment(k, company=True) for k in range(options.company_segments)
+        ]
+        self.data_attributes = self._data_attributes()
+        self.ticket_types = [self._ticket_type(k) for k in range(options.ticket_types)]
+        self.help_centers = [self._help_center()]
+        self.collections = [self._collection(k) for k in range(options.collections)]
+        self.articles = [self._article(k) for k in range(options.articles)]
+        self.newsfeeds = [self._newsfeed(k) for k in range(options.newsfeeds)]
+        self.news_items = [self._news_item(k) for k in range(options.news_items)]
+        self.subscription_types = [self._subscription_type(k) for k in range(2)]
+        self.activity_logs = sorted(
+            (self._activity_log(k) for k in range(options.activity_logs)),
+            key=lambda log: (-log["created_at"], log["id"]),
+        )
+
+    # ----- time helpers ---------------------------------------------------------------------
+    def base_updated_at(self, kind: str, index: int, count: int) -> int:
+        """Monotonic in index, in groups of three equal seconds (ties matter for bookmarks)."""
+        return self.start + ((index - index % 3) * self.span) // max(count, 1)
+
+    def _catalog_time(self, *parts: int | str) -> tuple[int, int]:
+        r = rng(self.seed, "catalog-time", *parts)
+        created = self.start + r.randrange(self.span // 2)
+        return created, created + r.randrange(self.span // 2)
+
+    # ----- catalogs -------------------------------------------------------------------------
+    def _admin(self, k: int) -> dict[str, Any]:
+        r = rng(self.seed, "admin", k)
+        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+        return {
+            "type": "admin",
+            "id": self.codecs["admins"].encode(k),
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower()}{k}@support.example.com",
+            "job_title": r.choice(["Support Engineer", "Success Manager", "Team Lead"]),
+            "away_mode_enabled": r.random() < 0.2,
+            "away_mode_reassign": r.random() < 0.5,
+            "away_status_reason_id": None,
+            "has_inbox_seat": True,
+            "team_ids": [],
+            "avatar": None,
+            "team_priority_level": {},
+        }
+
+    def _team(self, k: int) -> dict[str, Any]:
+        members = [int(a["id"]) for j, a in enumerate(self.admins) if j % self.o.teams == k]
+        return {
+            "type": "team",
+            "id": str(7_000_000 + k * 17),
+            "name": ["Support", "Billing", "Success", "Sales", "Onboarding"][k % 5]
+            + (f" {k // 5 + 1}" if k >= 5 else ""),
+            "admin_ids": members,
+            "admin_priority_level": {"primary_admin_ids": members, "secondary_admin_ids": []},
+            "assignment_limit": None,
+            "distribution_method": "round_robin",
+        }
+
+    def _tag(self, k: int) -> dict[str, Any]:
+        return {
+            "type": "tag",
+            "id": self.codecs["tags"].encode(k),
+            "name": [
+                "vip",
+                "churn-risk",
+                "beta",
+                "partner",
+                "trial",
+                "enterprise",
+                "bug",
+                "feedback",
+            ][k % 8]
+            + (f"-{k // 8}" if k >= 8 else ""),
+        }
+
+    def _segment(self, k: int, company: bool) -> dict[str, Any]:
+        created, updated = self._catalog_time("segment", int(company), k)
+        segment = {
+            "type": "segment",
+            "id": self.codecs["segments"].encode(k + (1_000_000 if company else 0)),
+            "name": (
+                f"Company segment {k + 1}"
+                if company
+                else ["Active users", "New leads", "Churned", "Power users"][k % 4]
+                + (f" {k // 4 + 1}" if k >= 4 else "")
+            ),
+            "created_at": created,
+            "updated_at": updated,
+            "count": None,
+        }
+        if not company:
+            segment["person_type"] = "user" if k % 2 == 0 else "contact"
+        return segment
+
+    def _data_attributes(self) -> list[dict[str, Any]]:
+        attributes: list[dict[str, Any]] = []
+        builtins = {
+            "contact": [
+                ("name", "string"),
+                ("email", "string"),
+                ("created_at", "date"),
+                ("last_seen_at", "date"),
+                ("role", "string"),
+            ],
+            "company": [
+                ("name", "string"),
+                ("company_id", "string"),
+                ("created_at", "date"),
+                ("monthly_spend", "float"),
+            ],
+            "conversation": [],
+        }
+        customs = {
+            "contact": CONTACT_CUSTOM_ATTRIBUTES,
+            "company": COMPANY_CUSTOM_ATTRIBUTES,
+            "conversation": CONVERSATION_CUSTOM_ATTRIBUTES,
+        }
+        for model in ("contact", "company", "conversation"):
+            for name, data_type in builtins[model]:
+                attributes.append(
+                    {
+                        "type": "data_attribute",
+                        "model": model,
+                        "name": name,
+                        "full_name": name,
+                        "label": name.replace("_", " ").title(),
+                        "description": f"The {name.replace('_', ' ')} of the {model}",
+                        "data_type": data_type,
+                        "api_writable": False,
+                        "messenger_writable": False,
+                        "ui_writable": False,
+                        "custom": False,
+                        "archived": False,
+                    }
+                )
+            # One archived custom attribute per model: served only with include_archived=true.
+            for n, (name, data_type) in enumerate(
+                [*customs[model], (f"legacy_{model}_flag", "boolean")]
+            ):
+                created, updated = self._catalog_time("attribute", model, n)
+                attributes.append(
+                    {
+                        "type": "data_attribute",
+                        "id": 300_000 + len(attributes),
+                        "model": model,
+                        "name": name,
+                        "full_name": f"custom_attributes.{name}",
+                        "label": name.replace("_", " ").title(),
+                        "description": "",
+                        "data_type": data_type,
+                        "api_writable": True,
+                        "messenger_writable": False,
+                        "ui_writable": True,
+                        "custom": True,
+                        "archived": name.startswith("legacy_"),
+                        "created_at": created,
+                        "updated_at": updated,
+                        "admin_id": self.admins[n % len(self.admins)]["id"],
+                    }
+                )
+        return attributes
+
+    def _ticket_type(self, k: int) -> dict[str, Any]:
+        created, updated = self._catalog_time("ticket_type", k)
+        type_id = str(40 + k)
+        states = [
+            {
+                "type": "ticket_state",
+                "id": str(9000 + k * 10 + n),
+                "category": category,
+                "internal_label": category.replace("_", " ").capitalize(),
+                "external_label": category.replace("_", " ").capitalize(),
+            }
+            for n, category in enumerate(TICKET_STATE_CATEGORIES)
+        ]
+        attributes = [
+            {
+                "type": "ticket_type_attribute",
+                "id": str(8000 + k * 10 + n),
+                "workspace_id": self.workspace_id,
+                "name": name,
+                "description": "",
+                "data_type": "string",
+                "input_options": {"multiline": n == 1},
+                "order": n,
+                "required_to_create": n == 0,
+                "required_to_create_for_contacts": False,
+                "visible_on_create": True,
+                "visible_to_contacts": True,
+                "default": True,
+                "ticket_type_id": int(type_id),
+                "archived": False,
+                "created_at": created,
+                "updated_at": updated,
+            }
+            for n, name in enumerate(["_default_title_", "_default_description_"])
+        ]
+        return {
+            "type": "ticket_type",
+            "id": type_id,
+            "category": TICKET_CATEGORIES[k % 3],
+            "name": ["Bug report", "Refund request", "Feature request", "Access request"][k % 4]
+            + (f" {k // 4 + 1}" if k >= 4 else ""),
+            "description": "Tickets raised by customers",
+            "icon": "🎟️",
+            "workspace_id": self.workspace_id,
+            "ticket_type_attributes": {"type": "list", "ticket_type_attributes": attributes},
+            "ticket_states": {"type": "list", "data": states},
+            "archived": False,
+            "created_at": created,
+            "updated_at": updated,
+        }
+
+    def _help_center(self) -> dict[str, Any]:
+        created, updated = self._catalog_time("help_center")
+        return {
+            "id": "5001",
+            "workspace_id": self.workspace_id,
+            "created_at": created,
+            "updated_at": updated,
+            "identifier": "help",
+            "website_turned_on": True,
+            "display_name": "Help Center",
+            "url": "https://help.example.com",
+            "custom_domain": None,
+        }
+
+    def _collection(self, k: int) -> dict[str, Any]:
+        created, updated = self._catalog_time("collection", k)
+        return {
+            "id": self.codecs["collections"].encode(k),
+            "workspace_id": self.workspace_id,
+            "name": f"Collection {k + 1}",
+            "description": f"Articles about topic {k + 1}",
+            "created_at": created,
+            "updated_at": updated,
+            "url": f"https://help.example.com/en/collections/{k + 1}",
+            "icon": "book",
+            "order": k,
+            "default_locale": "en",
+            "translated_content": None,
+            "parent_id": None,
+            "help_center_id": 5001,
+        }
+
+    def _article(self, k: int) -> dict[str, Any]:
+        r = rng(self.seed, "article", k)
+        created, updated = self._catalog_time("article", k)
+        parent = self.collections[k % len(self.collections)] if self.collections else None
+        return {
+            "type": "article",
+            "id": self.codecs["articles"].encode(k),
+            "workspace_id": self.workspace_id,
+            "title": f"How to {_sentence(r, 3).lower()}",
+            "description": _sentence(r, 6),
+            "body": f"<p>{_sentence(r, 20)}</p>",
+            "author_id": int(self.admins[k % len(self.admins)]["id"]),
+            "state": "published" if r.random() < 0.8 else "draft",
+            "created_at": created,
+            "updated_at": updated,
+            "url": f"https://help.example.com/en/articles/{k + 1}",
+            "parent_id": int(parent["id"]) if parent else None,
+            "parent_ids": [int(parent["id"])] if parent else [],
+            "parent_type": "collection" if parent else None,
+            "default_locale": "en",
+            "translated_content": None,
+            "tags": {"type": "tag.list", "tags": []},
+        }
+
+    def _newsfeed(self, k: int) -> dict[str, Any]:
+        created, updated = self._catalog_time("newsfeed", k)
+        return {
+            "id": str(600 + k),
+            "type": "newsfeed",
+            "name": f"Newsfeed {k + 1}",
+            "created_at": created,
+            "updated_at": updated,
+        }
+
+    def _news_item(self, k: int) -> dict[str, Any]:
+        r = rng(self.seed, "news_item", k)
+        created, updated = self._catalog_time("news_item", k)
+        feed = self.newsfeeds[k % len(self.newsfeeds)]
+        return {
+            "type": "news-item",
+            "id": str(700 + k),
+            "workspace_id": self.workspace_id,
+            "title": f"New: {_sentence(r, 3)}",
+            "body": f"<p>{_sentence(r, 15)}</p>",
+            "sender_id": int(self.admins[k % len(self.admins)]["id"]),
+            "state": "live" if r.random() < 0.7 else "draft",
+            "newsfeed_assignments": [{"newsfeed_id": int(feed["id"]), "published_at": updated}],
+            "labels": ["release"],
+            "cover_image_url": None,
+            "reactions": ["👍", "🎉"],
+            "deliver_silently": False,
+            "created_at": created,
+            "updated_at": updated,
+        }
+
+    def _subscription_type(self, k: int) -> dict[str, Any]:
+        name, description = [
+            ("Newsletter", "Monthly product news"),
+            ("Product updates", "Release notes"),
+        ][k]
+        translation = {"name": name, "description": description, "locale": "en"}
+        return {
+            "type": "subscription",
+            "id": str(800 + k),
+            "state": "live",
+            "default_translation": translation,
+            "translations": [translation],
+            "consent_type": "opt_out",
+            "content_types": ["email"],
+        }
+
+    def _activity_log(self, k: int) -> dict[str, Any]:
+        r = rng(self.seed, "activity_log", k)
+        admin = self.admins[r.randrange(len(self.admins))]
+        activity = r.choice(ACTIVITY_TYPES)
+        return {
+            "id": f"{stable_hash(self.seed, 'log', k):016x}-{k:06d}",
+            "performed_by": {
+                "type": "admin",
+                "id": admin["id"],
+                "email": admin["email"],
+                "ip": f"10.0.{k % 250}.{r.randrange(1, 250)}",
+            },
+            "metadata": {"before": "before", "after": "after"}
+            if activity == "app_name_change"
+            else {},
+            "created_at": self.start
+            + (k * self.span) // max(self.o.activity_logs, 1)
+            + r.randrange(600),
+            "activity_type": activity,
+            "activity_description": f"{admin['name']} {activity.replace('_', ' ')}",
+        }
+
+    # ----- relations of the big kinds ---------------------------------------------------------
+    def _contact_ref(self, index: int) -> dict[str, Any]:
+        role, _ = self._contact_role(index)
+        return {
+            "type": "contact",
+            "id": self.codecs["contacts"].encode(index),
+            "external_id": f"user-{index}" if role == "user" else None,
+        }
+
+    def _contact_role(self, index: int) -> tuple[str, Any]:
+        r = rng(self.seed, "contact", index)
+        return ("user" if r.random() < 0.8 else "lead"), r
+
+    def note_count(self, contact_index: int) -> int:
+        r = rng(self.seed, "notes", contact_index)
+        return r.randrange(25, 60) if r.random() < 0.02 else r.choice([0, 0, 1, 1, 2, 3])
+
+    def company_segments_of(self, company_index: int) -> list[dict[str, Any]]:
+        if not self.company_segment_list:
+            return []
+        r = rng(self.seed, "company-segments", company_index)
+        picks = {r.randrange(len(self.company_segment_list)) for _ in range(r.choice([0, 1, 2]))}
+        return [self.company_segment_list[k] for k in sorted(picks)]
+
+    def _admin_author(self, r: Any) -> dict[str, Any]:
+        admin = self.admins[r.randrange(len(self.admins))]
+        return {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+
+    def _user_author(self, contact_index: int | None) -> dict[str, Any]:
+        if contact_index is None:
+            return {"type": "bot", "id": "0", "name": "Fin", "email": "operator+fin@intercom.io"}
+        _, r = self._contact_role(contact_index)
+        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+        return {
+            "type": "user",
+            "id": self.codecs["contacts"].encode(contact_index),
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower()}.{contact_index}@{r.choice(DOMAINS)}",
+        }
+
+    # ----- contacts ---------------------------------------------------------------------------
+    def contact(self, i: int, created_at: int, updated_at: int) -> dict[str, Any]:
+        role, r = self._contact_role(i)
+        first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+        domain = r.choice(DOMAINS)
+        contact_id = self.codecs["contacts"].encode(i)
+        country, region, city = r.choice(CITIES)
+        seen = r.random() < 0.85
+        last_seen = max(created_at, updated_at - r.randrange(3 * DAY)) if seen else None
+        n_companies = r.choice([0, 1, 1, 1, 2]) if self.o.companies else 0
+        company_ids = sorted({r.randrange(self.o.companies) for _ in range(n_companies)})
+        tag_ids = (
+            sorted({r.randrange(self.o.tags) for _ in range(r.choice([0, 0, 1, 2]))})
+            if self.o.tags
+            else []
+        )
+        notes = self.note_count(i)
+        url = f"/contacts/{contact_id}"
+        return {
+            "type": "contact",
+            "id": contact_id,
+            "external_id": f"user-{i}" if role == "user" else None,
+            "workspace_id": self.workspace_id,
+            "role": role,
+            "email": f"{first.lower()}.{last.lower()}.{i}@{domain}",
+            "email_domain": domain,
+            "phone": f"+1555{i % 10_000_000:07d}" if r.random() < 0.4 else None,
+            "name": f"{first} {last}" if role == "user" or r.random() < 0.3 else None,
+            "owner_id": int(self.admins[r.randrange(len(self.admins))]["id"])
+            if r.random() < 0.5
+            else None,
+            "has_hard_bounced": r.random() < 0.02,
+            "marked_email_as_spam": r.random() < 0.01,
+            "unsubscribed_from_emails": r.random() < 0.1,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "signed_up_at": created_at if role == "user" else None,
+            "last_seen_at": last_seen,
+            "last_replied_at": last_seen if seen and r.random() < 0.5 else None,
+            "last_contacted_at": last_seen if seen and r.random() < 0.5 else None,
+            "last_email_opened_at": None,
+            "last_email_clicked_at": None,
+            "language_override": None,
+            "browser": r.choice(BROWSERS) if seen else None,
+            "browser_version": f"{r.randrange(90, 130)}.0" if seen else None,
+            "browser_language": "en" if seen else None,
+            "os": r.choice(OSES) if seen else None,
+            "android_app_name": None,
+            "android_app_version": None,
+            "android_device": None,
+            "android_os_version": None,
+            "android_sdk_version": None,
+            "android_last_seen_at": None,
+            "ios_app_name": None,
+            "ios_app_version": None,
+            "ios_device": None,
+            "ios_os_version": None,
+            "ios_sdk_version": None,
+            "ios_last_seen_at": None,
+            "custom_attributes": {
+                "plan": r.choice(PLANS),
+                "seats": r.randrange(1, 500),
+                "vip": r.random() < 0.1,
+                "trial_ends_at": created_at + 14 * DAY,
+                "score": round(r.random() * 100, 2),
+            },
+            "avatar": {"type": "avatar", "image_url": None},
+            "tags": {
+                "data": [
+                    {"type": "tag", "id": self.tags[t]["id"], "url": f"/tags/{self.tags[t]['id']}"}
+                    for t in tag_ids
+                ],
+                "url": f"{url}/tags",
+                "total_count": len(tag_ids),
+                "has_more": False,
+            },
+            "notes": {
+                "data": [
+                    {
+                        "type": "note",
+                        "id": self.note_id(i, n),
+                        "url": f"/notes/{self.note_id(i, n)}",
+                    }
+                    for n in range(min(notes, 10))
+                ],
+                "url": f"{url}/notes",
+                "total_count": notes,
+                "has_more": notes > 10,
+            },
+            "companies": {
+                "data": [
+                    {
+                        "id": self.codecs["companies"].encode(c),
+                        "type": "company",
+                        "url": f"/companies/{self.codecs['companies'].encode(c)}",
+                    }
+                    for c in company_ids
+                ],
+                "url": f"{url}/companies",
+                "total_count": len(company_ids),
+                "has_more": False,
+            },
+            "location": {"type": "location", "country": country, "region": region, "city": city},
+            "social_profiles": {"type": "list", "data": []},
+        }
+
+    def note_id(self, contact_index: int, n: int) -> str:
+        return self.codecs["notes"].encode(contact_index * NOTE_SLOTS + n)
+
+    def notes(self, contact_index: int, contact: dict[str, Any]) -> list[dict[str, Any]]:
+        """A contact's notes, newest first (as Intercom lists them)."""
+        notes = []
+        created, updated = contact["created_at"], contact["updated_at"]
+        for n in range(self.note_count(contact_index)):
+            r = rng(self.seed, "note", contact_index, n)
+            admin = self.admins[r.randrange(len(self.admins))]
+            notes.append(
+                {
+                    "type": "note",
+                    "id": self.note_id(contact_index, n),
+                    "created_at": created
+                    + ((updated - created) * (n + 1)) // (self.note_count(contact_index) + 1),
+                    "contact": {"type": "contact", "id": contact["id"]},
+                    "author": admin,
+                    "body": f"<p>{_sentence(r, 8)}</p>",
+                }
+            )
+        return sorted(notes, key=lambda note: (-note["created_at"], note["id"]))
+
+    def events(self, contact_index: int, contact: dict[str, Any]) -> list[dict[str, Any]]:
+        """A contact's data events over the last ~120 days before the anchor, newest first."""
+        r = rng(self.seed, "events", contact_index)
+        events = []
+        for n in range(r.choice([0, 1, 2, 3, 5])):
+            name = r.choice(EVENT_NAMES)
+            event = {
+                "type": "event",
+                "id": f"{stable_hash(self.seed, 'event', contact_index, n):016x}",
+                "event_name": name,
+                "created_at": self.anchor - r.randrange(60, 120 * DAY),
+                "intercom_user_id": contact["id"],
+                "email": contact["email"],
+                "metadata": {"source": r.choice(["web", "ios", "android"])},
+            }
+            if contact["external_id"]:  # leads have no user_id
+                event["user_id"] = contact["external_id"]
+            events.append(event)
+        return sorted(events, key=lambda event: (-event["created_at"], event["id"]))
+
+    # ----- companies --------------------------------------------------------------------------
+    def company(self, i: int, created_at: int, updated_at: int) -> dict[str, Any]:
+        r = rng(self.seed, "company", i)
+        name = f"{r.choice(COMPANY_WORDS)} {r.choice(COMPANY_SUFFIXES)} {i}"
+        plan = r.randrange(len(PLANS))
+        tags = (
+            sorted({r.randrange(self.o.tags) for _ in range(r.choice([0, 1]))})
+            if self.o.tags
+            else []
+        )
+        return {
+            "type": "company",
+            "id": self.codecs["companies"].encode(i),
+            "name": name,
+            "app_id": self.workspace_id,
+            "plan": {"type": "plan", "id": str(100 + plan), "name": PLANS[plan]},
+            "company_id": f"company-{i}",
+            "remote_created_at": created_at - r.randrange(400 * DAY),
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "last_request_at": max(created_at, updated_at - r.randrange(5 * DAY)),
+            "size": r.randrange(1, 5000),
+            "website": f"https://{name.split()[0].lower()}{i}.example.com",
+            "industry": r.choice(INDUSTRIES),
+            "monthly_spend": r.randrange(0, 20000),
+            "session_count": r.randrange(0, 10000),
+            "user_count": r.randrange(0, 300),
+            "custom_attributes": {
+                "tier": r.choice(["gold", "silver", "bronze"]),
+                "employees_band": r.choice([10, 50, 200, 1000]),
+            },
+            "tags": {"type": "tag.list", "tags": [self.tags[t] for t in tags]},
+            "segments": {"type": "segment.list", "segments": self.company_segments_of(i)},
+        }
+
+    # ----- conversations ------------------------------------------------------------------------
+    def base_part_count(self, kind: str, i: int, count: int, big: int) -> int:
+        if (
+            kind == "conversations"
+            and big
+            and i % max(count // big, 1) == 0
+            and i // max(count // big, 1) < big
+        ):
+            return 510 + rng(self.seed, "big", i).randrange(150)
+        return rng(self.seed, "parts", kind, i).randrange(1, 9)
+
+    def conversation(
+        self, i: int, created_at: int, updated_at: int, part_times: list[int], with_parts: bool
+    ) -> dict[str, Any]:
+        r = rng(self.seed, "conversation", i)
+        conversation_id = self.codecs["conversations"].encode(i)
+        contact = r.randrange(self.o.contacts) if self.o.contacts else None
+        state = r.choice(["open", "closed", "closed", "snoozed"])
+        admin = self.admins[r.randrange(len(self.admins))]
+        team = self.teams[r.randrange(len(self.teams))]
+        assigned = r.random() < 0.8
+        author = self._user_author(contact)
+        body_words = _sentence(r, 6)
+        tag_ids = (
+            sorted({r.randrange(self.o.tags) for _ in range(r.choice([0, 1]))})
+            if self.o.tags
+            else []
+        )
+        first_reply = min(created_at + r.randrange(60, 3600), updated_at)
+        conversation: dict[str, Any] = {
+            "type": "conversation",
+            "id": conversation_id,
+            "title": None if r.random() < 0.6 else f"About {r.choice(WORDS)}",
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "waiting_since": updated_at if state == "open" else None,
+            "snoozed_until": updated_at + DAY if state == "snoozed" else None,
+            "open": state != "closed",
+            "state": state,
+            "read": r.random() < 0.7,
+            "priority": "priority" if r.random() < 0.1 else "not_priority",
+            "admin_assignee_id": int(admin["id"]) if assigned else None,
+            "team_assignee_id": int(team["id"]) if assigned and r.random() < 0.5 else None,
+            "company": None,
+            "tags": {
+                "type": "tag.list",
+                "tags": [
+                    {
+                        **self.tags[t],
+                        "applied_at": created_at,
+                        "applied_by": {"type": "admin", "id": admin["id"]},
+                    }
+                    for t in tag_ids
+                ],
+            },
+            "conversation_rating": {
+                "rating": r.randrange(1, 6),
+                "remark": "",
+                "created_at": updated_at,
+                "updated_at": updated_at,
+                "contact": self._contact_ref(contact),
+                "teammate": {"type": "admin", "id": admin["id"]},
+            }
+            if state == "closed" and contact is not None and r.random() < 0.3
+            else None,
+            "source": {
+                "type": r.choice(CONVERSATION_SOURCES),
+                "id": str(stable_hash(self.seed, "source", i) % 10**9),
+                "delivered_as": "customer_initiated",
+                "subject": "",
+                "body": f"<p>{body_words}</p>",
+                "author": author,
+                "attachments": [],
+                "url": None,
+                "redacted": False,
+            },
+            "contacts": {
+                "type": "contact.list",
+                "contacts": [self._contact_ref(contact)] if contact is not None else [],
+            },
+            "teammates": {
+                "type": "admin.list",
+                "teammates": [{"type": "admin", "id": admin["id"]}] if assigned else [],
+            },
+            "custom_attributes": {"topic": r.choice(WORDS), "escalated": r.random() < 0.05},
+            "first_contact_reply": {"created_at": created_at, "type": "conversation", "url": None},
+            "sla_applied": None,
+            "statistics": {
+                "type": "conversation_statistics",
+                "time_to_assignment": 0,
+                "time_to_admin_reply": first_reply - created_at,
+                "time_to_first_close": updated_at - created_at,
+                "time_to_last_close": updated_at - created_at,
+                "median_time_to_reply": first_reply - created_at,
+                "first_contact_reply_at": created_at,
+                "first_assignment_at": created_at,
+                "first_admin_reply_at": first_reply,
+                "first_close_at": updated_at,
+                "last_assignment_at": created_at,
+                "last_assignment_admin_reply_at": first_reply,
+                "last_contact_reply_at": created_at,
+                "last_admin_reply_at": first_reply,
+                "last_close_at": updated_at,
+                "last_closed_by_id": admin["id"],
+                "count_reopens": 0,
+                "count_assignments": 1 if assigned else 0,
+                "count_conversation_parts": len(part_times),
+                "assigned_team_first_response_time": [],
+                "assigned_team_first_response_time_in_office_hours": [],
+                "handling_time": updated_at - created_at,
+                "adjusted_handling_time": None,
+            },
+            "linked_objects": {"type": "list", "total_count": 0, "has_more": False, "data": []},
+            "ai_agent_participated": False,
+            "ai_agent": None,
+        }
+        if with_parts:
+            shown = self.conversation_parts(i, conversation, part_times)
+            conversation["conversation_parts"] = {
+                "type": "conversation_part.list",
+                "conversation_parts": shown,
+                "total_count": len(part_times),
+            }
+        return conversation
+
+    def conversation_parts(
+        self, i: int, conversation: dict[str, Any], part_times: list[int]
+    ) -> list[dict[str, Any]]:
+        """The parts GET /conversations/{id} shows: the most recent 500, oldest first."""
+        contact_refs = conversation["contacts"]["contacts"]
+        contact = self.codecs["contacts"].decode(contact_refs[0]["id"]) if contact_refs else None
+        first = max(len(part_times) - PARTS_SHOWN, 0)
+        parts = []
+        for n in range(first, len(part_times)):
+            r = rng(self.seed, "conversation-part", i, n)
+            by_admin = r.random() < 0.6
+            part_type = (
+                r.choice(["comment", "comment", "note", "assignment"]) if by_admin else "comment"
+            )
+            parts.append(
+                {
+                    "type": "conversation_part",
+                    "id": str(int(conversation["id"]) * PART_SLOTS + n),
+                    "part_type": part_type,
+                    "body": f"<p>{_sentence(r, 7)}</p>",
+                    "created_at": part_times[n],
+                    "updated_at": part_times[n],
+                    "notified_at": part_times[n],
+                    "assigned_to": None,
+                    "author": self._admin_author(r) if by_admin else self._user_author(contact),
+                    "attachments": [],
+                    "external_id": None,
+                    "redacted": False,
+                    "state": conversation["state"],
+                    "tags": [],
+                    "app_package_code": None,
+                }
+            )
+        return parts
+
+    # ----- tickets ---------------------------------------------------------------------------
+    def ticket(
+        self,
+        i: int,
+        created_at: int,
+        updated_at: int,
+        part_times: list[int],
+        with_parts: bool,
+        state_category: str | None = None,
+    ) -> dict[str, Any]:
+        r = rng(self.seed, "ticket", i)
+        ticket_type = self.ticket_types[r.randrange(len(self.ticket_types))]
+        states = ticket_type["ticket_states"]["data"]
+        state = next((s for s in states if s["category"] == state_category), None) or r.choice(
+            states
+        )
+        contact = r.randrange(self.o.contacts) if self.o.contacts else None
+        admin = self.admins[r.randrange(len(self.admins))]
+        team = self.teams[r.randrange(len(self.teams))]
+        ticket: dict[str, Any] = {
+            "type": "ticket",
+            "id": self.codecs["tickets"].encode(i),
+            "ticket_id": str(i + 1),
+            "category": ticket_type["category"],
+            "ticket_attributes": {
+                "_default_title_": f"{_sentence(r, 3)}",
+                "_default_description_": _sentence(r, 10),
+            },
+            "ticket_state": state,
+            "ticket_type": ticket_type,
+            "contacts": {
+                "type": "contact.list",
+                "contacts": [self._contact_ref(contact)] if contact is not None else [],
+            },
+            "admin_assignee_id": admin["id"],
+            "team_assignee_id": team["id"],
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "open": state["category"] != "resolved",
+            "linked_objects": {"type": "list", "total_count": 0, "has_more": False, "data": []},
+            "is_shared": r.random() < 0.5,
+        }
+        if with_parts:
+            ticket["ticket_parts"] = {
+                "type": "ticket_part.list",
+                "ticket_parts": self.ticket_parts(i, ticket, part_times),
+                "total_count": len(part_times),
+            }
+        return ticket
+
+    def ticket_parts(
+        self, i: int, ticket: dict[str, Any], part_times: list[int]
+    ) -> list[dict[str, Any]]:
+        contact_refs = ticket["contacts"]["contacts"]
+        contact = self.codecs["contacts"].decode(contact_refs[0]["id"]) if contact_refs else None
+        parts = []
+        category = ticket["ticket_state"]["category"]
+        for n, at in enumerate(part_times):
+            r = rng(self.seed, "ticket-part", i, n)
+            by_admin = r.random() < 0.6
+            parts.append(
+                {
+                    "type": "ticket_part",
+                    "id": str(int(ticket["id"]) * PART_SLOTS + n),
+                    "part_type": r.choice(["comment", "note"]) if by_admin else "comment",
+                    "body": f"<p>{_sentence(r, 6)}</p>",
+                    "previous_ticket_state": category,
+                    "ticket_state": category,
+                    "created_at": at,
+                    "updated_at": at,
+                    "assigned_to": None,
+                    "author": self._admin_author(r) if by_admin else self._user_author(contact),
+                    "attachments": [],
+                    "external_id": None,
+                    "redacted": False,
+                    "updated_attribute_data": None,
+                }
+            )
+        return parts

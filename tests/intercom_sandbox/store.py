@@ -1,0 +1,297 @@
+"""The mutable workspace: lazily generated records, the updated_at index, changes and the clock."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tests.intercom_sandbox.det import rng
+from tests.intercom_sandbox.options import SandboxOptions
+from tests.intercom_sandbox.records import DAY, Generator
+
+BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
+Key = tuple[int, int]  # (updated_at, index): the total order of a kind's records
+
+
+class UpdatedIndex:
+    """Records ordered by (updated_at, index) without storing the untouched ones.
+
+    Base records have a formula updated_at that never decreases with the index, so their
+    order is the index order and a binary search finds any time. Records changed since
+    start leave the base order (`excluded`) and live in a small sorted `tail`.
+    """
+
+    def __init__(self, base_count: int, base_updated_at: Callable[[int], int]) -> None:
+        self.base_count = base_count
+        self.base_updated_at = base_updated_at
+        self.excluded: set[int] = set()
+        self.tail: list[Key] = []
+        self._tail_time: dict[int, int] = {}
+
+    def _base_key(self, i: int) -> Key:
+        return (self.base_updated_at(i), i)
+
+    def _base_position(self, key: Key) -> int:
+        """The number of base records whose key is < key."""
+        return bisect.bisect_left(range(self.base_count), key, key=self._base_key)
+
+    def place(self, i: int, updated_at: int) -> None:
+        """Put record i at a new updated_at (added or changed records)."""
+        self.drop(i)
+        self._tail_time[i] = updated_at
+        bisect.insort(self.tail, (updated_at, i))
+
+    def drop(self, i: int) -> None:
+        """Take record i out of the order (deleted, or about to be placed again)."""
+        if i < self.base_count:
+            self.excluded.add(i)
+        old = self._tail_time.pop(i, None)
+        if old is not None:
+            self.tail.remove((old, i))
+
+    def count(self, low: int | None, high: int | None) -> int:
+        """Records with low <= updated_at < high (None = unbounded)."""
+        lo_key = (low, -1) if low is not None else None
+        hi_key = (high, -1) if high is not None else None
+        start = self._base_position(lo_key) if lo_key else 0
+        stop = self._base_position(hi_key) if hi_key else self.base_count
+        base = max(stop - start, 0) - sum(1 for i in self.excluded if start <= i < stop)
+        t_start = bisect.bisect_left(self.tail, lo_key) if lo_key else 0
+        t_stop = bisect.bisect_left(self.tail, hi_key) if hi_key else len(self.tail)
+        return base + max(t_stop - t_start, 0)
+
+    def iterate(
+        self, low: int | None, high: int | None, descending: bool, after: Key | None
+    ) -> Iterator[Key]:
+        """Keys with low <= updated_at < high, in order, strictly beyond the cursor `after`."""
+        lo_key: Key = (low, -1) if low is not None else (-(1 << 62), -1)
+        hi_key: Key = (high, -1) if high is not None else (1 << 62, -1)
+        if after is not None:
+            if descending:
+                hi_key = min(hi_key, after)
+            else:
+                lo_key = max(lo_key, (after[0], after[1] + 1))
+        start, stop = self._base_position(lo_key), self._base_position(hi_key)
+        t_start, t_stop = (
+            bisect.bisect_left(self.tail, lo_key),
+            bisect.bisect_left(self.tail, hi_key),
+        )
+        tail = self.tail[t_start:t_stop]
+        if descending:
+            base = (
+                self._base_key(i) for i in range(stop - 1, start - 1, -1) if i not in self.excluded
+            )
+            return heapq.merge(base, reversed(tail), reverse=True)
+        base = (self._base_key(i) for i in range(start, stop) if i not in self.excluded)
+        return heapq.merge(base, tail)
+
+
+class Kind:
+    """One big kind (contacts, companies, conversations, tickets): its records and changes."""
+
+    def __init__(self, name: str, generator: Generator, base_count: int) -> None:
+        self.name = name
+        self.gen = generator
+        self.base_count = base_count
+        self.count = base_count
+        self.codec = generator.codecs[name]
+        self.index = UpdatedIndex(
+            base_count, lambda i: generator.base_updated_at(name, i, base_count)
+        )
+        self.created: dict[int, int] = {}  # records added since start: index -> created_at
+        self.updated: dict[int, int] = {}  # records changed since start: index -> updated_at
+        self.edits: dict[int, dict[str, Any]] = {}  # field overrides from changes
+        self.extra_parts: dict[int, list[int]] = {}  # parts added since start: their times
+        self.deleted: dict[int, int] = {}  # index -> deleted_at
+
+    def exists(self, i: int | None) -> bool:
+        return i is not None and 0 <= i < self.count and i not in self.deleted
+
+    def lookup(self, ident: str) -> int | None:
+        i = self.codec.decode(ident)
+        return i if self.exists(i) else None
+
+    def times(self, i: int) -> tuple[int, int]:
+        """(created_at, updated_at) of record i."""
+        if i in self.created:
+            created = self.created[i]
+        else:
+            base = self.gen.base_updated_at(self.name, i, self.base_count)
+            age = min(base - self.gen.start, 60 * DAY)
+            created = base - rng(self.gen.seed, "created", self.name, i).randrange(age + 1)
+        base_updated = self.created.get(i) or self.gen.base_updated_at(
+            self.name, i, self.base_count
+        )
+        return created, self.updated.get(i, base_updated)
+
+    def part_times(self, i: int) -> list[int]:
+        created, updated = self.times(i)
+        base_updated = self.created.get(i) or self.gen.base_updated_at(
+            self.name, i, self.base_count
+        )
+        n = self.gen.base_part_count(self.name, i, self.base_count, self.gen.o.big_conversations)
+        base = [created + ((base_updated - created) * (k + 1)) // n for k in range(n)]
+        return base + self.extra_parts.get(i, [])
+
+    def record(self, i: int, full: bool = False) -> dict[str, Any]:
+        """Record i as the API serves it; `full` adds the parts (per-item GET form)."""
+        created, updated = self.times(i)
+        edits = self.edits.get(i, {})
+        if self.name == "contacts":
+            record = self.gen.contact(i, created, updated)
+        elif self.name == "companies":
+            record = self.gen.company(i, created, updated)
+        elif self.name == "conversations":
+            record = self.gen.conversation(i, created, updated, self.part_times(i), full)
+        else:
+            record = self.gen.ticket(
+                i, created, updated, self.part_times(i), full, edits.get("ticket_state_category")
+            )
+        record.update({k: v for k, v in edits.items() if k != "ticket_state_category"})
+        return record
+
+    def live_indexes(self) -> Iterator[int]:
+        return (i for i in range(self.count) if i not in self.deleted)
+
+
+class Workspace:
+    """All data of one sandbox, guarded by one lock; time is the wall clock plus an offset."""
+
+    def __init__(self, options: SandboxOptions) -> None:
+        options.validate()
+        self.options = options
+        self.lock = threading.RLock()
+        self.offset = 0.0
+        anchor = options.anchor if options.anchor is not None else int(time.time()) // DAY * DAY
+        if anchor > time.time() + 1:
+            raise ValueError("sandbox anchor must not be in the future")
+        self.gen = Generator(options, anchor)
+        self.kinds = {name: Kind(name, self.gen, getattr(options, name)) for name in BIG_KINDS}
+        self.version = 0  # bumped by every change; keys the search count cache
+        self._changes = 0
+        self._predelete_conversations()
+
+    def _predelete_conversations(self) -> None:
+        conversations = self.kinds["conversations"]
+        wanted = self.options.deleted_conversations
+        if not wanted:
+            return
+        step = max(conversations.base_count // wanted, 1)
+        for k in range(wanted):
+            i = min(k * step + step // 2, conversations.base_count - 1)
+            while (
+                self.gen.base_part_count(
+                    "conversations", i, conversations.base_count, self.options.big_conversations
+                )
+                > 100
+            ):
+                i += 1  # keep the big conversations alive: they are there to be fetched
+            conversations.deleted[i] = self.gen.anchor - (k + 1) * 3600
+            conversations.index.drop(i)
+
+    def now(self) -> int:
+        return int(time.time() + self.offset)
+
+    def advance_clock(self, seconds: float) -> int:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self.lock:
+            self.offset += seconds
+            self.version += 1
+            return self.now()
+
+    def visible_in_search(self, kind: str, i: int, now: int) -> bool:
+        """New contacts reach the search index only after `search_lag_seconds`."""
+        lag = self.options.faults.search_lag_seconds
+        created = self.kinds[kind].created.get(i)
+        return not (kind == "contacts" and lag and created is not None and created > now - lag)
+
+    # ----- changes ---------------------------------------------------------------------------
+    ACTIONS = {
+        "contacts": ("add", "update"),
+        "companies": ("add", "update"),
+        "conversations": ("add", "update", "add_parts", "delete"),
+        "tickets": ("add", "update", "add_parts"),
+    }
+
+    def change(self, kind: str, action: str, count: int, ids: list[str] | None = None) -> list[str]:
+        """Apply one change to `count` records (or the given ids); returns the affected ids."""
+        if kind not in self.ACTIONS:
+            raise ValueError(f"unknown kind {kind!r}; known: {sorted(self.ACTIONS)}")
+        if action not in self.ACTIONS[kind]:
+            raise ValueError(f"{kind} accept actions {list(self.ACTIONS[kind])}, not {action!r}")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError("count must be an integer >= 0")
+        with self.lock:
+            store = self.kinds[kind]
+            now = self.now()
+            self._changes += 1
+            self.version += 1
+            r = rng(self.gen.seed, "change", self._changes)
+            if action == "add":
+                targets = list(range(store.count, store.count + count))
+                store.count += count
+                for i in targets:
+                    store.created[i] = now
+                    store.index.place(i, now)
+                return [store.codec.encode(i) for i in targets]
+            targets = self._targets(store, count, ids, r)
+            for i in targets:
+                if action == "delete":
+                    store.deleted[i] = now
+                    store.index.drop(i)
+                    continue
+                if action == "add_parts":
+                    store.extra_parts.setdefault(i, []).append(now)
+                else:
+                    store.edits.setdefault(i, {}).update(self._edit(store, i, r))
+                store.updated[i] = now
+                store.index.place(i, now)
+            return [store.codec.encode(i) for i in targets]
+
+    def _targets(self, store: Kind, count: int, ids: list[str] | None, r: Any) -> list[int]:
+        if ids is not None:
+            found = [store.lookup(str(ident)) for ident in ids]
+            missing = [ident for ident, i in zip(ids, found, strict=True) if i is None]
+            if missing:
+                raise ValueError(f"unknown {store.name} ids: {missing}")
+            return [i for i in found if i is not None]
+        live = store.count - len(store.deleted)
+        if count > live:
+            raise ValueError(f"only {live} {store.name} exist, cannot change {count}")
+        picked: list[int] = []
+        seen: set[int] = set()
+        while len(picked) < count:
+            i = r.randrange(store.count)
+            if i not in seen and i not in store.deleted:
+                seen.add(i)
+                picked.append(i)
+        return picked
+
+    def _edit(self, store: Kind, i: int, r: Any) -> dict[str, Any]:
+        """The field changes of an `update`: visible differences a sync must carry over."""
+        current = store.record(i)
+        revision = self._changes
+        if store.name == "contacts":
+            return {
+                "name": f"Renamed Contact {revision}",
+                "custom_attributes": {**current["custom_attributes"], "seats": r.randrange(1, 500)},
+            }
+        if store.name == "companies":
+            return {
+                "name": f"{current['name'].split(' (')[0]} (rev {revision})",
+                "monthly_spend": r.randrange(0, 20000),
+            }
+        if store.name == "conversations":
+            return {
+                "read": not current["read"],
+                "title": f"Updated conversation {revision}",
+                "priority": "priority" if current["priority"] == "not_priority" else "not_priority",
+            }
+        categories = ["submitted", "in_progress", "waiting_on_customer", "resolved"]
+        following = categories[(categories.index(current["ticket_state"]["category"]) + 1) % 4]
+        return {"ticket_state_category": following}

@@ -1,0 +1,113 @@
+"""Ground truth: what a correct full extraction of every stream yields, in raw API form.
+
+Computed straight from the workspace's records (every index, minus deletions), never through
+the paginated, searched or scrolled endpoints, so it can judge what a client got from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.intercom_sandbox.store import Workspace
+
+EVENTS_WINDOW = 90 * 86400
+
+
+def _attributes(ws: Workspace, model: str) -> list[dict[str, Any]]:
+    # Archived attributes count too: a full extraction asks with include_archived=true.
+    return [a for a in ws.gen.data_attributes if a["model"] == model]
+
+
+def _live(ws: Workspace, kind: str, full: bool = False) -> list[dict[str, Any]]:
+    store = ws.kinds[kind]
+    return [store.record(i, full) for i in store.live_indexes()]
+
+
+def _conversation_parts(ws: Workspace) -> list[dict[str, Any]]:
+    parts = []
+    for conversation in _live(ws, "conversations", full=True):
+        shown = conversation["conversation_parts"]["conversation_parts"]  # the newest 500
+        parts += [{**part, "conversation_id": conversation["id"]} for part in shown]
+    return parts
+
+
+def _ticket_parts(ws: Workspace) -> list[dict[str, Any]]:
+    return [
+        {**part, "ticket_id": ticket["id"]}
+        for ticket in _live(ws, "tickets", full=True)
+        for part in ticket["ticket_parts"]["ticket_parts"]
+    ]
+
+
+def _company_segments(ws: Workspace) -> list[dict[str, Any]]:
+    store = ws.kinds["companies"]
+    return [
+        {**segment, "company_id": store.codec.encode(i)}
+        for i in store.live_indexes()
+        for segment in ws.gen.company_segments_of(i)
+    ]
+
+
+def _contact_notes(ws: Workspace) -> list[dict[str, Any]]:
+    store = ws.kinds["contacts"]
+    notes = []
+    for i in store.live_indexes():
+        contact = store.record(i)
+        notes += [{**note, "contact_id": contact["id"]} for note in ws.gen.notes(i, contact)]
+    return notes
+
+
+def _contact_events(ws: Workspace) -> list[dict[str, Any]]:
+    store = ws.kinds["contacts"]
+    since = ws.now() - EVENTS_WINDOW
+    events = []
+    for i in store.live_indexes():
+        contact = store.record(i)
+        events += [
+            {**event, "contact_id": contact["id"]}
+            for event in ws.gen.events(i, contact)
+            if event["created_at"] >= since
+        ]
+    return events
+
+
+STREAMS: dict[str, Callable[[Workspace], list[dict[str, Any]]]] = {
+    "admins": lambda ws: list(ws.gen.admins),
+    "teams": lambda ws: list(ws.gen.teams),
+    "tags": lambda ws: list(ws.gen.tags),
+    "segments": lambda ws: ws.gen.segments + ws.gen.company_segment_list,
+    "company_attributes": lambda ws: _attributes(ws, "company"),
+    "contact_attributes": lambda ws: _attributes(ws, "contact"),
+    "conversation_attributes": lambda ws: _attributes(ws, "conversation"),
+    "ticket_types": lambda ws: list(ws.gen.ticket_types),
+    "help_centers": lambda ws: list(ws.gen.help_centers),
+    "help_center_collections": lambda ws: list(ws.gen.collections),
+    "subscription_types": lambda ws: list(ws.gen.subscription_types),
+    "news_items": lambda ws: list(ws.gen.news_items),
+    "newsfeeds": lambda ws: list(ws.gen.newsfeeds),
+    "articles": lambda ws: list(ws.gen.articles),
+    "contacts": lambda ws: _live(ws, "contacts"),
+    "companies": lambda ws: _live(ws, "companies"),
+    "conversations": lambda ws: _live(ws, "conversations"),
+    "tickets": lambda ws: _live(ws, "tickets"),
+    "activity_logs": lambda ws: list(ws.gen.activity_logs),
+    "conversation_parts": _conversation_parts,
+    "ticket_parts": _ticket_parts,
+    "company_segments": _company_segments,
+    "contact_notes": _contact_notes,
+    "contact_events": _contact_events,
+}
+
+
+def stream_truth(ws: Workspace, stream: str) -> list[dict[str, Any]]:
+    if stream not in STREAMS:
+        raise KeyError(stream)
+    with ws.lock:
+        return STREAMS[stream](ws)
+
+
+def deleted_truth(ws: Workspace) -> dict[str, list[str]]:
+    with ws.lock:
+        store = ws.kinds["conversations"]
+        return {"conversations": sorted(store.codec.encode(i) for i in store.deleted)}
