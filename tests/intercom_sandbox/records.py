@@ -134,8 +134,8 @@ CONTACT_CUSTOM_ATTRIBUTES = [
     ("trial_ends_at", "date"),
     ("score", "float"),
 ]
-COMPANY_CUSTOM_ATTRIBUTES = [("tier", "string"), ("employees_band", "integer")]
-CONVERSATION_CUSTOM_ATTRIBUTES = [("topic", "string"), ("escalated", "boolean")]
+COMPANY_CUSTOM_ATTRIBUTES = [("tier", "string"), ("employees_band", "string")]
+CONVERSATION_CUSTOM_ATTRIBUTES = [("topic", "string"), ("escalation_level", "integer")]
 
 
 def _sentence(r: Any, words: int) -> str:
@@ -507,7 +507,7 @@ class Generator:
                 "email": admin["email"],
                 "ip": f"10.0.{k % 250}.{r.randrange(1, 250)}",
             },
-            "metadata": {"before": "before", "after": "after"}
+            "metadata": {"before": {"name": "Old name"}, "after": {"name": "New name"}}
             if activity == "app_name_change"
             else {},
             "created_at": self.start
@@ -735,7 +735,7 @@ class Generator:
             "user_count": r.randrange(0, 300),
             "custom_attributes": {
                 "tier": r.choice(["gold", "silver", "bronze"]),
-                "employees_band": r.choice([10, 50, 200, 1000]),
+                "employees_band": r.choice(["1-10", "11-50", "51-200", "201+"]),
             },
             "tags": {"type": "tag.list", "tags": [self.tags[t] for t in tags]},
             "segments": {"type": "segment.list", "segments": self.company_segments_of(i)},
@@ -825,7 +825,10 @@ class Generator:
                 "type": "admin.list",
                 "teammates": [{"type": "admin", "id": admin["id"]}] if assigned else [],
             },
-            "custom_attributes": {"topic": r.choice(WORDS), "escalated": r.random() < 0.05},
+            "custom_attributes": {
+                "topic": r.choice(WORDS),
+                "escalation_level": r.choice([0, 0, 0, 1, 2]),
+            },
             "first_contact_reply": {"created_at": created_at, "type": "conversation", "url": None},
             "sla_applied": None,
             "statistics": {

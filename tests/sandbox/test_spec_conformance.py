@@ -1,0 +1,235 @@
+"""Sample responses of every served endpoint validate against Intercom's descriptions.
+
+2.15 for everything, 2.16 for GET /conversations/deleted. OpenAPI 3.0 `nullable: true` is
+turned into JSON Schema's null type; `$ref`s resolve inside the description.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.sandbox.helpers import api
+
+SPEC_DIR = Path(
+    os.environ.get(
+        "INTERCOM_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "intercom-openapi"
+    )
+)
+pytestmark = pytest.mark.skipif(
+    not (SPEC_DIR / "api.intercom.io.2.15.yaml").is_file(),
+    reason=f"Intercom OpenAPI descriptions not found in {SPEC_DIR} (set INTERCOM_OPENAPI_DIR)",
+)
+
+
+def _json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: `nullable: true` admits null."""
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {k: _json_schema(v) for k, v in node.items() if k not in ("nullable", "example")}
+    if node.get("nullable") is True:
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+@cache
+def spec(version: str) -> dict[str, Any]:
+    with open(SPEC_DIR / f"api.intercom.io.{version}.yaml", encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@cache
+def components(version: str) -> dict[str, Any]:
+    return _json_schema(spec(version)["components"])
+
+
+def response_schema(version: str, method: str, template: str, status: str = "200") -> dict:
+    operation = spec(version)["paths"][template][method.lower()]
+    content = operation["responses"][status]["content"]["application/json"]
+    return _json_schema(content["schema"])
+
+
+def assert_valid(version: str, schema: dict[str, Any], body: Any, what: str) -> None:
+    document = {**schema, "components": components(version)}
+    validator = jsonschema.Draft202012Validator(document)
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    details = []
+    for error in errors[:5]:
+        deepest = jsonschema.exceptions.best_match([error, *error.context])
+        details.append(f"{'/'.join(map(str, deepest.absolute_path))}: {deepest.message[:200]}")
+    assert not errors, f"{what}: " + "; ".join(details)
+
+
+def named(version: str, name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+@pytest.fixture(scope="module")
+def samples(request):
+    """One sandbox whose workspace has a bit of everything (and a few changes applied)."""
+    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+
+    with run_sandbox(
+        SandboxOptions(contacts=60, conversations=40, companies=20, tickets=12, big_conversations=1)
+    ) as sb:
+        sb.client.change("conversations", "add_parts", 2)
+        sb.client.change("tickets", "update", 2)
+        sb.client.change("contacts", "add", 1)
+        yield sb
+
+
+def get(sb, path: str, version: str = "2.15", **params: Any) -> Any:
+    response = api(sb, version).get(f"{sb.url}{path}", params=params, timeout=30)
+    assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
+    return response.json()
+
+
+def truth_id(sb, stream: str, n: int = 0) -> str:
+    return sb.client.stream_truth(stream)[n]["id"]
+
+
+# (spec path template, request path, params) for every GET the sandbox serves.
+def get_samples(sb) -> list[tuple[str, str, dict[str, Any]]]:
+    contact = truth_id(sb, "contacts", 3)
+    big = max(
+        sb.client.stream_truth("conversations"),
+        key=lambda c: c["statistics"]["count_conversation_parts"],
+    )["id"]
+    company = truth_id(sb, "companies")
+    return [
+        ("/me", "/me", {}),
+        ("/admins", "/admins", {}),
+        ("/admins/{admin_id}", f"/admins/{truth_id(sb, 'admins')}", {}),
+        ("/admins/activity_logs", "/admins/activity_logs", {"created_at_after": "0"}),
+        ("/teams", "/teams", {}),
+        ("/teams/{team_id}", f"/teams/{truth_id(sb, 'teams')}", {}),
+        ("/tags", "/tags", {}),
+        ("/segments", "/segments", {"include_count": "true"}),
+        ("/segments/{segment_id}", f"/segments/{truth_id(sb, 'segments')}", {}),
+        ("/data_attributes", "/data_attributes", {"model": "contact", "include_archived": "true"}),
+        ("/data_attributes", "/data_attributes", {"model": "company"}),
+        ("/ticket_types", "/ticket_types", {}),
+        ("/ticket_types/{ticket_type_id}", f"/ticket_types/{truth_id(sb, 'ticket_types')}", {}),
+        ("/help_center/help_centers", "/help_center/help_centers", {}),
+        (
+            "/help_center/help_centers/{help_center_id}",
+            f"/help_center/help_centers/{truth_id(sb, 'help_centers')}",
+            {},
+        ),
+        ("/help_center/collections", "/help_center/collections", {"per_page": 2}),
+        (
+            "/help_center/collections/{collection_id}",
+            f"/help_center/collections/{truth_id(sb, 'help_center_collections')}",
+            {},
+        ),
+        ("/articles", "/articles", {"page": 2, "per_page": 5}),
+        ("/articles/{article_id}", f"/articles/{truth_id(sb, 'articles')}", {}),
+        ("/news/news_items", "/news/news_items", {}),
+        ("/news/newsfeeds", "/news/newsfeeds", {}),
+        ("/news/newsfeeds/{newsfeed_id}", f"/news/newsfeeds/{truth_id(sb, 'newsfeeds')}", {}),
+        ("/subscription_types", "/subscription_types", {}),
+        ("/contacts", "/contacts", {"per_page": 5}),
+        ("/contacts/{contact_id}", f"/contacts/{contact}", {}),
+        ("/contacts/{contact_id}/notes", f"/contacts/{contact}/notes", {}),
+        ("/conversations", "/conversations", {"per_page": 5}),
+        ("/conversations/{conversation_id}", f"/conversations/{big}", {}),
+        ("/tickets/{ticket_id}", f"/tickets/{truth_id(sb, 'tickets')}", {}),
+        ("/companies", "/companies", {"per_page": 5}),
+        ("/companies", "/companies", {"company_id": "company-3"}),
+        ("/companies/scroll", "/companies/scroll", {}),
+        ("/companies/{company_id}", f"/companies/{company}", {}),
+        ("/companies/{company_id}/segments", f"/companies/{company}/segments", {}),
+        ("/events", "/events", {"type": "user", "intercom_user_id": contact, "summary": "true"}),
+    ]
+
+
+def test_every_get_endpoint_matches_the_2_15_description(samples):
+    for template, path, params in get_samples(samples):
+        body = get(samples, path, **params)
+        schema = response_schema("2.15", "GET", template)
+        if template == "/companies" and "company_id" in params:
+            schema = named("2.15", "company")  # one company when asked by company_id
+        assert_valid("2.15", schema, body, f"GET {path} {params}")
+
+
+def test_conversation_attributes_match_except_the_model_enum(samples):
+    """Intercom serves model=conversation although the 2.15 enum lists contact and company."""
+    body = get(samples, "/data_attributes", model="conversation", include_archived="true")
+    assert body["data"] and {a["model"] for a in body["data"]} == {"conversation"}
+    relabelled = {**body, "data": [{**a, "model": "contact"} for a in body["data"]]}
+    assert_valid(
+        "2.15",
+        response_schema("2.15", "GET", "/data_attributes"),
+        relabelled,
+        "conversation data attributes",
+    )
+
+
+def test_event_list_items_match_the_data_event_schema(samples):
+    """The description types GET /events as the summary; without summary=true Intercom lists
+    events (type event.list), each a data_event."""
+    contacts = samples.client.stream_truth("contact_events")
+    body = get(samples, "/events", type="user", intercom_user_id=contacts[0]["contact_id"])
+    assert body["type"] == "event.list" and body["events"]
+    for event in body["events"]:
+        assert_valid("2.15", named("2.15", "data_event"), event, "event")
+
+
+def test_search_endpoints_match(samples):
+    session = api(samples)
+    query = {
+        "query": {"field": "updated_at", "operator": ">", "value": 0},
+        "pagination": {"per_page": 5},
+    }
+    for kind in ("contacts", "conversations", "tickets"):
+        response = session.post(f"{samples.url}/{kind}/search", json=query, timeout=30)
+        assert response.status_code == 200, response.text
+        assert_valid(
+            "2.15",
+            response_schema("2.15", "POST", f"/{kind}/search"),
+            response.json(),
+            f"POST /{kind}/search",
+        )
+    response = session.post(f"{samples.url}/companies/list", params={"per_page": 3}, timeout=30)
+    assert_valid(
+        "2.15",
+        response_schema("2.15", "POST", "/companies/list"),
+        response.json(),
+        "POST /companies/list",
+    )
+
+
+def test_deleted_conversations_match_the_2_16_description(samples):
+    samples.client.change("conversations", "delete", 1)
+    body = get(samples, "/conversations/deleted", version="2.16", per_page=2)
+    assert body["pages"]["next"].startswith(samples.url)
+    assert_valid(
+        "2.16",
+        response_schema("2.16", "GET", "/conversations/deleted"),
+        body,
+        "GET /conversations/deleted",
+    )
+
+
+def test_error_bodies_match_the_error_schema(samples):
+    session = api(samples)
+    unauthorized = session.get(
+        f"{samples.url}/admins", headers={"Authorization": "Bearer nope"}, timeout=30
+    )
+    missing = session.get(f"{samples.url}/contacts/nope", timeout=30)
+    bad_query = session.post(
+        f"{samples.url}/contacts/search",
+        timeout=30,
+        json={"query": {"field": "created_at", "operator": ">=", "value": 1}},
+    )
+    for response in (unauthorized, missing, bad_query):
+        assert response.status_code in (400, 401, 404)
+        assert_valid("2.15", named("2.15", "error"), response.json(), response.url)
