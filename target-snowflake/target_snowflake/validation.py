@@ -134,12 +134,15 @@ def object_type(
         else:
             fields.append((attribute, kind, None))
     fields.sort(key=lambda field: len(field) == 3)
-    return msgspec.defstruct(
-        f"Record{next(_names)}",
-        fields,
-        rename=rename,
-        forbid_unknown_fields=schema.get("additionalProperties") is False,
-    )
+    try:
+        return msgspec.defstruct(
+            f"Record{next(_names)}",
+            fields,
+            rename=rename,
+            forbid_unknown_fields=schema.get("additionalProperties") is False,
+        )
+    except ValueError:  # a property name msgspec cannot rename to (quote, backslash...)
+        raise _Unsupported from None
 
 
 class RecordError(ValueError):
@@ -166,22 +169,30 @@ class RecordValidator:
         *,
         validate: bool = True,
     ) -> None:
-        self._key_properties = list(key_properties)
+        keys = list(key_properties)
+        self._key_properties = keys
         self._fallbacks: dict[str, jsonschema.Draft7Validator] = {}
+        self._whole: jsonschema.Draft7Validator | None = None
         properties = schema.get("properties", {})
         if validate:
-            keys_schema = {"properties": {k: {} for k in key_properties if k not in properties}}
-            full = {**schema, "properties": {**properties, **keys_schema["properties"]}}
-            struct = object_type(full, required=key_properties, fallbacks=self._fallbacks)
-            names = list(full["properties"])
+            full = {**schema, "properties": {**{k: {} for k in keys}, **properties}}
         else:
-            names = list(key_properties)
-            struct = object_type({"properties": {k: {} for k in names}}, required=names)
+            full = {"properties": {k: {} for k in keys}}
+        names = list(full["properties"])
         self._rename = {f"p{index}": name for index, name in enumerate(names)}
+        try:
+            struct = object_type(full, required=keys, fallbacks=self._fallbacks)
+        except _Unsupported:
+            # Names msgspec cannot map (e.g. containing a quote): decode a dict and let
+            # jsonschema check the whole record. Slower, but only for such streams.
+            self._fallbacks.clear()
+            self._decode = msgspec.json.Decoder(dict[str, t.Any]).decode
+            self._key_values = lambda value: tuple(value.get(k) for k in keys)
+            self._whole = jsonschema.Draft7Validator(full) if validate else None
+            return
         self._decode = msgspec.json.Decoder(struct).decode
-        attributes = [f"p{names.index(key)}" for key in key_properties]
-        getter = operator.attrgetter(*attributes) if attributes else None
-        if len(attributes) == 1:
+        getter = operator.attrgetter(*[f"p{names.index(k)}" for k in keys]) if keys else None
+        if len(keys) == 1:
             self._key_values = lambda value: (getter(value),)
         elif getter is not None:
             self._key_values = getter
@@ -197,15 +208,21 @@ class RecordValidator:
         keys = self._key_values(value)
         if None in keys:
             raise self._diagnose(raw, "")
+        if self._whole is not None:
+            self._check_with_jsonschema(self._whole, value, raw, "")
         for attribute, validator in self._fallbacks.items():
             prop = getattr(value, attribute)
             if prop is not None:
-                error = jsonschema.exceptions.best_match(validator.iter_errors(prop))
-                if error is not None:
-                    path = "".join(f"[{p!r}]" for p in error.absolute_path)
-                    msg = f"{error.message} - at `$.{self._rename[attribute]}{path}`"
-                    raise self._diagnose(raw, msg)
+                self._check_with_jsonschema(validator, prop, raw, self._rename[attribute])
         return keys
+
+    def _check_with_jsonschema(
+        self, validator: jsonschema.Draft7Validator, value: t.Any, raw: bytes, prefix: str
+    ) -> None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is not None:
+            path = "".join(f"[{p!r}]" for p in error.absolute_path)
+            raise self._diagnose(raw, f"{error.message} - at `$.{prefix}{path}`")
 
     def _diagnose(self, raw: bytes, problem: str) -> RecordError:
         record = msgspec.json.decode(raw)
