@@ -37,6 +37,7 @@ from tests.tap.webhooks.support import (
 )
 
 RESULTS = Path(__file__).parent / "results"
+PHASE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -131,7 +132,10 @@ def _phase(
     connections: int,
     due: Callable[[int], float] | None,
 ) -> Phase:
-    statuses, latencies, seconds = asyncio.run(_drive(port, requests, connections, due))
+    # Bounded in time as well as in count: a stuck receiver fails the run, never hangs it.
+    statuses, latencies, seconds = asyncio.run(
+        asyncio.wait_for(_drive(port, requests, connections, due), timeout=PHASE_TIMEOUT)
+    )
     ok = [notification_id for notification_id, status in statuses.items() if status == 200]
     stored = spool_ids()
     latencies.sort()

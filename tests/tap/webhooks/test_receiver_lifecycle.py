@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+from tap_intercom.webhooks.spool import list_segments, segment_path
 
 from tests.tap.webhooks.support import (
     RECEIVER,
@@ -104,3 +107,17 @@ def test_a_second_receiver_on_the_same_spool_refuses_to_start(tmp_path: Path):
         )
     assert second.returncode == 3
     assert "another receiver is writing the spool" in second.stderr
+
+
+def test_an_idle_receiver_seals_an_old_segment(tmp_path: Path):
+    spool = tmp_path / "spool"
+    with running_receiver(spool, tmp_path / "receiver.log", "--segment-max-age", "0.2") as receiver:
+        assert deliver(receiver.url, make_notification("aged")) == 200
+        deadline = time.monotonic() + 10
+        while len(list_segments(spool)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # an empty segment is never sealed: no third one appears
+        segments = list_segments(spool)
+    assert len(segments) == 2
+    assert segment_path(spool, segments[1]).stat().st_size == 0
+    assert stored_ids(spool) == ["aged"]
