@@ -20,7 +20,6 @@ import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 from singer_sdk import RESTStream
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
@@ -42,7 +41,10 @@ REGION_URLS = {
 }
 DEFAULT_INTERCOM_VERSION = "2.15"
 MAX_PAGE_SIZE = 150
-MAX_TRIES = 8  # attempts per request for transient failures (5xx, drops, 429s)
+MAX_TRIES = 8  # attempts per request for transient failures (5xx, drops, broken bodies)
+# 429s are retried apart: each waits for the window to reset, and a storm of them must
+# not use up the attempts meant for real failures.
+MAX_RATE_LIMITED_TRIES = 30
 MAX_BACKOFF_SECONDS = 30.0
 
 _json_decoder = msgspec.json.Decoder()
@@ -99,7 +101,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         self._convert_timestamps = timestamp_converter(self.schema)
         self._thread_local = threading.local()
         self._send_with_retries = self.request_decorator(self._request)
-        self._send_retrying_rate_limits_only = self._decorate(self._request, (RateLimitedError,))
+        self._send_retrying_rate_limits_only = self._retry_rate_limits(self._request)
 
     # -- configuration ------------------------------------------------------------
 
@@ -216,31 +218,36 @@ class IntercomStream(RESTStream[PageToken | None]):
     # -- retries (singer-sdk backoff hooks) ----------------------------------------
 
     def request_decorator(self, func: Callable) -> Callable:
-        """Retry transient failures: 429s, 5xx, broken bodies, timeouts, drops."""
-        return self._decorate(
-            func,
+        """Retry transient failures (5xx, broken bodies, timeouts, drops) with bounded
+        exponential backoff, and 429s until the rate window lets the request through."""
+        return backoff.on_exception(
+            self.backoff_wait_generator,
             (
-                RetriableAPIError,
+                ServerError,
                 ConnectionResetError,
                 requests.exceptions.Timeout,
                 requests.exceptions.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError,
             ),
-        )
-
-    def _decorate(self, func: Callable, retry_on: tuple[type[BaseException], ...]) -> Callable:
-        return backoff.on_exception(
-            self.backoff_wait_generator,
-            retry_on,
             max_tries=self.backoff_max_tries,
             on_backoff=self.backoff_handler,
             jitter=None,  # the wait generator adds its own jitter
             logger=None,
+        )(self._retry_rate_limits(func))
+
+    def _retry_rate_limits(self, func: Callable) -> Callable:
+        return backoff.on_exception(
+            self.backoff_wait_generator,
+            RateLimitedError,
+            max_tries=MAX_RATE_LIMITED_TRIES,
+            on_backoff=self.backoff_handler,
+            jitter=None,
+            logger=None,
         )(func)
 
     def backoff_max_tries(self) -> int:
-        """Attempts per request."""
+        """Attempts per request for transient failures other than 429."""
         return MAX_TRIES
 
     def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
@@ -250,8 +257,10 @@ class IntercomStream(RESTStream[PageToken | None]):
         error = yield 0.0
         while True:
             attempt += 1
-            if isinstance(error, RateLimitedError) and error.response is not None:
-                wait = self.pacer.exhausted(error.response.headers) + random.uniform(0.1, 1.0)
+            if isinstance(error, RateLimitedError):
+                # Only jitter here: the pacer already holds this and every other
+                # thread until the window resets.
+                wait = random.uniform(0.1, 1.0)
             else:
                 wait = min(0.5 * 2**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.75, 1.25)
             error = yield wait

@@ -31,16 +31,47 @@ class IncrementalStream(IntercomStream):
 
     replication_key = "updated_at"
 
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap)
+        # This run's listing, kept as (start, batches of (id, replication key value))
+        # when a selected child stream will need the same parents: the children then
+        # replay it instead of asking the API again.
+        self._listing: tuple[int, list[Batch]] | None = None
+
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """Records changed at or after `start` (UNIX seconds), batch by batch."""
         raise NotImplementedError
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Emit batch after batch, checkpointing between them."""
-        for records, checkpoint in self.iter_batches(self.start_seconds()):
+        start = self.start_seconds()
+        listing: list[Batch] | None = [] if self._has_selected_children() else None
+        key = self.replication_key
+        for records, checkpoint in self.iter_batches(start):
+            if listing is not None:
+                parents = [{"id": record["id"], key: record.get(key)} for record in records]
+                listing.append((parents, checkpoint))
             yield from records
             if checkpoint is not None:
                 self.checkpoint(checkpoint)
+        if listing is not None:
+            self._listing = (start, listing)
+
+    def iter_parent_batches(self, start: int) -> Iterator[Batch]:
+        """Batches of parents for child streams (records with at least `id` and the
+        replication key): this run's listing when it covers `start`, else the API's."""
+        if self._listing is None or self._listing[0] > start:
+            yield from self.iter_batches(start)
+            return
+        key = self.replication_key
+        for parents, checkpoint in self._listing[1]:
+            yield [parent for parent in parents if (parent[key] or 0) >= start], checkpoint
+
+    def _has_selected_children(self) -> bool:
+        return any(
+            getattr(stream, "parent_stream", None) == self.name and stream.selected
+            for stream in self._tap.streams.values()
+        )
 
     # -- bookmarks -------------------------------------------------------------
 
@@ -103,7 +134,7 @@ class ChildStream(IncrementalStream):
         """Parents changed since `start`, their children fetched `max_workers` at a time."""
         parents: IncrementalStream = self._tap.streams[self.parent_stream]  # type: ignore[assignment]
         yield from ordered_parallel_map(
-            self._children_with_parent_id, parents.iter_batches(start), self.max_workers
+            self._children_with_parent_id, parents.iter_parent_batches(start), self.max_workers
         )
 
     def _children_with_parent_id(self, parent: dict[str, Any]) -> list[dict[str, Any]]:

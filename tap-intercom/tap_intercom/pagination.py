@@ -21,7 +21,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_intercom.errors import IntercomAPIError
+from tap_intercom.errors import IntercomAPIError, NotFoundError
 
 PageToken = dict[str, Any]
 
@@ -64,15 +64,16 @@ class CompanyScroll:
     """Iterate `GET /companies/scroll` to the end, following Intercom's rules.
 
     - Only one scroll may be open per workspace: `scroll_exists` means another (maybe
-      our own abandoned one) is open; it expires after about a minute, so wait and
-      retry, a bounded number of times.
-    - Intercom may return the same `scroll_param` on every page: the param is not a
-      page cursor, so loops are detected on content: a page holding only companies
-      this scroll already returned stops it.
-    - Any failure mid-scroll other than a 429 (a 5xx, a dropped connection, a broken
-      body) may have moved the server's position past a page we did not get, so the
-      scroll restarts from the beginning (bounded); companies already yielded are
-      skipped on the way.
+      our own abandoned one) is open; it expires after about a minute idle, so wait
+      and retry, within a bounded time.
+    - Intercom returns the same `scroll_param` on every page: it is not a page cursor,
+      so loops are detected on content (pages bringing no new company) instead.
+    - A page lost mid-scroll (a 5xx, a dropped connection, a broken body) may already
+      have moved the server's position: the scroll carries on to its end (which also
+      closes it), and then a new scroll from the beginning (bounded) picks up what
+      was lost. Companies already yielded are never yielded again. When Intercom
+      aborts the scroll (a 500, then `not_found` for the param), the new scroll
+      starts at once.
     - A page with an empty `data` list ends the scroll.
     """
 
@@ -84,53 +85,56 @@ class CompanyScroll:
         max_restarts: int = 5,
         scroll_exists_wait_seconds: float = 5.0,
         scroll_exists_max_wait_seconds: float = 150.0,
+        max_failures_in_a_row: int = 5,
+        max_pages_without_news: int = 3,
     ) -> None:
         self._fetch = fetch
         self._logger = logger
         self._max_restarts = max_restarts
         self._exists_wait = scroll_exists_wait_seconds
         self._exists_max_wait = scroll_exists_max_wait_seconds
+        self._max_failures = max_failures_in_a_row
+        self._max_stale_pages = max_pages_without_news
+        self._complete = True
         self.restarts = 0
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every company once, page by page in scroll order."""
         seen: set[str] = set()
         while True:
+            self._complete = True
             seen_in_this_scroll: set[str] = set()
-            try:
-                for page in self._scroll_once():
-                    page_ids = {company.get("id") for company in page}
-                    if page_ids <= seen_in_this_scroll:
-                        raise ScrollError(
-                            "companies scroll returned a page it had already returned; "
-                            "stopping rather than looping"
-                        )
-                    seen_in_this_scroll |= page_ids
-                    new = [company for company in page if company.get("id") not in seen]
-                    seen |= page_ids
-                    yield new
-                return
-            except (RetriableAPIError, requests.exceptions.RequestException) as error:
-                self.restarts += 1
-                if self.restarts > self._max_restarts:
+            stale_pages = 0
+            for page in self._scroll_once():
+                page_ids = {company.get("id") for company in page}
+                stale_pages = stale_pages + 1 if page_ids <= seen_in_this_scroll else 0
+                if stale_pages >= self._max_stale_pages:
                     raise ScrollError(
-                        f"companies scroll failed {self.restarts} times; last error: {error}"
-                    ) from error
-                wait = min(2.0**self.restarts, 30.0) + random.uniform(0, 1)
-                self._logger.warning(
-                    "Companies scroll broke off (%s); restarting it from the beginning "
-                    "in %.1f s (restart %d of at most %d, %d companies already read)",
-                    error,
-                    wait,
-                    self.restarts,
-                    self._max_restarts,
-                    len(seen),
+                        f"companies scroll returned {stale_pages} pages in a row with no "
+                        "company it had not returned before; stopping rather than looping"
+                    )
+                seen_in_this_scroll |= page_ids
+                new = [company for company in page if company.get("id") not in seen]
+                seen |= page_ids
+                yield new
+            if self._complete:
+                return
+            self.restarts += 1
+            if self.restarts > self._max_restarts:
+                raise ScrollError(
+                    f"companies scroll lost pages in {self.restarts} scrolls in a row; giving up"
                 )
-                time.sleep(wait)
+            self._logger.warning(
+                "Companies scroll lost a page; restarting it from the beginning "
+                "(restart %d of at most %d, %d companies already read)",
+                self.restarts,
+                self._max_restarts,
+                len(seen),
+            )
 
     def _scroll_once(self) -> Iterator[list[dict[str, Any]]]:
-        payload = self._open()
-        while True:
+        payload: dict[str, Any] | None = self._open()
+        while payload is not None:
             data = payload.get("data") or []
             if not data:
                 return
@@ -138,25 +142,43 @@ class CompanyScroll:
             scroll_param = payload.get("scroll_param")
             if not scroll_param:
                 return
-            payload = self._fetch({"scroll_param": scroll_param})
+            payload = self._next_page(scroll_param)
+
+    def _next_page(self, scroll_param: str) -> dict[str, Any] | None:
+        """The next page, or None when Intercom has dropped the scroll."""
+        for _ in range(self._max_failures):
+            try:
+                return self._fetch({"scroll_param": scroll_param})
+            except NotFoundError:
+                self._complete = False  # aborted or expired: the rest needs a new scroll
+                return None
+            except (RetriableAPIError, requests.exceptions.RequestException) as error:
+                self._complete = False
+                self._logger.warning("Companies scroll lost a page (%s); carrying on", error)
+        raise ScrollError(f"companies scroll failed {self._max_failures} times in a row")
 
     def _open(self) -> dict[str, Any]:
-        waited = 0.0
+        deadline = time.monotonic() + self._exists_max_wait
+        failures = 0
         while True:
             try:
                 return self._fetch({})
             except IntercomAPIError as error:
                 if "scroll_exists" not in error.codes:
                     raise
-                if waited >= self._exists_max_wait:
-                    raise ScrollError(
-                        "another companies scroll stayed open for "
-                        f"{waited:.0f} s (Intercom allows one per workspace)"
-                    ) from error
+                wait = self._exists_wait
                 self._logger.warning(
                     "Another companies scroll is open (scroll_exists); waiting %.0f s "
                     "for it to expire",
-                    self._exists_wait,
+                    wait,
                 )
-                time.sleep(self._exists_wait)
-                waited += self._exists_wait
+            except (RetriableAPIError, requests.exceptions.RequestException) as error:
+                failures += 1
+                wait = min(2.0**failures, 10.0) + random.uniform(0, 0.5)
+                self._logger.warning("Opening the companies scroll failed (%s)", error)
+            if time.monotonic() + wait > deadline:
+                raise ScrollError(
+                    "could not open a companies scroll within "
+                    f"{self._exists_max_wait:.0f} s (Intercom allows one per workspace)"
+                )
+            time.sleep(wait)

@@ -144,6 +144,18 @@ class TapIntercom(Tap):
         ),
     ).to_dict()
 
+    def load_streams(self) -> list[Stream]:
+        """Streams by name, except that a per-parent stream comes right after its
+        parent, whose listing it then replays instead of asking the API again."""
+        return sorted(
+            super().load_streams(),
+            key=lambda stream: (
+                getattr(stream, "parent_stream", stream.name),
+                hasattr(stream, "parent_stream"),
+                stream.name,
+            ),
+        )
+
     def discover_streams(self) -> list[Stream]:
         """Return the streams this tap offers."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

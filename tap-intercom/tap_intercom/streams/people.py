@@ -21,7 +21,9 @@ class CompaniesStream(IncrementalStream):
     """Companies, from the scroll API; incremental by filtering on `updated_at`.
 
     The scroll cannot start in the middle, so every run scrolls through all companies
-    and the bookmark moves once, at the end.
+    and the bookmark moves once, at the end. `company_segments` replays this run's
+    listing rather than opening a second scroll, which Intercom would refuse
+    (`scroll_exists`) until the first expired.
     """
 
     name = "companies"

@@ -34,7 +34,6 @@ class SegmentsStream(IntercomStream):
     name = "segments"
     path = "/segments"
     records_key = "segments"
-    extra_params = {"include_count": "true"}
 
 
 class CompanyAttributesStream(IntercomStream):
