@@ -19,6 +19,18 @@ logger = logging.getLogger(__name__)
 # Every setting that may hold a secret: never logged, never part of an error message.
 SECRET_SETTINGS = ("password", "private_key", "private_key_passphrase", "token")
 
+
+
+def redact(text: str, config: Mapping[str, t.Any]) -> str:
+    """The text with every configured secret value (and its repr) replaced."""
+    for setting in SECRET_SETTINGS:
+        value = config.get(setting)
+        if value:
+            for form in {str(value), repr(value)}:
+                text = text.replace(form, "<redacted>")
+    return text
+
+
 AUTH_METHODS = {
     "password": ("password",),
     "key pair": ("private_key", "private_key_path"),
@@ -111,7 +123,8 @@ class Connection:
                 self._connection = snowflake.connector.connect(**connect_args(self._config))
             except snowflake.connector.errors.Error as exc:
                 # The connector's messages name the account and endpoint, not the secrets.
-                msg = f"Could not connect to Snowflake: {exc.msg or type(exc).__name__}"
+                reason = redact(str(exc.msg or type(exc).__name__), self._config)
+                msg = f"Could not connect to Snowflake: {reason}"
                 raise ConnectionError(msg) from None
             self.execute(f"CREATE DATABASE IF NOT EXISTS {quote(self.database)}")
             self.execute(f"USE DATABASE {quote(self.database)}")

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import msgspec
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
-from target_snowflake.connection import Connection, auth_method
+from target_snowflake.connection import Connection, auth_method, redact
 from target_snowflake.naming import normalize, quote
 from target_snowflake.reader import (
     Envelope,
@@ -103,6 +104,15 @@ class TargetSnowflake(Target):
         self._records_seen = 0
         self._pending_states: deque[tuple[int, dict]] = deque()
         self._emitted_state: dict | None = None
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's config validation, with secret values kept out of its messages."""
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            errors = [redact(error, self._config) for error in exc.errors]
+            raise ConfigValidationError(str(exc), errors=errors) from None
+        return [redact(error, self._config) for error in errors]
 
     # Shared resources of the sinks
 
