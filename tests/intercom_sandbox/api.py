@@ -28,6 +28,8 @@ from tests.intercom_sandbox.store import Key, Kind, Workspace
 MAX_PER_PAGE = 150
 EVENTS_WINDOW = 90 * 86400  # events can only be listed for the last 90 days
 SCROLL_PAGE_SIZE = 50
+COUNT_SCAN_LIMIT = 20_000  # search total_count is exact up to this many candidates
+COUNT_SAMPLE = 2_000  # and estimated from this many beyond
 DEFAULT_VERSION = "2.15"
 # The enum of the description's `intercom_version` schema (2.15), plus 2.16 from its own file.
 ACCEPTED_VERSIONS = [f"1.{n}" for n in range(5)] + [f"2.{n}" for n in range(17)]
@@ -398,6 +400,8 @@ class Api:
         per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
         cursor = request.arg("starting_after")
         page, start = decode_cursor(cursor) if cursor else (1, 0)
+        if not isinstance(start, int) or start < 0:
+            raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
         with self.ws.lock:
             store = self.ws.kinds["contacts"]
             indexes = range(start, min(start + per_page, store.count))
@@ -424,6 +428,8 @@ class Api:
         per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
         cursor = request.arg("starting_after")
         page, start = decode_cursor(cursor) if cursor else (1, 0)
+        if not isinstance(start, int) or start < 0:
+            raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
         with self.ws.lock:
             store, i = self._record_or_404("contacts", ident, "User")
             notes = self.ws.gen.notes(i, store.record(i))
@@ -535,9 +541,7 @@ class Api:
         page, after = decode_cursor(cursor) if cursor else (1, None)
         with self.ws.lock:
             store = self.ws.kinds["conversations"]
-            keys = _take(
-                store.index.iterate(None, None, True, tuple(after) if after else None), per_page
-            )
+            keys = _take(store.index.iterate(None, None, True, _index_key(after)), per_page)
             data = [store.record(i) for _, i in keys]
             total = store.index.count(None, None)
         more = len(keys) == per_page
@@ -610,12 +614,14 @@ class Api:
             store = self.ws.kinds[kind]
             now = self.ws.now()
             if sort_field == "updated_at":
-                matches = self._index_matches(store, plan, descending, after, now)
+                matches = self._index_matches(store, plan, descending, _index_key(after), now)
                 keys = _take(matches, per_page)
                 data = [record for _, record in keys]
                 last_key: list[Any] | None = list(keys[-1][0]) if keys else None
             else:
                 ordered = self._sorted_matches(store, plan, sort_field, descending, now)
+                if after is not None and not (isinstance(after, list) and len(after) == 3):
+                    raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
                 start = _position_after(ordered, after, descending)
                 chunk = ordered[start : start + per_page]
                 data = [record for _, record in chunk]
@@ -647,10 +653,9 @@ class Api:
         return field_name, order == "descending"
 
     def _index_matches(
-        self, store: Kind, plan: Plan, descending: bool, after: Any, now: int
+        self, store: Kind, plan: Plan, descending: bool, after: Key | None, now: int
     ) -> Iterator[tuple[Key, dict[str, Any]]]:
-        cursor = tuple(after) if after else None
-        for key in store.index.iterate(plan.low, plan.high, descending, cursor):  # type: ignore[arg-type]
+        for key in store.index.iterate(plan.low, plan.high, descending, after):
             if not self.ws.visible_in_search(store.name, key[1], now):
                 continue
             record = store.record(key[1])
@@ -685,10 +690,18 @@ class Api:
         if cache_key not in self._count_cache:
             if len(self._count_cache) > 256:
                 self._count_cache.clear()
-            self._count_cache[cache_key] = sum(
-                1 for _ in self._index_matches(store, plan, False, None, now)
-            )
+            self._count_cache[cache_key] = self._count_matches(store, plan, now)
         return self._count_cache[cache_key]
+
+    def _count_matches(self, store: Kind, plan: Plan, now: int) -> int:
+        """Exact up to COUNT_SCAN_LIMIT candidates; beyond, scaled from an even sample, so a
+        count never costs a scan of a million records."""
+        window = store.index.count(plan.low, plan.high)
+        if window <= COUNT_SCAN_LIMIT:
+            return sum(1 for _ in self._index_matches(store, plan, False, None, now))
+        sampled = store.index.sample(plan.low, plan.high, COUNT_SAMPLE)
+        hits = sum(1 for i in sampled if plan.predicate(store.record(i)))
+        return round(window * hits / len(sampled))
 
     # ----- companies --------------------------------------------------------------------------
     def companies(self, request: Request) -> dict[str, Any]:
@@ -803,6 +816,19 @@ class Api:
             "total_count": None,
             "scroll_param": scroll.param,
         }
+
+
+def _index_key(position: Any) -> Key | None:
+    """The (updated_at, index) a cursor points after, refusing anything else."""
+    if position is None:
+        return None
+    if not (
+        isinstance(position, list)
+        and len(position) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in position)
+    ):
+        raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
+    return position[0], position[1]
 
 
 def _take(items: Iterator[Any], n: int) -> list[Any]:

@@ -15,6 +15,7 @@ from tests.intercom_sandbox.records import DAY, Generator
 
 BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
 Key = tuple[int, int]  # (updated_at, index): the total order of a kind's records
+UNBOUNDED = 1 << 62
 
 
 class UpdatedIndex:
@@ -53,41 +54,51 @@ class UpdatedIndex:
         if old is not None:
             self.tail.remove((old, i))
 
+    def _slice(self, lo_key: Key, hi_key: Key) -> tuple[range, list[Key]]:
+        """Base indexes and tail keys with lo_key <= key < hi_key."""
+        base = range(self._base_position(lo_key), self._base_position(hi_key))
+        tail = self.tail[
+            bisect.bisect_left(self.tail, lo_key) : bisect.bisect_left(self.tail, hi_key)
+        ]
+        return base, tail
+
+    @staticmethod
+    def _bounds(low: int | None, high: int | None) -> tuple[Key, Key]:
+        return (low if low is not None else -UNBOUNDED, -1), (
+            high if high is not None else UNBOUNDED,
+            -1,
+        )
+
     def count(self, low: int | None, high: int | None) -> int:
         """Records with low <= updated_at < high (None = unbounded)."""
-        lo_key = (low, -1) if low is not None else None
-        hi_key = (high, -1) if high is not None else None
-        start = self._base_position(lo_key) if lo_key else 0
-        stop = self._base_position(hi_key) if hi_key else self.base_count
-        base = max(stop - start, 0) - sum(1 for i in self.excluded if start <= i < stop)
-        t_start = bisect.bisect_left(self.tail, lo_key) if lo_key else 0
-        t_stop = bisect.bisect_left(self.tail, hi_key) if hi_key else len(self.tail)
-        return base + max(t_stop - t_start, 0)
+        base, tail = self._slice(*self._bounds(low, high))
+        return len(base) - sum(1 for i in self.excluded if i in base) + len(tail)
+
+    def sample(self, low: int | None, high: int | None, size: int) -> list[int]:
+        """About `size` indexes spread evenly over low <= updated_at < high."""
+        base, tail = self._slice(*self._bounds(low, high))
+        step = max((len(base) + len(tail)) // max(size, 1), 1)
+        return [i for i in base[::step] if i not in self.excluded] + [i for _, i in tail[::step]]
 
     def iterate(
         self, low: int | None, high: int | None, descending: bool, after: Key | None
     ) -> Iterator[Key]:
         """Keys with low <= updated_at < high, in order, strictly beyond the cursor `after`."""
-        lo_key: Key = (low, -1) if low is not None else (-(1 << 62), -1)
-        hi_key: Key = (high, -1) if high is not None else (1 << 62, -1)
+        lo_key, hi_key = self._bounds(low, high)
         if after is not None:
             if descending:
                 hi_key = min(hi_key, after)
             else:
                 lo_key = max(lo_key, (after[0], after[1] + 1))
-        start, stop = self._base_position(lo_key), self._base_position(hi_key)
-        t_start, t_stop = (
-            bisect.bisect_left(self.tail, lo_key),
-            bisect.bisect_left(self.tail, hi_key),
+        base, tail = self._slice(lo_key, hi_key)
+        keys = (
+            self._base_key(i)
+            for i in (reversed(base) if descending else base)
+            if i not in self.excluded
         )
-        tail = self.tail[t_start:t_stop]
         if descending:
-            base = (
-                self._base_key(i) for i in range(stop - 1, start - 1, -1) if i not in self.excluded
-            )
-            return heapq.merge(base, reversed(tail), reverse=True)
-        base = (self._base_key(i) for i in range(start, stop) if i not in self.excluded)
-        return heapq.merge(base, tail)
+            return heapq.merge(keys, reversed(tail), reverse=True)
+        return heapq.merge(keys, tail)
 
 
 class Kind:
