@@ -11,13 +11,14 @@ Two shapes, because the endpoints differ:
   are dropped here.
 - `WindowedSearchStream` (conversations, tickets): no sort, second-precise filters.
   The range is read in bounded windows `[lo, hi)`; a window's end is the checkpoint
-  once all its pages are read. Window sizes adapt so that pages stay full. The last
-  window is open-ended, so records stamped after our clock (a server clock ahead of
-  ours) are not missed.
+  once all its pages are read. Window sizes adapt to the data's density (from the
+  search's `total_count`). The last window is open-ended, so records stamped after
+  our clock (a server clock ahead of ours) are not missed.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,10 +26,10 @@ from typing import Any
 from tap_intercom.incremental import Batch, IncrementalStream
 
 DAY_SECONDS = 86_400
-FIRST_WINDOW_SECONDS = 7 * DAY_SECONDS
 MIN_WINDOW_SECONDS = 60
-# Grow a window that returned fewer pages than this; shrink one that returned more.
-FEW_PAGES, MANY_PAGES = 4, 40
+# Pages a search window should hold: few enough that a crash loses little work, many
+# enough that the window's partly filled last page costs little.
+WINDOW_PAGES = 10
 
 
 def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
@@ -70,34 +71,50 @@ class WindowedSearchStream(IncrementalStream):
     """A search endpoint read in bounded `updated_at` windows."""
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
-        """One batch per page; a checkpoint at the end of every window."""
-        lo, width = start, FIRST_WINDOW_SECONDS
+        """One batch per page; a checkpoint at the end of every window.
+
+        A window's first page tells how many records it holds (`total_count`): one
+        holding more than twice the target is narrowed (in proportion) before any of
+        it is emitted, and the next window's width is sized from the last one's
+        density, so windows hold about `WINDOW_PAGES` pages.
+        """
+        target = WINDOW_PAGES * self.page_size
+        lo, width = start, None  # no width yet: probe everything that is left
         while True:
-            hi = lo + width
-            last = hi > time.time()
-            conditions = [_filter("updated_at", ">", lo - 1)]
-            if not last:
-                conditions.append(_filter("updated_at", "<", hi))
-            body = {
-                "query": {"operator": "AND", "value": conditions},
-                "pagination": {"per_page": self.page_size},
-            }
-            pages, newest = 0, lo
-            for payload in self.iter_pages(f"{self.path}/search", body=body):
-                pages += 1
-                batch = []
-                for record in payload.get(self.records_key) or ():
-                    updated_at = record.get("updated_at") or 0
-                    if updated_at >= lo and (last or updated_at < hi):
-                        newest = max(newest, updated_at)
-                        batch.append(record)
+            now = int(time.time())
+            hi = None if width is None or lo + width > now else lo + width
+            pages = self.iter_pages(f"{self.path}/search", body=self._window_query(lo, hi))
+            first = next(pages)
+            total = first.get("total_count")
+            span = max((hi or now) - lo, 1)
+            if isinstance(total, int) and total > 2 * target and span > MIN_WINDOW_SECONDS:
+                pages.close()
+                width = max(MIN_WINDOW_SECONDS, span * target // total)
+                continue
+            newest = lo
+            for payload in itertools.chain([first], pages):
+                batch = [
+                    record
+                    for record in payload.get(self.records_key) or ()
+                    if lo <= (record.get("updated_at") or 0)
+                    and (hi is None or record["updated_at"] < hi)
+                ]
+                newest = max([newest, *(record["updated_at"] for record in batch)])
                 yield batch, None
-            if last:
+            if hi is None:
                 yield [], newest
                 return
             yield [], hi
             lo = hi
-            if pages < FEW_PAGES:
-                width *= 2
-            elif pages > MANY_PAGES:
-                width = max(width // 2, MIN_WINDOW_SECONDS)
+            found = total if isinstance(total, int) else target
+            width = max(MIN_WINDOW_SECONDS, span * target // max(found, target // 4))
+
+    def _window_query(self, lo: int, hi: int | None) -> dict[str, Any]:
+        """`lo <= updated_at < hi` (no upper bound for the last, open window)."""
+        conditions = [_filter("updated_at", ">", lo - 1)]
+        if hi is not None:
+            conditions.append(_filter("updated_at", "<", hi))
+        return {
+            "query": {"operator": "AND", "value": conditions},
+            "pagination": {"per_page": self.page_size},
+        }

@@ -1,0 +1,90 @@
+"""Second runs read only what changed, emit it, and move the bookmarks forward."""
+
+from __future__ import annotations
+
+from tests.tap.conftest import control, request_log, tap_config, truth
+from tests.tap.records import assert_same_records, expected_record
+
+INCREMENTAL = [
+    "contacts",
+    "companies",
+    "conversations",
+    "conversation_parts",
+    "tickets",
+    "ticket_parts",
+    "contact_notes",
+    "company_segments",
+]
+
+
+def _ids(records: list[dict]) -> set[str]:
+    return {str(record["id"]) for record in records}
+
+
+def test_second_run_emits_the_changes_reads_only_them_and_moves_state(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(contacts=600, companies=200, conversations=150, tickets=40)
+    config = tap_config(sandbox)
+    first = tap_runner(config, INCREMENTAL)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(first.records["contacts"]) == 600
+
+    def change(kind: str, action: str, count: int) -> list[str]:
+        body = {"kind": kind, "action": action, "count": count}
+        return control(sandbox, "POST", "changes", body)["ids"]
+
+    changed = {
+        "contacts": change("contacts", "update", 5),
+        "new_contacts": change("contacts", "add", 3),
+        "companies": change("companies", "update", 4),
+        "conversations": change("conversations", "update", 3),
+        "parts": change("conversations", "add_parts", 2),
+        "deleted": change("conversations", "delete", 2),
+        "tickets": change("tickets", "update", 2),
+    }
+    control(sandbox, "DELETE", "requests")
+
+    second = tap_runner(config, INCREMENTAL, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    contacts = _ids(second.records["contacts"])
+    assert set(changed["contacts"]) | set(changed["new_contacts"]) <= contacts
+    assert len(contacts) < 100, "the second run re-read far more contacts than changed"
+    assert set(changed["companies"]) <= _ids(second.records["companies"])
+    assert len(second.records["companies"]) < 50
+
+    conversations = second.records["conversations"]
+    live = {c["id"] for c in conversations if not c.get("_sdc_deleted_at")}
+    deleted = {c["id"] for c in conversations if c.get("_sdc_deleted_at")}
+    assert set(changed["conversations"]) | set(changed["parts"]) <= live | set(changed["deleted"])
+    assert set(changed["deleted"]) <= deleted
+    assert set(changed["tickets"]) <= _ids(second.records["tickets"])
+
+    # The new parts are there, and parts were fetched only for changed conversations.
+    parts_truth = [
+        expected_record("conversation_parts", part)
+        for part in truth(sandbox, "conversation_parts")
+        if part["conversation_id"] in set(changed["parts"])
+    ]
+    emitted_parts = [
+        part
+        for part in second.records["conversation_parts"]
+        if part["conversation_id"] in set(changed["parts"])
+    ]
+    assert_same_records("conversation_parts", emitted_parts, parts_truth, ("id",))
+    fetched = {
+        r["path"].removeprefix("/conversations/")
+        for r in request_log(sandbox)
+        if r["method"] == "GET" and r["path"].startswith("/conversations/")
+    } - {"deleted"}
+    assert set(changed["parts"]) <= fetched
+    touched = changed["conversations"] + changed["parts"] + changed["deleted"]
+    assert len(fetched) <= len(touched) + 5, "parts were fetched for unchanged conversations"
+
+    for stream in ("contacts", "companies", "conversations", "tickets", "conversation_parts"):
+        before, after = first.bookmark(stream), second.bookmark(stream)
+        assert before and after and after > before, (stream, before, after)
+
+    # A third run with nothing changed emits (almost) nothing.
+    third = tap_runner(config, ["contacts", "conversations"], state=second.final_state)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert len(third.records["contacts"]) <= len(changed["contacts"]) + len(changed["new_contacts"])
