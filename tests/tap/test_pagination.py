@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import requests
-from tap_intercom.errors import IntercomAPIError, ServerError
+from tap_intercom.errors import IntercomAPIError, NotFoundError, ServerError
 from tap_intercom.pagination import CompanyScroll, ScrollError, next_page_token
 
 LOGGER = logging.getLogger("test")
@@ -38,25 +38,41 @@ def _company(number: int) -> dict:
     return {"id": str(number), "updated_at": number}
 
 
-class FakeScroll:
-    """A scroll endpoint: the same `scroll_param` on every page, faults on demand."""
+def _server_error() -> ServerError:
+    response = requests.Response()
+    response.status_code = 500
+    return ServerError("500 server error", response)
 
-    def __init__(self, total: int, page: int = 3, fail_at: dict[int, Exception] | None = None):
+
+class FakeScroll:
+    """A scroll endpoint as Intercom runs it: one open scroll, the same `scroll_param`
+    on every page, closed by its empty last page; faults by call number."""
+
+    def __init__(self, total: int, *, lose=(), abort=(), exists_for: int = 0):
         self.companies = [_company(n) for n in range(total)]
-        self.page = page
-        self.fail_at = fail_at or {}
+        self.lose, self.abort, self.exists_for = set(lose), set(abort), exists_for
         self.calls = 0
         self.position = 0
+        self.open = False
 
     def __call__(self, params: dict) -> dict:
         self.calls += 1
-        if self.calls in self.fail_at:
-            self.position += self.page  # the failed page is lost server-side
-            raise self.fail_at[self.calls]
         if not params:
-            self.position = 0
-        data = self.companies[self.position : self.position + self.page]
-        self.position += self.page
+            if self.open or self.exists_for > 0:
+                self.exists_for -= 1
+                raise IntercomAPIError("scroll exists", 400, ("scroll_exists",))
+            self.open, self.position = True, 0
+        elif not self.open:
+            raise NotFoundError("scroll parameter not found", 404, ("not_found",))
+        if self.calls in self.abort:
+            self.open = False
+            raise _server_error()
+        data = self.companies[self.position : self.position + 3]
+        self.position += 3
+        if not data:
+            self.open = False
+        if self.calls in self.lose:  # answered, but the answer never arrived
+            raise requests.ConnectionError("connection dropped")
         return {"type": "list", "data": data, "scroll_param": "same-every-time"}
 
 
@@ -64,42 +80,53 @@ def _all(scroll: CompanyScroll) -> list[str]:
     return [company["id"] for page in scroll.pages() for company in page]
 
 
+ALL_TEN = [str(n) for n in range(10)]
+
+
 def test_scroll_reads_every_company_once_with_a_repeated_param():
     fake = FakeScroll(10)
-    assert _all(CompanyScroll(fake, LOGGER)) == [str(n) for n in range(10)]
+    assert _all(CompanyScroll(fake, LOGGER)) == ALL_TEN
     assert fake.calls == 5  # 4 pages with data, 1 empty page ends it
 
 
-def test_scroll_restarts_after_a_500_and_skips_what_it_already_yielded(monkeypatch):
-    monkeypatch.setattr("tap_intercom.pagination.time.sleep", lambda seconds: None)
-    response = requests.Response()
-    response.status_code = 500
-    fake = FakeScroll(10, fail_at={3: ServerError("500", response)})
+def test_a_lost_page_is_recovered_by_a_second_scroll_after_the_first_ends():
+    fake = FakeScroll(10, lose={2})
     scroll = CompanyScroll(fake, LOGGER)
-    assert _all(scroll) == [str(n) for n in range(10)]
+    assert sorted(_all(scroll), key=int) == ALL_TEN
     assert scroll.restarts == 1
 
 
-def test_scroll_restarts_are_bounded(monkeypatch):
-    monkeypatch.setattr("tap_intercom.pagination.time.sleep", lambda seconds: None)
-    fake = FakeScroll(10, fail_at={n: requests.ConnectionError("dropped") for n in range(2, 50)})
-    with pytest.raises(ScrollError, match="failed 3 times"):
+def test_a_500_mid_scroll_restarts_it_and_skips_what_was_already_yielded():
+    fake = FakeScroll(10, abort={3})
+    scroll = CompanyScroll(fake, LOGGER)
+    ids = _all(scroll)
+    assert sorted(ids, key=int) == ALL_TEN and len(ids) == 10
+    assert scroll.restarts == 1
+
+
+def test_scroll_restarts_are_bounded():
+    fake = FakeScroll(10, lose=set(range(2, 200, 3)))
+    with pytest.raises(ScrollError, match="lost pages in 3 scrolls"):
         _all(CompanyScroll(fake, LOGGER, max_restarts=2))
 
 
 def test_scroll_exists_is_waited_out_then_gives_up(monkeypatch):
     sleeps: list[float] = []
     monkeypatch.setattr("tap_intercom.pagination.time.sleep", sleeps.append)
-    exists = IntercomAPIError("scroll exists", 400, ("scroll_exists",))
-    fake = FakeScroll(4, fail_at={1: exists, 2: exists})
-    assert _all(CompanyScroll(fake, LOGGER, scroll_exists_wait_seconds=5)) == ["0", "1", "2", "3"]
-    assert sleeps == [5, 5]
+    fake = FakeScroll(4, exists_for=2)
+    assert _all(CompanyScroll(fake, LOGGER, scroll_exists_wait_seconds=0.01)) == [
+        "0",
+        "1",
+        "2",
+        "3",
+    ]
+    assert sleeps == [0.01, 0.01]
 
-    always = FakeScroll(4, fail_at={n: exists for n in range(1, 100)})
-    with pytest.raises(ScrollError, match="stayed open"):
+    always = FakeScroll(4, exists_for=10**6)
+    with pytest.raises(ScrollError, match="could not open"):
         _all(
             CompanyScroll(
-                always, LOGGER, scroll_exists_wait_seconds=5, scroll_exists_max_wait_seconds=20
+                always, LOGGER, scroll_exists_wait_seconds=0.01, scroll_exists_max_wait_seconds=0.05
             )
         )
 
@@ -108,5 +135,5 @@ def test_scroll_that_repeats_a_page_stops_instead_of_looping():
     def repeating(params: dict) -> dict:
         return {"data": [_company(1), _company(2)], "scroll_param": "p"}
 
-    with pytest.raises(ScrollError, match="already returned"):
+    with pytest.raises(ScrollError, match="no company it had not returned before"):
         _all(CompanyScroll(repeating, LOGGER))
