@@ -307,16 +307,21 @@ class SpoolWriter:
         segments = list_segments(self.directory)
         for index, segment in enumerate(segments):
             path = segment_path(self.directory, segment)
+            sealed = index < len(segments) - 1
             end = 0
-            for offset, payload in read_segment(path, 0, sealed=index < len(segments) - 1):
-                known.append(_known_id(payload))
-                end = offset
-            if path.stat().st_size > end:
+            try:
+                for offset, payload in read_segment(path, 0, sealed=sealed):
+                    known.append(_known_id(payload))
+                    end = offset
+            except FileNotFoundError:
+                continue  # a tap run removed it meanwhile: its ids are in removed-ids.log
+            if not sealed and path.stat().st_size > end:
                 # A crash tore the last batch. None of it was acknowledged (we answer
                 # only after fsync), so cutting it is safe; do it before writing on.
                 os.truncate(path, end)
                 with open(path, "rb+") as torn:
                     os.fsync(torn.fileno())
+        # After the segments: the tap writes the index before it removes any segment.
         known.extend(read_removed_ids(self.directory))
         if segments and segment_path(self.directory, segments[-1]).stat().st_size == 0:
             self._open_segment(segments[-1])
