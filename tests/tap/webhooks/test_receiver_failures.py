@@ -1,0 +1,81 @@
+"""The receiver app in process, when the spool cannot write: 503, never 200."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from tap_intercom.webhooks.app import ReceiverSettings, WebhookReceiver
+from tap_intercom.webhooks.spool import SpoolWriter
+
+from tests.tap.webhooks.support import (
+    SECRET,
+    encode,
+    make_notification,
+    signed_headers,
+    stored_ids,
+)
+
+
+async def _call(app: WebhookReceiver, method: str, path: str, body: bytes = b"") -> tuple:
+    """One HTTP exchange through the ASGI interface: (status, JSON answer)."""
+    requests = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return requests.pop(0) if requests else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(k.lower().encode(), v.encode()) for k, v in signed_headers(body).items()]
+    scope = {"type": "http", "method": method, "path": path, "headers": headers}
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+@contextlib.asynccontextmanager
+async def _started(app: WebhookReceiver) -> AsyncIterator[None]:
+    """Run the app's lifespan around the block, as uvicorn does."""
+    lifespan: asyncio.Queue[dict] = asyncio.Queue()
+    replies: asyncio.Queue[dict] = asyncio.Queue()
+    task = asyncio.create_task(app({"type": "lifespan"}, lifespan.get, replies.put))
+    await lifespan.put({"type": "lifespan.startup"})
+    assert (await replies.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield
+    finally:
+        await lifespan.put({"type": "lifespan.shutdown"})
+        await task
+
+
+def test_a_failing_spool_answers_503_and_turns_unhealthy(tmp_path: Path):
+    writer = SpoolWriter(tmp_path, segment_max_bytes=1 << 20, segment_max_age_seconds=3600)
+    app = WebhookReceiver(ReceiverSettings(secret=SECRET.encode()), writer, writer.open())
+    lost = encode(make_notification("during-failure"))
+
+    async def scenario() -> list[tuple]:
+        async with _started(app):
+            stored = await _call(app, "POST", "/", encode(make_notification("before")))
+            # The segment turns unwritable under the writer (EBADF on write); dup2 keeps
+            # the descriptor number taken, so nothing else can be written by mistake.
+            read_only = os.open(tmp_path / "spool.json", os.O_RDONLY)
+            os.dup2(read_only, writer._fd)
+            os.close(read_only)
+            failed = await _call(app, "POST", "/", lost)
+            retried = await _call(app, "POST", "/", lost)
+            health = await _call(app, "GET", "/healthz")
+            return [stored, failed, retried, health]
+
+    stored, failed, retried, health = asyncio.run(scenario())
+    assert stored == (200, {"status": "stored", "id": "before"})
+    assert failed[0] == 503
+    assert retried[0] == 503  # not "duplicate": it was never stored
+    assert health[0] == 503
+    assert "writing segment" in health[1]["reason"]
+    writer.close()
+    assert stored_ids(tmp_path) == ["before"]
