@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 SECRET_SETTINGS = ("password", "private_key", "private_key_passphrase", "token")
 
 
-
 def redact(text: str, config: Mapping[str, t.Any]) -> str:
     """The text with every configured secret value (and its repr) replaced."""
     for setting in SECRET_SETTINGS:

@@ -1,0 +1,134 @@
+"""Kill-and-resume: SIGKILL the target at random points of a multi-batch load, rerun from
+the last STATE it emitted, and end with exactly the tables of an uninterrupted load.
+
+After every kill it also checks the STATE promise itself: every record before the last
+emitted state is in the table (a row may be newer, never older).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import subprocess
+import threading
+import time
+
+from tests.target.conftest import (
+    TARGET_BIN,
+    messages_text,
+    record,
+    schema_message,
+    table_rows,
+)
+
+STREAMS = ("alpha", "beta")
+KEYS = 150
+RECORDS = 4000
+SEED = 20240611
+
+
+def tap_output(rng: random.Random) -> tuple[list[str], list[str]]:
+    """Schemas (re-sent on every run) and the records/states a tap would emit."""
+    properties = {"id": {"type": "integer"}, "n": {"type": "integer"}, "pad": {"type": "string"}}
+    schemas = [messages_text([schema_message(s, properties, ["id"])]) for s in STREAMS]
+    body: list[str] = []
+    for n in range(1, RECORDS + 1):
+        stream = rng.choice(STREAMS)
+        row = {"id": rng.randrange(KEYS), "n": n, "pad": "x" * rng.randrange(50)}
+        body.append(messages_text([record(stream, row)]))
+        if n % 40 == 0 or n == RECORDS:
+            # The bookmark: where to resume in `body` (the line after this state).
+            body.append(messages_text([{"type": "STATE", "value": {"pos": len(body) + 1}}]))
+    return schemas, body
+
+
+def expected_tables(body: list[str], upto: int) -> dict[str, dict[int, int]]:
+    """Per stream: key -> n of the last record among body[:upto]."""
+    tables: dict[str, dict[int, int]] = {s: {} for s in STREAMS}
+    for line in body[:upto]:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            tables[message["stream"]][message["record"]["id"]] = message["record"]["n"]
+    return tables
+
+
+def loaded(snowflake, schema: str) -> dict[str, dict[int, int]]:
+    result = {}
+    for stream in STREAMS:
+        try:
+            rows = table_rows(snowflake, schema, stream.upper(), '"ID", "N"')
+        except Exception:  # table not created yet
+            rows = []
+        result[stream] = dict(rows)
+    return result
+
+
+def run(config_path, lines: list[str], kill: tuple[int, float] | None) -> list[dict]:
+    """Feed lines to the target. With `kill=(k, delay)`: SIGKILL it `delay` seconds after
+    its k-th STATE (so the kill lands in the middle of the load, wherever that is)."""
+    process = subprocess.Popen(
+        [TARGET_BIN, "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            for line in lines:
+                process.stdin.write(line.encode())
+            process.stdin.close()
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = []
+    if kill is not None:
+        states_before_kill, delay = kill
+        while len(out) < states_before_kill and (line := process.stdout.readline()):
+            out.append(line)
+        time.sleep(delay)
+        process.kill()
+    out += process.stdout.readlines()
+    returncode = process.wait(120)
+    writer.join(10)
+    if kill is None:
+        assert returncode == 0
+    return [json.loads(line) for line in out if line.strip()]
+
+
+def check_committed(snowflake, schema: str, body: list[str], position: int) -> None:
+    """The promise behind every emitted state: all records before it are committed."""
+    committed = expected_tables(body, position)
+    now = loaded(snowflake, schema)
+    for stream in STREAMS:
+        for key, n in committed[stream].items():
+            assert now[stream].get(key, 0) >= n, (stream, key, position)
+
+
+def test_killed_at_random_points_and_resumed_equals_an_uninterrupted_load(
+    config, snowflake, schema, tmp_path
+):
+    rng = random.Random(SEED)
+    schemas, body = tap_output(rng)
+    config["batch_size_rows"] = 100
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    position = 0
+    interrupted = 0
+    while interrupted < 3:
+        kill = (rng.randrange(3), rng.uniform(0.0, 0.3))
+        states = run(config_path, schemas + body[position:], kill)
+        if states:
+            position = states[-1]["pos"]
+        check_committed(snowflake, schema, body, position)
+        if position == len(body):  # the kill landed after the end of the input
+            break
+        interrupted += 1
+    states = run(config_path, schemas + body[position:], None)
+    position = states[-1]["pos"] if states else position
+    check_committed(snowflake, schema, body, position)
+    assert interrupted >= 2
+    assert position == len(body)
+    assert loaded(snowflake, schema) == expected_tables(body, len(body))

@@ -1,0 +1,209 @@
+"""JSON Schema types to Snowflake columns, values as loaded, and record validation."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+
+import pytest
+from target_snowflake.types import FLOAT, VARCHAR, VARIANT, SnowflakeType, from_jsonschema, widen
+from target_snowflake.validation import RecordError, RecordValidator
+
+from tests.target.conftest import column_types, record, run_target, schema_message, table_rows
+
+PROPERTIES = {
+    "id": {"type": "integer"},
+    "s": {"type": ["null", "string"]},
+    "ts": {"type": ["null", "string"], "format": "date-time"},
+    "d": {"type": ["null", "string"], "format": "date"},
+    "t": {"type": ["null", "string"], "format": "time"},
+    "n": {"type": ["null", "number"]},
+    "money": {"type": ["null", "number"], "multipleOf": 0.01},
+    "b": {"type": ["null", "boolean"]},
+    "o": {"type": ["null", "object"], "properties": {"a": {"type": "integer"}}},
+    "a": {"type": ["null", "array"], "items": {"type": "string"}},
+    "u": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    "any": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "string"}, "VARCHAR"),
+        ({"type": ["string", "null"], "format": "date-time"}, "TIMESTAMP_TZ"),
+        ({"type": "string", "format": "date"}, "DATE"),
+        ({"type": "string", "format": "time"}, "TIME"),
+        ({"type": "integer"}, "NUMBER(38,0)"),
+        ({"type": ["integer", "number"]}, "FLOAT"),
+        ({"type": "number"}, "FLOAT"),
+        ({"type": "number", "multipleOf": 0.001}, "NUMBER(38,3)"),
+        ({"type": "number", "multipleOf": 0.5}, "FLOAT"),
+        ({"type": "boolean"}, "BOOLEAN"),
+        ({"type": "object"}, "VARIANT"),
+        ({"type": "array"}, "VARIANT"),
+        ({"type": ["string", "integer"]}, "VARIANT"),
+        ({}, "VARIANT"),
+        (
+            {"anyOf": [{"type": "string", "format": "date-time"}, {"type": ["string", "null"]}]},
+            "VARCHAR",
+        ),
+    ],
+)
+def test_jsonschema_to_snowflake_type(schema, expected):
+    assert from_jsonschema(schema).sql == expected
+
+
+def test_timestamp_type_setting():
+    schema = {"type": "string", "format": "date-time"}
+    assert from_jsonschema(schema, "NTZ").sql == "TIMESTAMP_NTZ"
+    assert from_jsonschema(schema, "LTZ").sql == "TIMESTAMP_LTZ"
+
+
+def test_columns_only_widen():
+    number = SnowflakeType("NUMBER", 0)
+    assert widen(number, VARCHAR) == VARCHAR
+    assert widen(VARCHAR, number) == VARCHAR
+    assert widen(number, FLOAT) == FLOAT
+    assert widen(number, SnowflakeType("NUMBER", 2)) == SnowflakeType("NUMBER", 2)
+    assert widen(SnowflakeType("DATE"), SnowflakeType("TIMESTAMP_TZ")).name == "TIMESTAMP_TZ"
+    assert widen(SnowflakeType("BOOLEAN"), number) == VARCHAR
+    assert widen(VARIANT, VARCHAR) == VARIANT
+
+
+def test_every_type_loads_into_its_column(config, snowflake, schema):
+    row = {
+        "id": 1,
+        "s": "text",
+        "ts": "2024-01-02T03:04:05.123456+02:00",
+        "d": "2024-05-06",
+        "t": "10:11:12",
+        "n": 1.25,
+        "money": 12.34,
+        "b": True,
+        "o": {"a": 1},
+        "a": ["x", "y"],
+        "u": 5,
+        "any": {"deep": [1, {"x": None}]},
+    }
+    run_target(config, [schema_message("typed", PROPERTIES, ["id"]), record("typed", row)])
+    types = column_types(snowflake, schema, "TYPED")
+    assert types == {
+        "ID": "NUMBER(0)",
+        "S": "TEXT",
+        "TS": "TIMESTAMP_TZ",
+        "D": "DATE",
+        "T": "TIME",
+        "N": "FLOAT",
+        "MONEY": "NUMBER(2)",
+        "B": "BOOLEAN",
+        "O": "VARIANT",
+        "A": "VARIANT",
+        "U": "VARIANT",
+        "ANY": "VARIANT",
+    }
+    (loaded,) = table_rows(
+        snowflake,
+        schema,
+        "TYPED",
+        '"S", "TS", "D", "T", "N", "MONEY", "B", TO_JSON("O"), TO_JSON("A"), TO_JSON("ANY")',
+    )
+    assert loaded[0] == "text"
+    assert loaded[1] == datetime.datetime(2024, 1, 2, 1, 4, 5, 123456, tzinfo=datetime.UTC)
+    assert loaded[2:7] == (
+        datetime.date(2024, 5, 6),
+        datetime.time(10, 11, 12),
+        1.25,
+        Decimal("12.34"),
+        True,
+    )
+    assert [json.loads(v) for v in loaded[7:]] == [{"a": 1}, ["x", "y"], {"deep": [1, {"x": None}]}]
+
+
+def test_ntz_columns_hold_the_instant_in_utc(config, snowflake, schema):
+    config["timestamp_type"] = "NTZ"
+    props = {"id": {"type": "integer"}, "ts": {"type": "string", "format": "date-time"}}
+    run_target(
+        config,
+        [
+            schema_message("ntz", props, ["id"]),
+            record("ntz", {"id": 1, "ts": "2024-01-02T03:04:05+02:00"}),
+        ],
+    )
+    assert table_rows(snowflake, schema, "NTZ", '"TS"') == [
+        (datetime.datetime(2024, 1, 2, 1, 4, 5),)
+    ]
+
+
+def check(schema: dict, record_: dict, keys=("id",)) -> tuple:
+    return RecordValidator({"properties": schema}, list(keys)).check(json.dumps(record_).encode())
+
+
+@pytest.mark.parametrize(
+    ("record_", "message"),
+    [
+        ({"id": 1, "ts": "yesterday"}, "$.ts"),
+        ({"id": 1, "d": "2024-13-45"}, "$.d"),
+        ({"id": 1, "b": "true"}, "Expected `bool | null`, got `str`"),
+        ({"id": 1, "o": {"a": "x"}}, "$.o.a"),
+        ({"id": 1, "a": ["x", 1]}, "$.a[1]"),
+        ({"id": "1"}, "$.id"),
+    ],
+)
+def test_validation_names_the_failing_property(record_, message):
+    with pytest.raises(RecordError) as error:
+        check(PROPERTIES, record_)
+    assert message in str(error.value)
+    assert error.value.key == {"id": record_["id"]}
+
+
+def test_validation_checks_constraints_msgspec_expresses():
+    schema = {
+        "id": {"type": "integer", "minimum": 1},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}$", "maxLength": 3},
+        "kind": {"type": "string", "enum": ["a", "b"]},
+    }
+    assert check(schema, {"id": 1, "code": "ABC", "kind": "a"}) == (1,)
+    for bad in ({"id": 0}, {"id": 1, "code": "abc"}, {"id": 1, "kind": "c"}):
+        with pytest.raises(RecordError):
+            check(schema, bad)
+
+
+def test_schemas_msgspec_cannot_express_fall_back_to_jsonschema():
+    schema = {
+        "id": {"type": "integer"},
+        "shape": {
+            "anyOf": [
+                {"type": "object", "properties": {"r": {"type": "number"}}, "required": ["r"]},
+                {"type": "object", "properties": {"w": {"type": "number"}}, "required": ["w"]},
+            ]
+        },
+        'odd"name': {"type": "integer"},
+    }
+    assert check(schema, {"id": 1, "shape": {"w": 2}, 'odd"name': 3}) == (1,)
+    with pytest.raises(RecordError, match="shape"):
+        check(schema, {"id": 1, "shape": {"h": 2}})
+    with pytest.raises(RecordError, match="odd"):
+        check(schema, {"id": 1, 'odd"name': "x"})
+
+
+def test_without_validation_only_keys_are_checked():
+    validator = RecordValidator({"properties": PROPERTIES}, ["id"], validate=False)
+    assert validator.check(b'{"id": 3, "b": "not a bool"}') == (3,)
+    with pytest.raises(RecordError, match="missing key property 'id'"):
+        validator.check(b'{"b": true}')
+
+
+def test_stream_maps_still_apply(config, snowflake, schema):
+    config["stream_maps"] = {"people": {"name": "name.upper()", "secret": None}}
+    props = {"id": {"type": "integer"}, "name": {"type": "string"}, "secret": {"type": "string"}}
+    run_target(
+        config,
+        [
+            schema_message("people", props, ["id"]),
+            record("people", {"id": 1, "name": "ada", "secret": "s"}),
+        ],
+    )
+    assert set(column_types(snowflake, schema, "PEOPLE")) == {"ID", "NAME"}
+    assert table_rows(snowflake, schema, "PEOPLE", '"ID", "NAME"') == [(1, "ADA")]
