@@ -10,6 +10,7 @@ import contextlib
 import json
 import re
 import subprocess
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -129,16 +130,18 @@ def test_meltano_run_loads_exactly_what_got_a_200(
     if not MELTANO.exists():
         pytest.fail(f"{MELTANO} is missing: run `make install` first")
     meltano_install()
-    env = warehouse.meltano_env(system_db=tmp_path / "meltano.db")
+    env = warehouse.meltano_env()
     env["TAP_INTERCOM_WEBHOOK_SPOOL_DIR"] = str(receiver.spool)
     env["TAP_INTERCOM__SELECT"] = json.dumps([f"{STREAM}.*"])
     acknowledged = _deliveries(receiver, "meltano0", 120)
-    first = run_pipeline(env, tmp_path / "run-1.log")
+    # A state ID of its own, as the README advises for the webhook job.
+    own_state = ("--state-id-suffix", f"webhooks-{uuid.uuid4().hex}")
+    first = run_pipeline(env, tmp_path / "run-1.log", own_state)
     assert first.records[STREAM] == len(acknowledged)
     assert set(first.records) == {STREAM}
     _assert_rows_are(warehouse, acknowledged)
 
     acknowledged |= _deliveries(receiver, "meltano1", 80)
-    second = run_pipeline(env, tmp_path / "run-2.log")
+    second = run_pipeline(env, tmp_path / "run-2.log", own_state)
     assert second.records[STREAM] == len(acknowledged) - 120  # only the new ones
     _assert_rows_are(warehouse, acknowledged)
