@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -130,53 +129,9 @@ def running_receiver(
         yield RunningReceiver(f"http://{LOOPBACK}:{port}/", spool, log_path, process)
 
 
-TAP = str(Path(sys.executable).with_name("tap-intercom"))
 STREAM = "webhook_notifications"
 
 
-def write_tap_files(directory: Path, spool: Path) -> tuple[Path, Path]:
-    """A tap config reading `spool` and a catalog selecting only webhook_notifications."""
-    config = directory / "tap-config.json"
-    config.write_text(json.dumps({"access_token": "unused", "webhook_spool_dir": str(spool)}))
-    discovered = subprocess.run(
-        [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
-    )
-    catalog = json.loads(discovered.stdout)
-    for stream in catalog["streams"]:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = stream["tap_stream_id"] == STREAM
-    catalog_path = directory / "tap-catalog.json"
-    catalog_path.write_text(json.dumps(catalog))
-    return config, catalog_path
-
-
-@dataclass
-class TapRun:
-    """What one tap run printed."""
-
-    messages: list[dict]
-    stdout: str
-    stderr: str
-
-    @property
-    def records(self) -> list[dict]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
-
-    @property
-    def state(self) -> dict | None:
-        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
-        return states[-1] if states else None
-
-
-def run_tap(config: Path, catalog: Path, state: dict | None = None) -> TapRun:
-    """Run the tap once (with a state file when given); fail with its stderr if it fails."""
-    args = [TAP, "--config", str(config), "--catalog", str(catalog)]
-    if state is not None:
-        state_path = catalog.with_name("tap-state.json")
-        state_path.write_text(json.dumps(state))
-        args += ["--state", str(state_path)]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    return TapRun(messages, result.stdout, result.stderr)
+def tap_config(spool: Path) -> dict:
+    """A tap config that reads `spool` (the API is never called for this stream)."""
+    return {"access_token": "unused", "webhook_spool_dir": str(spool)}

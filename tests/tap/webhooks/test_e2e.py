@@ -27,6 +27,7 @@ from tests.e2e.pipeline import (
     meltano_install,
     run_pipeline,
 )
+from tests.tap.conftest import catalog_selecting
 from tests.tap.webhooks.support import (
     STREAM,
     RunningReceiver,
@@ -35,7 +36,7 @@ from tests.tap.webhooks.support import (
     encode,
     make_notification,
     running_receiver,
-    write_tap_files,
+    tap_config,
 )
 
 TABLE = STREAM.upper()
@@ -100,11 +101,12 @@ def _assert_rows_are(warehouse: LocalEndpoints, acknowledged: set[str]) -> None:
 def test_tap_piped_into_the_target_loads_exactly_what_got_a_200(
     receiver: RunningReceiver, warehouse: LocalEndpoints, tmp_path: Path
 ):
-    config, catalog = write_tap_files(tmp_path, receiver.spool)
+    (tmp_path / "tap.json").write_text(json.dumps(tap_config(receiver.spool)))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting([STREAM])))
     (tmp_path / "target.json").write_text(json.dumps(warehouse.target_config()))
     (tmp_path / "state.json").write_text("{}")
     pipe = (
-        f"{PLUGINS_BIN / 'tap-intercom'} --config {config} --catalog {catalog}"
+        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json --catalog catalog.json"
         " --state state.json 2>tap.log"
         f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
     )

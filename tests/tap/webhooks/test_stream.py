@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -16,14 +15,8 @@ from tap_intercom.webhooks.spool import (
     utc_now,
 )
 
-from tests.tap.webhooks.support import (
-    STREAM,
-    TAP,
-    make_notification,
-    run_tap,
-    stored_ids,
-    write_tap_files,
-)
+from tests.tap.conftest import TapRun, catalog_selecting, run_tap
+from tests.tap.webhooks.support import STREAM, make_notification, stored_ids, tap_config
 
 
 def _one_record_per_segment(spool: Path) -> SpoolWriter:
@@ -37,16 +30,22 @@ def _store(writer: SpoolWriter, *ids: str) -> None:
         writer.append([encode_record(envelope(make_notification(notification_id), utc_now()))])
 
 
-def _bookmark(state: dict) -> str:
-    return state["bookmarks"][STREAM]["replication_key_value"]
+def _read(tmp_path: Path, spool: Path, state: dict | None = None) -> TapRun:
+    run = run_tap(tmp_path / "runs", tap_config(spool), [STREAM], state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def _ids(run: TapRun) -> list[str]:
+    return [record["id"] for record in run.records[STREAM]]
 
 
 def test_a_record_carries_the_notification_with_rfc3339_times(tmp_path: Path):
     spool = tmp_path / "spool"
     writer = _one_record_per_segment(spool)
     _store(writer, "notif-1")
-    run = run_tap(*write_tap_files(tmp_path, spool))
-    [record] = run.records
+    run = _read(tmp_path, spool)
+    [record] = run.records[STREAM]
     sent = make_notification("notif-1")
     assert record["id"] == "notif-1"
     assert record["topic"] == sent["topic"]
@@ -58,9 +57,9 @@ def test_a_record_carries_the_notification_with_rfc3339_times(tmp_path: Path):
     assert record["item"] == sent["data"]["item"]
     assert record["item_type"] == "conversation"
     assert datetime.fromisoformat(record["received_at"]).tzinfo is not None
-    assert _bookmark(run.state) == record["spool_position"]
+    assert run.bookmark(STREAM) == record["spool_position"]
     SpoolPosition.parse(record["spool_position"])
-    [schema] = [m for m in run.messages if m["type"] == "SCHEMA"]
+    [schema] = [m for m in map(json.loads, run.stdout.splitlines()) if m["type"] == "SCHEMA"]
     assert schema["key_properties"] == ["id"]
     writer.close()
 
@@ -68,22 +67,21 @@ def test_a_record_carries_the_notification_with_rfc3339_times(tmp_path: Path):
 def test_runs_from_state_read_only_new_notifications_and_shrink_the_spool(tmp_path: Path):
     spool = tmp_path / "spool"
     writer = _one_record_per_segment(spool)
-    config, catalog = write_tap_files(tmp_path, spool)
     _store(writer, "a", "b", "c")
 
-    first = run_tap(config, catalog)
-    assert [r["id"] for r in first.records] == ["a", "b", "c"]
+    first = _read(tmp_path, spool)
+    assert _ids(first) == ["a", "b", "c"]
     assert len(list_segments(spool)) == 3  # a run never removes what it has just read
 
     _store(writer, "d", "e")
-    second = run_tap(config, catalog, first.state)
-    assert [r["id"] for r in second.records] == ["d", "e"]
+    second = _read(tmp_path, spool, first.final_state)
+    assert _ids(second) == ["d", "e"]
     # The first run's state was committed: a, b and c are loaded, their segments go.
     assert stored_ids(spool) == ["d", "e"]
 
-    third = run_tap(config, catalog, second.state)
-    assert third.records == []
-    assert _bookmark(third.state) == _bookmark(second.state)
+    third = _read(tmp_path, spool, second.final_state)
+    assert _ids(third) == []
+    assert third.bookmark(STREAM) == second.bookmark(STREAM)
     assert stored_ids(spool) == ["e"]  # the newest segment may still grow: it stays
     writer.close()
 
@@ -93,26 +91,15 @@ def test_runs_from_state_read_only_new_notifications_and_shrink_the_spool(tmp_pa
     restarted.close()
 
 
-def test_the_stream_is_not_selected_by_default(tmp_path: Path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"access_token": "unused"}))
-    discovered = subprocess.run(
-        [TAP, "--config", str(config), "--discover"], capture_output=True, text=True, check=True
-    )
-    [stream] = [s for s in json.loads(discovered.stdout)["streams"] if s["tap_stream_id"] == STREAM]
+def test_the_stream_is_not_selected_by_default():
+    [stream] = [s for s in catalog_selecting([])["streams"] if s["tap_stream_id"] == STREAM]
     [root] = [entry["metadata"] for entry in stream["metadata"] if entry["breadcrumb"] == []]
     assert root["selected-by-default"] is False
     assert root["replication-key"] == "spool_position"
 
 
 def test_selected_without_a_spool_directory_is_a_clear_error(tmp_path: Path):
-    config, catalog = write_tap_files(tmp_path, tmp_path / "missing")
-    result = subprocess.run(
-        [TAP, "--config", str(config), "--catalog", str(catalog)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
-    assert "webhook_spool_dir" in result.stderr
-    assert "is not a directory" in result.stderr
+    run = run_tap(tmp_path, tap_config(tmp_path / "missing"), [STREAM])
+    assert run.returncode != 0
+    assert "webhook_spool_dir" in run.stderr
+    assert "is not a directory" in run.stderr
