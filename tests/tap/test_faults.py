@@ -1,0 +1,79 @@
+"""Under 429 storms, 5xx bursts, dropped connections, truncated bodies and a broken
+scroll, the tap retries and still ends with complete, correct output."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import requests
+from tap_intercom.tap import STREAM_TYPES
+
+from tests.tap.conftest import control, request_log, tap_config, truth
+from tests.tap.records import assert_same_records, expected_record
+
+KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYPES}
+STREAMS = ["contacts", "companies", "conversations", "conversation_parts", "admins", "articles"]
+SIZES = {"contacts": 500, "companies": 200, "conversations": 40, "big_conversations": 0}
+
+
+def _assert_complete(sandbox, run, streams=STREAMS) -> None:
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in streams:
+        expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+        assert_same_records(stream, run.records[stream], expected, KEYS[stream])
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"error_rate": 0.15},
+        {"drop_rate": 0.1},
+        {"truncate_rate": 0.15},
+        {"storm_429": 3},
+    ],
+    ids=["5xx", "dropped-connections", "truncated-json", "429-storm"],
+)
+def test_transient_faults_are_retried_to_complete_output(sandbox_factory, tap_runner, faults):
+    sandbox = sandbox_factory(**SIZES)
+    control(sandbox, "POST", "faults", faults)
+    run = tap_runner(tap_config(sandbox, page_size=50), STREAMS)
+    _assert_complete(sandbox, run)
+    statuses = Counter(r["status"] for r in request_log(sandbox))
+    if "error_rate" in faults:
+        assert sum(count for status, count in statuses.items() if status >= 500) > 0
+    if "storm_429" in faults:
+        assert statuses[429] >= 1
+    assert "Retrying" in run.stderr
+
+
+def test_500_in_the_middle_of_the_scroll_restarts_it(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(**SIZES)
+    control(sandbox, "POST", "faults", {"scroll_500_after_pages": 2})
+    run = tap_runner(tap_config(sandbox, page_size=50), ["companies"])
+    _assert_complete(sandbox, run, ["companies"])
+    assert "restarting it from the beginning" in run.stderr
+
+
+def test_an_open_scroll_is_waited_out(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(**SIZES)
+    control(sandbox, "POST", "faults", {"scroll_idle_seconds": 4})
+    # Someone else's scroll is open when the tap starts.
+    opened = requests.get(
+        f"{sandbox.url}/companies/scroll",
+        headers={"Authorization": f"Bearer {sandbox.token}", "Accept": "application/json"},
+        timeout=30,
+    )
+    assert opened.status_code == 200
+    run = tap_runner(tap_config(sandbox, page_size=50), ["companies"])
+    _assert_complete(sandbox, run, ["companies"])
+    assert "scroll_exists" in run.stderr
+
+
+def test_rate_budget_is_respected_without_429s(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(contacts=100, conversations=70, big_conversations=0)
+    control(sandbox, "POST", "faults", {"rate_limit": 50})
+    run = tap_runner(tap_config(sandbox, max_workers=8), ["conversations", "conversation_parts"])
+    _assert_complete(sandbox, run, ["conversations", "conversation_parts"])
+    statuses = Counter(r["status"] for r in request_log(sandbox))
+    assert statuses[429] == 0, statuses
