@@ -214,6 +214,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+def _reject_constant(name: str) -> None:
+    """NaN and Infinity are Python's JSON extensions, not JSON: refuse them."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -305,7 +310,7 @@ class WebhookReceiver:
             logger.warning("refused a delivery from %s: missing or wrong signature", client[0])
             return _Answer(401, {"error": "missing or wrong X-Hub-Signature"})
         try:
-            notification = json.loads(body)
+            notification = json.loads(body, parse_constant=_reject_constant)
         except ValueError:
             return _Answer(400, {"error": "body is not JSON"})
         problem = notification_problem(notification)

@@ -131,6 +131,7 @@ def _with(field: str, value: object) -> bytes:
         (b"{not json", "body is not JSON"),
         (b"\xff\xfe\x00garbage", "body is not JSON"),
         (b"[1, 2]", "body is not a JSON object"),
+        (_with("delivery_attempts", float("nan")), "body is not JSON"),
         (_with("type", "conversation"), "'type' is not 'notification_event'"),
         (_without("id"), "'id' is missing"),
         (_without("topic"), "'topic' is missing"),
