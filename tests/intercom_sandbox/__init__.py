@@ -32,10 +32,6 @@ class RunningSandbox:
     token: str
     client: SandboxClient
 
-    @property
-    def workspace(self):
-        return self.server.workspace
-
 
 @contextmanager
 def run_sandbox(options: SandboxOptions | None = None) -> Iterator[RunningSandbox]:

@@ -35,6 +35,22 @@ DEFAULT_VERSION = "2.15"
 ACCEPTED_VERSIONS = [f"1.{n}" for n in range(5)] + [f"2.{n}" for n in range(17)]
 
 
+# The small catalogs: (path, list type, items key, Generator attribute, name for 404s,
+# default per_page when the list is page-numbered); each also serves GET {path}/{id}.
+CATALOGS = [
+    ("/admins", "admin.list", "admins", "admins", "Admin", None),
+    ("/teams", "team.list", "teams", "teams", "Team", None),
+    ("/tags", "list", "data", "tags", "Tag", None),
+    ("/ticket_types", "list", "data", "ticket_types", "Ticket type", None),
+    ("/help_center/help_centers", "list", "data", "help_centers", "Help center", None),
+    ("/help_center/collections", "list", "data", "collections", "Collection", 20),
+    ("/articles", "list", "data", "articles", "Article", 25),
+    ("/news/news_items", "list", "data", "news_items", "News item", 10),
+    ("/news/newsfeeds", "list", "data", "newsfeeds", "Newsfeed", 10),
+    ("/subscription_types", "list", "data", "subscription_types", "Subscription type", None),
+]
+
+
 def version_tuple(version: str) -> tuple[int, int]:
     major, minor = version.split(".")
     return int(major), int(minor)
@@ -120,6 +136,21 @@ def cursor_pages(page: int, per_page: int, total: int, next_cursor: str | None) 
     return pages
 
 
+def offset_page(
+    request: Request, total: int, fetch: Callable[[int, int], list[Any]]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Cursor paging over a stable sequence (`per_page`, `starting_after` query parameters):
+    the opaque cursor holds the next page number and offset."""
+    per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
+    cursor = request.arg("starting_after")
+    page, start = decode_cursor(cursor) if cursor else (1, 0)
+    if not isinstance(start, int) or start < 0:
+        raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
+    data = fetch(start, min(start + per_page, total))
+    following = encode_cursor([page + 1, start + per_page]) if len(data) == per_page else None
+    return data, cursor_pages(page, per_page, total, following)
+
+
 def numbered_page(
     request: Request, items: list[Any], default_per_page: int, maximum: int = MAX_PER_PAGE
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -133,6 +164,12 @@ def numbered_page(
         "per_page": per_page,
         "total_pages": math.ceil(len(items) / per_page),
     }
+
+
+def numbered_list(request: Request, items: list[Any], default_per_page: int) -> dict[str, Any]:
+    """The envelope of the page-numbered catalogs (articles, collections, news)."""
+    data, pages = numbered_page(request, items, default_per_page)
+    return {"type": "list", "data": data, "total_count": len(items), "pages": pages}
 
 
 @dataclass
@@ -170,27 +207,10 @@ class Api:
         }
         table: list[tuple[str, str, Callable[..., dict[str, Any]], str | None]] = [
             ("GET", r"/me", self.me, None),
-            ("GET", r"/admins", self.admins, None),
             ("GET", r"/admins/activity_logs", self.activity_logs, None),
-            ("GET", r"/admins/(?P<ident>[^/]+)", self.admin, None),
-            ("GET", r"/teams", self.teams, None),
-            ("GET", r"/teams/(?P<ident>[^/]+)", self.team, None),
-            ("GET", r"/tags", self.tags, None),
             ("GET", r"/segments", self.segments, None),
             ("GET", r"/segments/(?P<ident>[^/]+)", self.segment, None),
             ("GET", r"/data_attributes", self.data_attributes, None),
-            ("GET", r"/ticket_types", self.ticket_types, None),
-            ("GET", r"/ticket_types/(?P<ident>[^/]+)", self.ticket_type, None),
-            ("GET", r"/help_center/help_centers", self.help_centers, None),
-            ("GET", r"/help_center/help_centers/(?P<ident>[^/]+)", self.help_center, None),
-            ("GET", r"/help_center/collections", self.collections, None),
-            ("GET", r"/help_center/collections/(?P<ident>[^/]+)", self.collection, None),
-            ("GET", r"/articles", self.articles, None),
-            ("GET", r"/articles/(?P<ident>[^/]+)", self.article, None),
-            ("GET", r"/news/news_items", self.news_items, None),
-            ("GET", r"/news/newsfeeds", self.newsfeeds, None),
-            ("GET", r"/news/newsfeeds/(?P<ident>[^/]+)", self.newsfeed, None),
-            ("GET", r"/subscription_types", self.subscription_types, None),
             ("GET", r"/contacts", self.contacts, None),
             ("POST", r"/contacts/search", self.search, None),
             ("GET", r"/contacts/(?P<ident>[^/]+)", self.contact, None),
@@ -208,6 +228,12 @@ class Api:
             ("GET", r"/companies/(?P<ident>[^/]+)/segments", self.company_segments, None),
             ("GET", r"/events", self.events, None),
         ]
+        for path, list_type, key, attribute, what, per_page in CATALOGS:
+            listing = self._catalog_list(list_type, key, attribute, per_page)
+            table.append(("GET", path, listing, None))
+            table.append(
+                ("GET", path + r"/(?P<ident>[^/]+)", self._catalog_item(attribute, what), None)
+            )
         self.routes = [Route(m, re.compile(p + r"/?"), h, v) for m, p, h, v in table]
 
     def handle(self, request: Request) -> dict[str, Any]:
@@ -261,20 +287,19 @@ class Api:
                 return item
         raise ApiError(404, "not_found", f"{what} Not Found")
 
-    def admins(self, request: Request) -> dict[str, Any]:
-        return {"type": "admin.list", "admins": self.ws.gen.admins}
+    def _catalog_list(
+        self, list_type: str, key: str, attribute: str, per_page: int | None
+    ) -> Callable[[Request], dict[str, Any]]:
+        def handler(request: Request) -> dict[str, Any]:
+            items = getattr(self.ws.gen, attribute)
+            if per_page is not None:
+                return numbered_list(request, items, per_page)
+            return {"type": list_type, key: items}
 
-    def admin(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.admins, ident, "Admin")
+        return handler
 
-    def teams(self, request: Request) -> dict[str, Any]:
-        return {"type": "team.list", "teams": self.ws.gen.teams}
-
-    def team(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.teams, ident, "Team")
-
-    def tags(self, request: Request) -> dict[str, Any]:
-        return {"type": "list", "data": self.ws.gen.tags}
+    def _catalog_item(self, attribute: str, what: str) -> Callable[..., dict[str, Any]]:
+        return lambda request, ident: self._find(getattr(self.ws.gen, attribute), ident, what)
 
     def all_segments(self, include_count: bool = False) -> list[dict[str, Any]]:
         segments = self.ws.gen.segments + self.ws.gen.company_segment_list
@@ -305,66 +330,6 @@ class Api:
                 and (include_archived or not a["archived"])
             ],
         }
-
-    def ticket_types(self, request: Request) -> dict[str, Any]:
-        return {"type": "list", "data": self.ws.gen.ticket_types}
-
-    def ticket_type(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.ticket_types, ident, "Ticket type")
-
-    def help_centers(self, request: Request) -> dict[str, Any]:
-        return {"type": "list", "data": self.ws.gen.help_centers}
-
-    def help_center(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.help_centers, ident, "Help center")
-
-    def collections(self, request: Request) -> dict[str, Any]:
-        data, pages = numbered_page(request, self.ws.gen.collections, 20)
-        return {
-            "type": "list",
-            "data": data,
-            "total_count": len(self.ws.gen.collections),
-            "pages": pages,
-        }
-
-    def collection(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.collections, ident, "Collection")
-
-    def articles(self, request: Request) -> dict[str, Any]:
-        data, pages = numbered_page(request, self.ws.gen.articles, 25)
-        return {
-            "type": "list",
-            "pages": pages,
-            "total_count": len(self.ws.gen.articles),
-            "data": data,
-        }
-
-    def article(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.articles, ident, "Article")
-
-    def news_items(self, request: Request) -> dict[str, Any]:
-        data, pages = numbered_page(request, self.ws.gen.news_items, 10)
-        return {
-            "type": "list",
-            "pages": pages,
-            "total_count": len(self.ws.gen.news_items),
-            "data": data,
-        }
-
-    def newsfeeds(self, request: Request) -> dict[str, Any]:
-        data, pages = numbered_page(request, self.ws.gen.newsfeeds, 10)
-        return {
-            "type": "list",
-            "pages": pages,
-            "total_count": len(self.ws.gen.newsfeeds),
-            "data": data,
-        }
-
-    def newsfeed(self, request: Request, ident: str) -> dict[str, Any]:
-        return self._find(self.ws.gen.newsfeeds, ident, "Newsfeed")
-
-    def subscription_types(self, request: Request) -> dict[str, Any]:
-        return {"type": "list", "data": self.ws.gen.subscription_types}
 
     def activity_logs(self, request: Request) -> dict[str, Any]:
         after_raw, before_raw = request.arg("created_at_after"), request.arg("created_at_before")
@@ -397,27 +362,12 @@ class Api:
 
     def contacts(self, request: Request) -> dict[str, Any]:
         """GET /contacts: every contact in creation order, cursor paged."""
-        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
-        cursor = request.arg("starting_after")
-        page, start = decode_cursor(cursor) if cursor else (1, 0)
-        if not isinstance(start, int) or start < 0:
-            raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
         with self.ws.lock:
             store = self.ws.kinds["contacts"]
-            indexes = range(start, min(start + per_page, store.count))
-            data = [store.record(i) for i in indexes]
-            more = len(data) == per_page
-            return {
-                "type": "list",
-                "data": data,
-                "total_count": store.count,
-                "pages": cursor_pages(
-                    page,
-                    per_page,
-                    store.count,
-                    encode_cursor([page + 1, indexes.stop]) if more else None,
-                ),
-            }
+            data, pages = offset_page(
+                request, store.count, lambda a, b: [store.record(i) for i in range(a, b)]
+            )
+            return {"type": "list", "data": data, "total_count": store.count, "pages": pages}
 
     def contact(self, request: Request, ident: str) -> dict[str, Any]:
         with self.ws.lock:
@@ -425,27 +375,11 @@ class Api:
             return store.record(i)
 
     def notes(self, request: Request, ident: str) -> dict[str, Any]:
-        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
-        cursor = request.arg("starting_after")
-        page, start = decode_cursor(cursor) if cursor else (1, 0)
-        if not isinstance(start, int) or start < 0:
-            raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
         with self.ws.lock:
             store, i = self._record_or_404("contacts", ident, "User")
             notes = self.ws.gen.notes(i, store.record(i))
-        data = notes[start : start + per_page]
-        more = len(data) == per_page
-        return {
-            "type": "list",
-            "data": data,
-            "total_count": len(notes),
-            "pages": cursor_pages(
-                page,
-                per_page,
-                len(notes),
-                encode_cursor([page + 1, start + per_page]) if more else None,
-            ),
-        }
+        data, pages = offset_page(request, len(notes), lambda a, b: notes[a:b])
+        return {"type": "list", "data": data, "total_count": len(notes), "pages": pages}
 
     def events(self, request: Request) -> dict[str, Any]:
         if request.arg("type") != "user":

@@ -557,6 +557,11 @@ class Generator:
             "email": f"{first.lower()}.{last.lower()}.{contact_index}@{r.choice(DOMAINS)}",
         }
 
+    def _first_contact(self, record: dict[str, Any]) -> int | None:
+        """The index of a conversation's or ticket's contact (the author of user parts)."""
+        refs = record["contacts"]["contacts"]
+        return self.codecs["contacts"].decode(refs[0]["id"]) if refs else None
+
     # ----- contacts ---------------------------------------------------------------------------
     def contact(self, i: int, created_at: int, updated_at: int) -> dict[str, Any]:
         role, r = self._contact_role(i)
@@ -669,16 +674,18 @@ class Generator:
     def notes(self, contact_index: int, contact: dict[str, Any]) -> list[dict[str, Any]]:
         """A contact's notes, newest first (as Intercom lists them)."""
         notes = []
-        created, updated = contact["created_at"], contact["updated_at"]
-        for n in range(self.note_count(contact_index)):
+        count = self.note_count(contact_index)
+        # Spread between creation and the anchor, so updating the contact leaves them alone.
+        created = contact["created_at"]
+        span = max(self.anchor - created, 0)
+        for n in range(count):
             r = rng(self.seed, "note", contact_index, n)
             admin = self.admins[r.randrange(len(self.admins))]
             notes.append(
                 {
                     "type": "note",
                     "id": self.note_id(contact_index, n),
-                    "created_at": created
-                    + ((updated - created) * (n + 1)) // (self.note_count(contact_index) + 1),
+                    "created_at": created + (span * (n + 1)) // (count + 1),
                     "contact": {"type": "contact", "id": contact["id"]},
                     "author": admin,
                     "body": f"<p>{_sentence(r, 8)}</p>",
@@ -873,8 +880,7 @@ class Generator:
         self, i: int, conversation: dict[str, Any], part_times: list[int]
     ) -> list[dict[str, Any]]:
         """The parts GET /conversations/{id} shows: the most recent 500, oldest first."""
-        contact_refs = conversation["contacts"]["contacts"]
-        contact = self.codecs["contacts"].decode(contact_refs[0]["id"]) if contact_refs else None
+        contact = self._first_contact(conversation)
         first = max(len(part_times) - PARTS_SHOWN, 0)
         parts = []
         for n in range(first, len(part_times)):
@@ -957,8 +963,7 @@ class Generator:
     def ticket_parts(
         self, i: int, ticket: dict[str, Any], part_times: list[int]
     ) -> list[dict[str, Any]]:
-        contact_refs = ticket["contacts"]["contacts"]
-        contact = self.codecs["contacts"].decode(contact_refs[0]["id"]) if contact_refs else None
+        contact = self._first_contact(ticket)
         parts = []
         category = ticket["ticket_state"]["category"]
         for n, at in enumerate(part_times):

@@ -207,3 +207,17 @@ def test_command_line_refuses_bad_options():
         timeout=30,
     )
     assert result.returncode == 2 and "error_rate" in result.stderr
+
+
+def test_updating_a_contact_leaves_its_notes_and_events_alone(intercom_sandbox):
+    client = intercom_sandbox.client
+    notes = client.stream_truth("contact_notes")
+    owner = notes[0]["contact_id"]
+    events_before = [e for e in client.stream_truth("contact_events") if e["contact_id"] == owner]
+    client.advance_clock(60)
+    client.change("contacts", "update", ids=[owner])
+    assert [n for n in client.stream_truth("contact_notes") if n["contact_id"] == owner] == [
+        n for n in notes if n["contact_id"] == owner
+    ]
+    events_after = [e for e in client.stream_truth("contact_events") if e["contact_id"] == owner]
+    assert events_after == events_before
