@@ -640,7 +640,8 @@ class Api:
     # ----- companies --------------------------------------------------------------------------
     def companies(self, request: Request) -> dict[str, Any]:
         """GET /companies (or POST /companies/list): one company by name/company_id, else a
-        page-numbered list, most recently updated first (deep pages cost more, as at Intercom)."""
+        page-numbered list, most recently updated first unless order=asc (deep pages cost
+        more, as at Intercom)."""
         store = self.ws.kinds["companies"]
         for key in ("name", "company_id"):
             wanted = request.arg(key)
@@ -648,11 +649,14 @@ class Api:
                 with self.ws.lock:
                     i = self._company_by(key, wanted)
                     return store.record(i)
-        per_page = request.int_arg("per_page", 15, MAX_PER_PAGE if request.method == "POST" else 60)
+        per_page = request.int_arg("per_page", 15, MAX_PER_PAGE)
         page = request.int_arg("page", 1)
+        order = request.arg("order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "parameter_invalid", "order must be asc or desc")
         tag_id, segment_id = request.arg("tag_id"), request.arg("segment_id")
         with self.ws.lock:
-            keys = store.index.iterate(None, None, True, None)
+            keys = store.index.iterate(None, None, order == "desc", None)
             records: Iterator[dict[str, Any]] = (store.record(i) for _, i in keys)
             if tag_id or segment_id:
                 records = (
