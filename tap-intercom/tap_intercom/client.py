@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
+from singer_sdk.singerlib import RecordMessage
 
 from tap_intercom.errors import (
     AuthenticationError,
@@ -346,6 +347,27 @@ class IntercomStream(RESTStream[PageToken | None]):
         """Every record of the list at `path`."""
         for payload in self.iter_pages(self.path, params=self.list_params()):
             yield from payload.get(self.records_key) or ()
+
+    @cached_property
+    def _every_property_selected(self) -> bool:
+        return not any(selected is False for selected in self.mask.values())
+
+    def _generate_record_messages(self, record: dict) -> Iterator[RecordMessage]:
+        """The SDK's record messages, minus two walks of every record that do nothing
+        here: dropping deselected properties when none is deselected, and type
+        conformance (records already match their schema, see TYPE_CONFORMANCE_LEVEL)."""
+        if not self._every_property_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=datetime.now(UTC),
+                )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """UNIX-second timestamps to RFC 3339 strings, in place."""

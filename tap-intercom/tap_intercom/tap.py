@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_intercom.client import DEFAULT_INTERCOM_VERSION, MAX_PAGE_SIZE, REGION_URLS
 from tap_intercom.streams.activity import ActivityLogsStream
@@ -71,6 +72,8 @@ class TapIntercom(Tap):
     """Singer tap for Intercom: every extractable stream, incremental and resumable."""
 
     name = "tap-intercom"
+    # msgspec serialises records several times faster than the default writer.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(

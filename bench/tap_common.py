@@ -1,0 +1,143 @@
+"""Shared pieces of the tap benchmarks: a sandbox process and a measured tap run.
+
+The sandbox runs as its own process (its CLI), so the tap's CPU time measured with
+`os.wait4` is the tap's alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.servers import free_port, managed_process
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TAP = str(Path(sys.executable).with_name("tap-intercom"))
+TOKEN = "bench-token"
+RECORD_PREFIX = b'{"type":"RECORD","stream":"'
+
+
+@dataclass
+class Sandbox:
+    url: str
+
+    def control(self, method: str, path: str, body: dict | None = None) -> Any:
+        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=600)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+@contextlib.contextmanager
+def sandbox(**flags: Any) -> Iterator[Sandbox]:
+    """The sandbox CLI on a free loopback port, stopped at the end."""
+    port = free_port()
+    args = [sys.executable, "-m", "tests.intercom_sandbox", "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--token", TOKEN]
+    for name, value in flags.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with managed_process(
+        args, port, RESULTS / "sandbox.log", env={**os.environ, "PYTHONPATH": str(ROOT)}
+    ):
+        box = Sandbox(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if box.control("GET", "health").get("ok"):
+                    break
+            time.sleep(0.2)
+        yield box
+
+
+@dataclass
+class TapRun:
+    wall: float
+    cpu: float
+    records: dict[str, int]
+    requests: int
+    failed_requests: int
+    request_span: float
+
+
+def catalog_selecting(streams: list[str], workdir: Path, config_path: Path) -> Path:
+    catalog = json.loads(
+        subprocess.run(
+            [TAP, "--config", str(config_path), "--discover"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    path = workdir / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
+    """One full run of `streams`; wall time, the tap's CPU time and the request log."""
+    box.control("DELETE", "requests")
+    with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
+        workdir = Path(tmp)
+        config_path = workdir / "config.json"
+        config_path.write_text(json.dumps({"access_token": TOKEN, "api_url": box.url, **config}))
+        catalog = catalog_selecting(streams, workdir, config_path)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [TAP, "--config", str(config_path), "--catalog", str(catalog)],
+            stdout=subprocess.PIPE,
+            stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
+        )
+        records: dict[str, int] = {}
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith(RECORD_PREFIX):
+                start = len(RECORD_PREFIX)
+                stream = line[start : line.index(b'"', start)].decode()
+                records[stream] = records.get(stream, 0) + 1
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        if status != 0:
+            raise RuntimeError(f"tap failed with status {status}; see {RESULTS / 'tap.log'}")
+    log = box.control("GET", "requests")["requests"]
+    times = [entry["time"] for entry in log]
+    return TapRun(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        records=records,
+        requests=len(log),
+        failed_requests=sum(1 for entry in log if entry["status"] >= 400),
+        request_span=(max(times) - min(times)) if times else 0.0,
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, rows: list[tuple[str, str]], filename: str) -> None:
+    width = max(len(name) for name, _ in rows)
+    lines = [f"## {title}", "", "| figure | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    text = "\n".join(lines) + "\n"
+    print(f"\n{title}")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / filename).write_text(text)
