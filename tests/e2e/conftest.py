@@ -15,7 +15,17 @@ import pytest
 from tests.e2e.pipeline import MELTANO, PLUGINS_BIN, LocalEndpoints, meltano_install
 
 # A workspace small enough for several full runs per test, with every kind of record.
-SMALL_WORKSPACE = {"seed": 11, "contacts": 60}
+SMALL_WORKSPACE = {
+    "seed": 11,
+    "contacts": 60,
+    "companies": 12,
+    "conversations": 24,
+    "tickets": 10,
+    "big_conversations": 1,
+    "deleted_conversations": 2,
+    "activity_logs": 20,
+    "articles": 5,
+}
 
 
 @pytest.fixture(scope="session")
@@ -83,4 +93,4 @@ def endpoints(
 @pytest.fixture
 def meltano_env(meltano_project: Path, endpoints: LocalEndpoints, tmp_path: Path) -> dict[str, str]:
     """Environment for `meltano --environment=demo` with this test's own state."""
-    return endpoints.meltano_env(system_db=tmp_path / "meltano.db")
+    return endpoints.meltano_env(sys_dir=tmp_path / ".meltano")

@@ -60,11 +60,12 @@ class LocalEndpoints:
         with contextlib.closing(self.connect()) as conn:
             conn.cursor().execute(f'CREATE DATABASE IF NOT EXISTS "{self.database}"')
 
-    def meltano_env(self, system_db: Path | None = None) -> dict[str, str]:
+    def meltano_env(self, sys_dir: Path | None = None) -> dict[str, str]:
         """Environment for `meltano --environment=demo ...` against these endpoints.
 
-        `system_db` gives the run its own Meltano system database (and so its own
-        state); without it Meltano uses `.meltano/meltano.db`.
+        With `sys_dir` the run gets a `.meltano` directory of its own (system
+        database, so state; run files) that shares the installed plugins; without it
+        Meltano uses the project's `.meltano/`.
         """
         env = {k: v for k, v in os.environ.items() if not k.startswith(PLUGIN_ENV_PREFIXES)}
         env |= {
@@ -78,8 +79,8 @@ class LocalEndpoints:
             "TARGET_SNOWFLAKE_DATABASE": self.database,
             "TARGET_SNOWFLAKE_DEFAULT_TARGET_SCHEMA": self.schema,
         }
-        if system_db is not None:
-            env["MELTANO_DATABASE_URI"] = f"sqlite:///{system_db}"
+        if sys_dir is not None:
+            env["MELTANO_SYS_DIR_ROOT"] = str(own_meltano_dir(sys_dir))
         return env
 
     def tap_config(self) -> dict[str, Any]:
@@ -102,6 +103,18 @@ class RunResult:
     returncode: int
     records: collections.Counter[str] = field(default_factory=collections.Counter)
     errors: list[str] = field(default_factory=list)
+
+
+def own_meltano_dir(path: Path) -> Path:
+    """A `.meltano` directory for concurrent runs: Meltano writes each run's config,
+    catalog and state files to fixed paths under `.meltano/run/`, so two runs sharing
+    one directory overwrite and delete each other's. The plugin installs are shared."""
+    path.mkdir(parents=True, exist_ok=True)
+    for plugin_type in ("extractors", "loaders"):
+        link = path / plugin_type
+        if not link.exists():
+            link.symlink_to(ROOT / ".meltano" / plugin_type, target_is_directory=True)
+    return path
 
 
 def meltano_install(env: dict[str, str] | None = None) -> None:

@@ -68,7 +68,7 @@ def test_meltano_sees_the_prod_secrets_from_the_environment_and_never_prints_the
     token = "secret-token-value-123"
     env = {
         "PATH": "/usr/bin:/bin",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SYS_DIR_ROOT": str(tmp_path),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TAP_INTERCOM_ACCESS_TOKEN": token,
         "TAP_INTERCOM_REGION": "eu",

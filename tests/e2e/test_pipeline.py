@@ -44,8 +44,8 @@ CHANGES = [
 ]
 # Per-item endpoints whose requests show which parents a run read in detail.
 DETAIL_PATHS = {
-    "conversations": re.compile(r"^/conversations/(\w+)$"),
-    "tickets": re.compile(r"^/tickets/(\w+)$"),
+    "conversations": re.compile(r"^/conversations/(\d+)$"),
+    "tickets": re.compile(r"^/tickets/(\d+)$"),
 }
 # What Meltano logs when it has stored a STATE message from the target.
 STATE_SAVED = "Incremental state has been updated"
@@ -53,14 +53,17 @@ STATE_SAVED = "Incremental state has been updated"
 DAY = 86_400
 
 
-def apply_changes(sandbox: Any) -> dict[str, set[str]]:
-    """Make the CHANGES; the ids of the parents changed per kind (deletions apart)."""
+def apply_changes(sandbox: Any, deletions: bool = True) -> dict[str, set[str]]:
+    """Make the CHANGES; the ids of the records changed and still there, per kind."""
     changed: dict[str, set[str]] = {}
+    deleted: set[str] = set()
     for kind, action, count in CHANGES:
-        ids = sandbox.client.change(kind, action, count)
+        if action == "delete" and not deletions:
+            continue
+        ids = {str(i) for i in sandbox.client.change(kind, action, count)}
         assert len(ids) == count, (kind, action, ids)
-        if action != "delete":
-            changed.setdefault(kind, set()).update(str(i) for i in ids)
+        (deleted if action == "delete" else changed.setdefault(kind, set())).update(ids)
+    changed["conversations"] -= deleted
     return changed
 
 
@@ -143,19 +146,34 @@ def test_full_refresh_reloads_without_duplicates(
     small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
 ):
     run_pipeline(meltano_env, tmp_path / "run-1.log")
-    apply_changes(small_sandbox)
+    apply_changes(small_sandbox, deletions=False)
     full = run_pipeline(meltano_env, tmp_path / "full.log", extra_args=("--full-refresh",))
     truth = small_sandbox.client.truth()
     assert_warehouse_matches(endpoints, truth, stream_keys)  # duplicates are differences
-    for stream in ("contacts", "companies", "tickets"):
+    for stream in ("contacts", "companies", "conversations", "tickets"):
         assert full.records[stream] >= len(truth["streams"][stream]), f"{stream} not reloaded"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tap-intercom reads GET /conversations/deleted only when it has a bookmark "
+    "(ConversationsStream.get_records), so a run without state (--full-refresh) never "
+    "marks conversations deleted since the last run",
+)
+def test_full_refresh_marks_conversations_deleted_since_the_last_run(
+    small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
+):
+    run_pipeline(meltano_env, tmp_path / "run-1.log")
+    small_sandbox.client.change("conversations", "delete", 2)
+    run_pipeline(meltano_env, tmp_path / "full.log", extra_args=("--full-refresh",))
+    assert_warehouse_matches(endpoints, small_sandbox.client.truth(), stream_keys)
 
 
 def test_a_run_killed_midway_and_run_again_ends_with_the_same_tables(
     small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
 ):
     # Slow responses and small batches: the kill lands mid-run, after some commits.
-    small_sandbox.client.faults(latency_ms=20)
+    small_sandbox.client.set_faults(latency_ms=20)
     meltano_env = meltano_env | {"TARGET_SNOWFLAKE_BATCH_SIZE_ROWS": "10"}
     with MeltanoRun(meltano_env, tmp_path / "killed.log") as run:
         run.follow(until=lambda event: STATE_SAVED in str(event.get("event")))
@@ -163,6 +181,7 @@ def test_a_run_killed_midway_and_run_again_ends_with_the_same_tables(
         run.kill()
     assert table_counts(endpoints), "nothing was loaded before the kill"
 
-    small_sandbox.client.faults(latency_ms=0)
-    run_pipeline(meltano_env, tmp_path / "rerun.log")
+    small_sandbox.client.set_faults(latency_ms=0)
+    # Meltano sees the killed job as still running until it goes stale (minutes).
+    run_pipeline(meltano_env, tmp_path / "rerun.log", extra_args=("--force",))
     assert_warehouse_matches(endpoints, small_sandbox.client.truth(), stream_keys)

@@ -25,13 +25,14 @@ from tests.tap.records import expected_record, key_of, record_differences
 DELETED_AT = "_sdc_deleted_at"
 # Snowflake type codes of the connector's cursor description that arrive as JSON text.
 SEMI_STRUCTURED_TYPE_CODES = {5, 9, 10}  # VARIANT, OBJECT, ARRAY
+TIMESTAMP_TYPE_CODES = {6, 7, 8}  # TIMESTAMP_LTZ, TIMESTAMP_TZ, TIMESTAMP_NTZ
 # Streams whose records belong to a conversation: gone from the truth when it is deleted.
 CONVERSATION_CHILDREN = {"conversation_parts": "conversation_id"}
 
 
 def _value(value: Any, semi_structured: bool) -> Any:
     if semi_structured and isinstance(value, str):
-        return json.loads(value)
+        return json.loads(value)  # a VARIANT null becomes None, like a SQL NULL
     if isinstance(value, datetime):
         return value.isoformat()
     return value
@@ -40,23 +41,33 @@ def _value(value: Any, semi_structured: bool) -> Any:
 def warehouse_records(
     conn: snowflake.connector.SnowflakeConnection, schema: str, stream: str
 ) -> list[dict[str, Any]]:
-    """The rows of the stream's table as records (metadata columns except deletion dropped)."""
+    """The rows of the stream's table as records (metadata columns except deletion dropped).
+
+    The local Snowflake returns a NULL timestamp as 1970-01-01 (its result encoding;
+    the stored value is NULL), so each timestamp column is read with its own IS NULL.
+    """
     properties = load_schema(stream)["properties"]
     names = {name.upper(): name for name in properties}
+    table = f'"{schema}"."{stream.upper()}"'
     cur = conn.cursor()
-    cur.execute(f'SELECT * FROM "{schema}"."{stream.upper()}"')
+    cur.execute(f"SELECT * FROM {table} LIMIT 0")
     columns = [
-        (names.get(col.name), col.type_code in SEMI_STRUCTURED_TYPE_CODES)
+        (col.name, names.get(col.name), col.type_code in SEMI_STRUCTURED_TYPE_CODES)
         for col in cur.description
     ]
+    timestamps = [col.name for col in cur.description if col.type_code in TIMESTAMP_TYPE_CODES]
+    null_checks = "".join(f', "{name}" IS NULL' for name in timestamps)
+    cur.execute(f"SELECT *{null_checks} FROM {table}")
     records = []
     for row in cur.fetchall():
+        values = dict(zip([column for column, _, _ in columns], row, strict=False))
+        is_null = dict(zip(timestamps, row[len(columns) :], strict=True))
         record = {
-            name: _value(value, semi_structured)
-            for (name, semi_structured), value in zip(columns, row, strict=True)
-            if name is not None and value is not None
+            name: _value(values[column], semi_structured)
+            for column, name, semi_structured in columns
+            if name is not None and not is_null.get(column, False)
         }
-        records.append(record)
+        records.append({k: v for k, v in record.items() if v is not None})
     return records
 
 
