@@ -36,7 +36,7 @@ ACCEPTED_VERSIONS = [f"1.{n}" for n in range(5)] + [f"2.{n}" for n in range(17)]
 
 
 # The small catalogs: (path, list type, items key, Generator attribute, name for 404s,
-# default per_page when the list is page-numbered); each also serves GET {path}/{id}.
+# default per_page when the list is page-numbered); those with a name also serve {path}/{id}.
 CATALOGS = [
     ("/admins", "admin.list", "admins", "admins", "Admin", None),
     ("/teams", "team.list", "teams", "teams", "Team", None),
@@ -47,7 +47,7 @@ CATALOGS = [
     ("/articles", "list", "data", "articles", "Article", 25),
     ("/news/news_items", "list", "data", "news_items", "News item", 10),
     ("/news/newsfeeds", "list", "data", "newsfeeds", "Newsfeed", 10),
-    ("/subscription_types", "list", "data", "subscription_types", "Subscription type", None),
+    ("/subscription_types", "list", "data", "subscription_types", None, None),
 ]
 
 
@@ -231,9 +231,9 @@ class Api:
         for path, list_type, key, attribute, what, per_page in CATALOGS:
             listing = self._catalog_list(list_type, key, attribute, per_page)
             table.append(("GET", path, listing, None))
-            table.append(
-                ("GET", path + r"/(?P<ident>[^/]+)", self._catalog_item(attribute, what), None)
-            )
+            if what is not None:
+                item = self._catalog_item(attribute, what)
+                table.append(("GET", path + r"/(?P<ident>[^/]+)", item, None))
         self.routes = [Route(m, re.compile(p + r"/?"), h, v) for m, p, h, v in table]
 
     def handle(self, request: Request) -> dict[str, Any]:

@@ -221,3 +221,40 @@ def test_updating_a_contact_leaves_its_notes_and_events_alone(intercom_sandbox):
     ]
     events_after = [e for e in client.stream_truth("contact_events") if e["contact_id"] == owner]
     assert events_after == events_before
+
+
+def test_truth_records_are_what_the_per_item_endpoints_serve(intercom_sandbox):
+    sb = intercom_sandbox
+    sb.client.change("conversations", "add_parts", 3)
+    sb.client.change("tickets", "update", 3)
+    truth = sb.client.truth(
+        [
+            "conversations",
+            "conversation_parts",
+            "tickets",
+            "ticket_parts",
+            "contacts",
+            "companies",
+            "company_segments",
+        ]
+    )["streams"]
+    session = api(sb)
+    for conversation in truth["conversations"][:40]:
+        served = session.get(f"{sb.url}/conversations/{conversation['id']}", timeout=10).json()
+        parts = served.pop("conversation_parts")["conversation_parts"]
+        assert served == conversation
+        assert [{**p, "conversation_id": conversation["id"]} for p in parts] == [
+            p for p in truth["conversation_parts"] if p["conversation_id"] == conversation["id"]
+        ]
+    for ticket in truth["tickets"]:
+        served = session.get(f"{sb.url}/tickets/{ticket['id']}", timeout=10).json()
+        parts = served.pop("ticket_parts")["ticket_parts"]
+        assert served == ticket
+        assert len(parts) == sum(p["ticket_id"] == ticket["id"] for p in truth["ticket_parts"])
+    for contact in truth["contacts"][:40]:
+        assert session.get(f"{sb.url}/contacts/{contact['id']}", timeout=10).json() == contact
+    for company in truth["companies"]:
+        segments = session.get(f"{sb.url}/companies/{company['id']}/segments", timeout=10).json()
+        assert [{**s, "company_id": company["id"]} for s in segments["data"]] == [
+            s for s in truth["company_segments"] if s["company_id"] == company["id"]
+        ]

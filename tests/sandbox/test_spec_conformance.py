@@ -112,6 +112,8 @@ def get_samples(sb) -> list[tuple[str, str, dict[str, Any]]]:
         ("/teams", "/teams", {}),
         ("/teams/{team_id}", f"/teams/{truth_id(sb, 'teams')}", {}),
         ("/tags", "/tags", {}),
+        ("/tags/{tag_id}", f"/tags/{truth_id(sb, 'tags')}", {}),
+        ("/news/news_items/{news_item_id}", f"/news/news_items/{truth_id(sb, 'news_items')}", {}),
         ("/segments", "/segments", {"include_count": "true"}),
         ("/segments/{segment_id}", f"/segments/{truth_id(sb, 'segments')}", {}),
         ("/data_attributes", "/data_attributes", {"model": "contact", "include_archived": "true"}),
