@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.intercom_sandbox.records import EVENTS_LISTED
 from tests.intercom_sandbox.search import (
     Field,
     Plan,
@@ -26,7 +27,6 @@ from tests.intercom_sandbox.search import (
 from tests.intercom_sandbox.store import Key, Kind, Workspace
 
 MAX_PER_PAGE = 150
-EVENTS_WINDOW = 90 * 86400  # events can only be listed for the last 90 days
 SCROLL_PAGE_SIZE = 50
 COUNT_SCAN_LIMIT = 20_000  # search total_count is exact up to this many candidates
 COUNT_SAMPLE = 2_000  # and estimated from this many beyond
@@ -393,7 +393,7 @@ class Api:
         events = self.ws.gen.events(i, contact)
         if request.arg("summary") == "true":
             return self._event_summary(contact, events)
-        listed = [e for e in events if e["created_at"] >= now - EVENTS_WINDOW]
+        listed = [e for e in events if e["created_at"] >= now - EVENTS_LISTED]
         token = request.arg("next_token")
         offset = decode_cursor(token)[1] if token else 0
         if not isinstance(offset, int):

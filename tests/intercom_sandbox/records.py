@@ -14,6 +14,7 @@ from tests.intercom_sandbox.options import SandboxOptions
 
 DAY = 86400
 PARTS_SHOWN = 500  # GET /conversations/{id} returns only the most recent 500 parts
+EVENTS_LISTED = 90 * DAY  # GET /events lists only events of the last 90 days
 NOTE_SLOTS = 64  # note ids are encoded from contact index * NOTE_SLOTS + note number
 PART_SLOTS = 100_000  # part ids are conversation/ticket id * PART_SLOTS + part number
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.intercom_sandbox.records import EVENTS_LISTED
 from tests.intercom_sandbox.store import Workspace
-
-EVENTS_WINDOW = 90 * 86400
 
 
 def _attributes(ws: Workspace, model: str) -> list[dict[str, Any]]:
@@ -60,7 +59,7 @@ def _contact_notes(ws: Workspace) -> list[dict[str, Any]]:
 
 def _contact_events(ws: Workspace) -> list[dict[str, Any]]:
     store = ws.kinds["contacts"]
-    since = ws.now() - EVENTS_WINDOW
+    since = ws.now() - EVENTS_LISTED
     events = []
     for i in store.live_indexes():
         contact = store.record(i)
