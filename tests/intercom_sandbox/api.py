@@ -639,7 +639,8 @@ class Api:
 
     # ----- companies --------------------------------------------------------------------------
     def companies(self, request: Request) -> dict[str, Any]:
-        """GET /companies (or POST /companies/list): one company by name/company_id, else a
+        """GET /companies (or POST /companies/list): by name/company_id a list of that one
+        company (as the description's example shows), else a
         page-numbered list, most recently updated first unless order=asc (deep pages cost
         more, as at Intercom)."""
         store = self.ws.kinds["companies"]
@@ -647,8 +648,9 @@ class Api:
             wanted = request.arg(key)
             if wanted is not None and request.method == "GET":
                 with self.ws.lock:
-                    i = self._company_by(key, wanted)
-                    return store.record(i)
+                    found = store.record(self._company_by(key, wanted))
+                pages = {"type": "pages", "next": None, "page": 1, "per_page": 15, "total_pages": 1}
+                return {"type": "list", "data": [found], "pages": pages, "total_count": 1}
         per_page = request.int_arg("per_page", 15, MAX_PER_PAGE)
         page = request.int_arg("page", 1)
         order = request.arg("order", "desc")
