@@ -265,29 +265,31 @@ class QueryCompiler:
         predicate = self._node(query, depth=0)
         plan = Plan(predicate)
         if "field" in query:
-            filters, plan.window_only = [query], query.get("field") == "updated_at"
+            filters = [query]
         elif query.get("operator") == "AND":
-            filters = [f for f in query["value"] if isinstance(f, dict) and "field" in f]
-            plan.window_only = len(filters) == len(query["value"]) and all(
-                f["field"] == "updated_at" for f in filters
-            )
+            filters = [f for f in query["value"] if "field" in f]
         else:
-            filters = []
-        for f in filters:
-            if f["field"] == "updated_at":
-                low, high = self._window(f["operator"], f["value"])
-                if low is not None:
-                    plan.low = low if plan.low is None else max(plan.low, low)
-                if high is not None:
-                    plan.high = high if plan.high is None else min(plan.high, high)
-        if plan.window_only and any(f["operator"] not in ("=", ">", "<") for f in filters):
-            plan.window_only = False
+            return plan  # an OR at the top: no window narrows it
+        windows = [
+            f
+            for f in filters
+            if f["field"] == "updated_at"
+            and f["value"] is not None
+            and f["operator"] in ("=", ">", "<", ">=", "<=")
+        ]
+        for f in windows:
+            low, high = self._window(f["operator"], f["value"])
+            if low is not None:
+                plan.low = low if plan.low is None else max(plan.low, low)
+            if high is not None:
+                plan.high = high if plan.high is None else min(plan.high, high)
+        # Counts come straight from the index when the window is the whole query.
+        top = [query] if "field" in query else query["value"]
+        plan.window_only = len(windows) == len(top)
         return plan
 
     def _window(self, operator: str, value: Any) -> tuple[int | None, int | None]:
         """The [low, high) updated_at seconds a filter admits, where the index can use it."""
-        if operator not in ("=", ">", "<", ">=", "<="):
-            return None, None
         ts = int(value)
         if self.day_dates:
             day = ts - ts % DAY

@@ -248,3 +248,27 @@ def test_new_contacts_appear_in_search_after_the_indexing_lag(sandbox_factory):
     sb.client.advance_clock(121)
     assert set(added) <= set(found(sb, "contacts", everything))
     assert search(sb, "contacts", everything).json()["total_count"] == 23
+
+
+def test_null_values_and_windows_combined_with_other_filters(sb, contacts):
+    assert (
+        search(sb, "contacts", {"field": "updated_at", "operator": "=", "value": None}).json()[
+            "total_count"
+        ]
+        == 0
+    )
+    no_phone = {"field": "phone", "operator": "=", "value": None}
+    assert found(sb, "contacts", no_phone) == ids([c for c in contacts if c["phone"] is None])
+    pivot = sorted(c["updated_at"] for c in contacts)[100]
+    day = pivot - pivot % DAY
+    mixed = {
+        "operator": "AND",
+        "value": [
+            {"field": "updated_at", "operator": ">", "value": pivot},
+            {"field": "role", "operator": "=", "value": "user"},
+        ],
+    }
+    expected = [c for c in contacts if c["updated_at"] >= day + DAY and c["role"] == "user"]
+    response = search(sb, "contacts", mixed, pagination={"per_page": 5}).json()
+    assert response["total_count"] == len(expected)
+    assert found(sb, "contacts", mixed) == ids(expected)
