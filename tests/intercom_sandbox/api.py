@@ -531,7 +531,8 @@ class Api:
         body = request.body
         if not isinstance(body, dict) or "query" not in body:
             raise ApiError(400, "parameter_not_found", "query is required in the request body")
-        pagination = body.get("pagination") or {}
+        pagination = body.get("pagination")
+        pagination = {} if pagination is None else pagination
         if not isinstance(pagination, dict):
             raise ApiError(400, "parameter_invalid", "pagination must be an object")
         per_page = checked_int(

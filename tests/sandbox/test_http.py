@@ -143,3 +143,60 @@ def test_fault_settings_are_validated(intercom_sandbox):
         with pytest.raises(RuntimeError, match="400"):
             client.set_faults(**bad)
     assert client.set_faults(latency_ms=5)["latency_ms"] == 5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"query": None},
+        {"query": []},
+        {"query": {"operator": "AND", "value": "x"}},
+        {"query": {"operator": "AND", "value": [1, 2]}},
+        {"query": {"field": 5, "operator": "="}},
+        {"query": {"field": "role", "operator": "=", "value": "user"}, "pagination": []},
+        {
+            "query": {"field": "role", "operator": "=", "value": "user"},
+            "pagination": {"per_page": "many"},
+        },
+        {
+            "query": {"field": "role", "operator": "=", "value": "user"},
+            "pagination": {"starting_after": "WzEsICJ4Il0"},
+        },  # [1, "x"]
+        {
+            "query": {"field": "role", "operator": "=", "value": "user"},
+            "pagination": {"starting_after": 17},
+        },
+        {"query": {"field": "role", "operator": "=", "value": "user"}, "sort": "name"},
+        {"query": {"field": "updated_at", "operator": ">", "value": True}},
+        {"query": {"field": "custom_attributes.score", "operator": ">", "value": "x"}},
+    ],
+)
+def test_malformed_searches_are_400s_not_crashes(intercom_sandbox, body):
+    sb = intercom_sandbox
+    response = api(sb).post(f"{sb.url}/contacts/search", json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "error.list"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/contacts", {"starting_after": "WzEsICJ4Il0"}),
+        ("/contacts", {"per_page": "-3"}),
+        ("/conversations", {"starting_after": "WzEsIFsieCJdXQ"}),  # [1, ["x"]]
+        ("/articles", {"page": "zero"}),
+        ("/admins/activity_logs", {}),
+        ("/admins/activity_logs", {"created_at_after": "yesterday"}),
+        ("/events", {"type": "user"}),
+        ("/events", {"type": "lead", "intercom_user_id": "x"}),
+        ("/data_attributes", {"model": "ticket"}),
+        ("/companies/list", {}),
+    ],
+)
+def test_malformed_requests_are_client_errors(intercom_sandbox, path, params):
+    sb = intercom_sandbox
+    response = api(sb).get(f"{sb.url}{path}", params=params, timeout=10)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["type"] == "error.list"
