@@ -278,7 +278,7 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     # -- request building and the page loop ---------------------------------------
 
-    def request_json(
+    def request(
         self,
         path: str,
         *,
@@ -286,8 +286,9 @@ class IntercomStream(RESTStream[PageToken | None]):
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         retry_only_rate_limits: bool = False,
-    ) -> dict[str, Any]:
-        """One API call (GET, or POST when there is a body); the decoded body."""
+    ) -> requests.Response:
+        """One API call (GET, or POST when there is a body), retried as configured;
+        the decoded body is `response.intercom_payload`."""
         prepared = self.build_prepared_request(
             method="POST" if body is not None else "GET",
             url=self.url_base + path,
@@ -300,8 +301,11 @@ class IntercomStream(RESTStream[PageToken | None]):
             if retry_only_rate_limits
             else self._send_with_retries
         )
-        response = send(prepared, None)
-        return response.intercom_payload
+        return send(prepared, None)
+
+    def request_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The decoded body of `request(path, **kwargs)`."""
+        return self.request(path, **kwargs).intercom_payload  # type: ignore[attr-defined]
 
     def iter_pages(
         self,
@@ -312,8 +316,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         headers: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every page of a list (GET with `params`) or search (POST with `body`)."""
-        paginator = PagesPaginator()
-        response = requests.Response()
+        paginator = self.get_new_paginator()
         while not paginator.finished:
             token = paginator.current_value or {}
             page_path, page_params, page_body = path, dict(params or {}), body
@@ -332,11 +335,8 @@ class IntercomStream(RESTStream[PageToken | None]):
                     }
                 else:
                     page_params["starting_after"] = token["starting_after"]
-            payload = self.request_json(
-                page_path, params=page_params, body=page_body, headers=headers
-            )
-            yield payload
-            response.intercom_payload = payload  # type: ignore[attr-defined]
+            response = self.request(page_path, params=page_params, body=page_body, headers=headers)
+            yield response.intercom_payload  # type: ignore[attr-defined]
             paginator.advance(response)
 
     def list_params(self) -> dict[str, Any]:
@@ -372,11 +372,6 @@ class IntercomStream(RESTStream[PageToken | None]):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """UNIX-second timestamps to RFC 3339 strings, in place."""
         return self._convert_timestamps(row)
-
-    # The SDK's abstract hooks, unused: `iter_pages` is the page loop.
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        """The records of one response."""
-        return response.intercom_payload.get(self.records_key) or ()  # type: ignore[attr-defined]
 
     def get_new_paginator(self) -> PagesPaginator:
         """Intercom's `pages` object, whatever its form."""

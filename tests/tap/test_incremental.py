@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+from tap_intercom.tap import TapIntercom
+
 from tests.tap.conftest import control, request_log, tap_config, truth
 from tests.tap.records import assert_same_records, expected_record
 
@@ -88,3 +92,38 @@ def test_second_run_emits_the_changes_reads_only_them_and_moves_state(sandbox_fa
     third = tap_runner(config, ["contacts", "conversations"], state=second.final_state)
     assert third.returncode == 0, third.stderr[-3000:]
     assert len(third.records["contacts"]) <= len(changed["contacts"]) + len(changed["new_contacts"])
+
+
+def _state_with_bookmark(stream: str, value: str) -> dict:
+    return {
+        "bookmarks": {stream: {"replication_key": "updated_at", "replication_key_value": value}}
+    }
+
+
+def test_deletions_are_read_with_version_2_16_whatever_the_config(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(conversations=30, deleted_conversations=4)
+    config = tap_config(sandbox, intercom_version="2.11")
+    state = _state_with_bookmark("conversations", "2000-01-01T00:00:00+00:00")
+    run = tap_runner(config, ["conversations"], state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    deleted = {r["id"] for r in run.records["conversations"] if r.get("_sdc_deleted_at")}
+    assert deleted == set(control(sandbox, "GET", "truth")["deleted"]["conversations"])
+    assert any(
+        r["path"] == "/conversations/deleted" and r["status"] == 200 for r in request_log(sandbox)
+    )
+
+
+def test_refused_deletions_are_reported_once_and_the_run_goes_on(
+    sandbox_factory, monkeypatch, caplog, capsys
+):
+    sandbox = sandbox_factory(conversations=30, deleted_conversations=4)
+    # As if Intercom refused the call: ask with a version that does not offer it.
+    monkeypatch.setattr("tap_intercom.streams.conversations.DELETIONS_VERSION", "2.15")
+    state = _state_with_bookmark("conversations", "2000-01-01T00:00:00+00:00")
+    tap = TapIntercom(config=tap_config(sandbox), state=state)
+    with caplog.at_level(logging.WARNING):
+        tap.streams["conversations"].sync()
+    records = [line for line in capsys.readouterr().out.splitlines() if '"RECORD"' in line]
+    assert len(records) == len(truth(sandbox, "conversations"))
+    warnings = [r for r in caplog.records if "Deleted conversations cannot be seen" in r.message]
+    assert len(warnings) == 1
