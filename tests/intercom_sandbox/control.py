@@ -27,7 +27,8 @@ class Control:
         route = (method, path.rstrip("/"))
         try:
             if route == ("GET", "/_sandbox/health"):
-                return 200, {"ok": True, "now": ws.now()}
+                errors = self.server.internal_errors
+                return 200, {"ok": True, "now": ws.now(), "internal_errors": errors[-20:]}
             if route == ("GET", "/_sandbox/truth"):
                 wanted = parse_qs(query).get("streams", [",".join(STREAMS)])[0].split(",")
                 return 200, {

@@ -22,9 +22,15 @@ def sandbox_factory() -> Iterator[Callable[..., RunningSandbox]]:
             fault_overrides = {k: overrides.pop(k) for k in list(overrides) if k in fault_names}
             options = SandboxOptions(**overrides)
             options.faults.merge(fault_overrides)
-            return stack.enter_context(run_sandbox(options))
+            sandbox = stack.enter_context(run_sandbox(options))
+            started.append(sandbox)
+            return sandbox
 
+        started: list[RunningSandbox] = []
         yield start
+        # A sandbox bug must not pass for an Intercom 500 that a client retried away.
+        bugs = [bug for sandbox in started for bug in sandbox.server.internal_errors]
+        assert not bugs, f"the Intercom sandbox hit internal errors: {bugs[:5]}"
 
 
 @pytest.fixture

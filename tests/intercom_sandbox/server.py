@@ -68,6 +68,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.fault_lock = threading.Lock()
         self.fault_rng = random.Random(options.seed)
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.internal_errors: list[str] = []  # sandbox bugs met while answering
         super().__init__((options.host, options.port), Handler)
 
     @property
@@ -194,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
             return error.status, error.body()
         except Exception as error:  # a sandbox bug: say so loudly rather than mimic Intercom
             traceback.print_exc()
+            self.server.internal_errors.append(f"{self.command} {path}: {error!r}")
             return 500, ApiError(500, "sandbox_internal_error", repr(error)).body()
 
     def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:

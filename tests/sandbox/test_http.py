@@ -200,3 +200,18 @@ def test_malformed_requests_are_client_errors(intercom_sandbox, path, params):
     response = api(sb).get(f"{sb.url}{path}", params=params, timeout=10)
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["type"] == "error.list"
+
+
+def test_a_sandbox_bug_is_reported_not_disguised(monkeypatch):
+    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+
+    with run_sandbox(SandboxOptions(contacts=5)) as sb:
+
+        def broken(request):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(sb.server.api, "handle", broken)
+        response = api(sb).get(f"{sb.url}/tags", timeout=10)
+        assert response.status_code == 500
+        assert response.json()["errors"][0]["code"] == "sandbox_internal_error"
+        assert sb.client.health()["internal_errors"] == ["GET /tags: RuntimeError('boom')"]
