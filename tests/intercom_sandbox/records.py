@@ -197,7 +197,7 @@ class Generator:
         )
 
     # ----- time helpers ---------------------------------------------------------------------
-    def base_updated_at(self, kind: str, index: int, count: int) -> int:
+    def base_updated_at(self, index: int, count: int) -> int:
         """Monotonic in index, in groups of three equal seconds (ties matter for bookmarks)."""
         return self.start + ((index - index % 3) * self.span) // max(count, 1)
 

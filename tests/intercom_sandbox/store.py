@@ -110,9 +110,7 @@ class Kind:
         self.base_count = base_count
         self.count = base_count
         self.codec = generator.codecs[name]
-        self.index = UpdatedIndex(
-            base_count, lambda i: generator.base_updated_at(name, i, base_count)
-        )
+        self.index = UpdatedIndex(base_count, lambda i: generator.base_updated_at(i, base_count))
         self.created: dict[int, int] = {}  # records added since start: index -> created_at
         self.updated: dict[int, int] = {}  # records changed since start: index -> updated_at
         self.edits: dict[int, dict[str, Any]] = {}  # field overrides from changes
@@ -126,24 +124,23 @@ class Kind:
         i = self.codec.decode(ident)
         return i if self.exists(i) else None
 
+    def first_updated_at(self, i: int) -> int:
+        """updated_at before any change: by formula, or the creation time of added records."""
+        return self.created.get(i) or self.gen.base_updated_at(i, self.base_count)
+
     def times(self, i: int) -> tuple[int, int]:
         """(created_at, updated_at) of record i."""
+        first = self.first_updated_at(i)
         if i in self.created:
-            created = self.created[i]
+            created = first
         else:
-            base = self.gen.base_updated_at(self.name, i, self.base_count)
-            age = min(base - self.gen.start, 60 * DAY)
-            created = base - rng(self.gen.seed, "created", self.name, i).randrange(age + 1)
-        base_updated = self.created.get(i) or self.gen.base_updated_at(
-            self.name, i, self.base_count
-        )
-        return created, self.updated.get(i, base_updated)
+            age = min(first - self.gen.start, 60 * DAY)
+            created = first - rng(self.gen.seed, "created", self.name, i).randrange(age + 1)
+        return created, self.updated.get(i, first)
 
     def part_times(self, i: int) -> list[int]:
-        created, updated = self.times(i)
-        base_updated = self.created.get(i) or self.gen.base_updated_at(
-            self.name, i, self.base_count
-        )
+        created, _ = self.times(i)
+        base_updated = self.first_updated_at(i)
         n = self.gen.base_part_count(self.name, i, self.base_count, self.gen.o.big_conversations)
         base = [created + ((base_updated - created) * (k + 1)) // n for k in range(n)]
         return base + self.extra_parts.get(i, [])
