@@ -91,17 +91,20 @@ def _sandbox_url(process: subprocess.Popen, log_path: Path) -> str:
 
 
 class Progress:
-    """Prints records per stream as the tap reports them (at each stream's end, and
-    every minute for long streams)."""
+    """Prints, as they happen, the records the tap has read per stream (at each stream's
+    end, and every minute for long streams) and the rows the target has committed."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
-        self.total = 0
+        self.totals = {"read": 0, "loaded": 0}
 
-    def __call__(self, stream: str, records: int) -> None:
-        self.total += records
+    def __call__(self, kind: str, name: str, count: int) -> None:
+        self.totals[kind] += count
         elapsed = time.monotonic() - self.started
-        say(f"      {stream:<26} +{records:>7,}   total {self.total:>8,}   {elapsed:6.1f} s")
+        say(
+            f"      {elapsed:5.1f} s  {kind:<6} {name.lower():<24} {count:>7,}"
+            f"   ({self.totals[kind]:,} {'records' if kind == 'read' else 'rows'} so far)"
+        )
 
 
 def pipeline_run(
@@ -112,12 +115,13 @@ def pipeline_run(
     say("      $ meltano --environment=demo run tap-intercom target-snowflake")
     sandbox.clear_requests()
     progress = Progress()
-    result = run_pipeline(endpoints.meltano_env(), log, on_records=progress)
+    result = run_pipeline(endpoints.meltano_env(), log, on_progress=progress)
     requests = len(sandbox.requests())
     elapsed = time.monotonic() - progress.started
     say(
-        f"      done: {sum(result.records.values()):,} records from {len(result.records)} streams"
-        f" with {requests:,} API requests in {elapsed:.1f} s (log: {log.relative_to(ROOT)})"
+        f"      done in {elapsed:.1f} s: {sum(result.records.values()):,} records read from"
+        f" {len(result.records)} streams with {requests:,} API requests,"
+        f" {sum(result.loaded.values()):,} rows loaded (log: {log.relative_to(ROOT)})"
     )
     return result
 

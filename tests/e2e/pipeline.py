@@ -11,6 +11,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Callable
@@ -32,7 +33,11 @@ DEMO_STATE_ID = f"demo:{TAP}-to-{TARGET}"
 # Settings a user's shell or .env may carry for prod; a local run must not inherit them.
 PLUGIN_ENV_PREFIXES = ("TAP_INTERCOM_", "TARGET_SNOWFLAKE_", "MELTANO_")
 
-RecordCallback = Callable[[str, int], None]
+# Called with ("read", stream, records) for the tap's counts and ("loaded", table, rows)
+# for each batch the target commits.
+ProgressCallback = Callable[[str, str, int], None]
+# The target's log line for a committed batch: Loaded N rows for "DB"."SCHEMA"."TABLE".
+LOADED = re.compile(r'Loaded (\d+) rows (?:for|into) .*\."((?:[^"]|"")+)"')
 
 
 class PipelineError(RuntimeError):
@@ -101,7 +106,8 @@ class RunResult:
     """What one pipeline run did."""
 
     returncode: int
-    records: collections.Counter[str] = field(default_factory=collections.Counter)
+    records: collections.Counter[str] = field(default_factory=collections.Counter)  # by stream
+    loaded: collections.Counter[str] = field(default_factory=collections.Counter)  # by table
     errors: list[str] = field(default_factory=list)
 
 
@@ -141,7 +147,8 @@ class MeltanoRun:
 
     Meltano logs as JSON lines; the tap's stderr arrives as events named
     `tap-intercom`, among them singer-sdk's `METRIC: {...}` points, whose
-    `record_count` counters are increments per stream.
+    `record_count` counters are increments per stream; the target's as events named
+    `target-snowflake`, with a `Loaded N rows into ...` line per committed batch.
     """
 
     def __init__(self, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()):
@@ -159,19 +166,21 @@ class MeltanoRun:
         )
 
     def follow(
-        self, on_records: RecordCallback | None = None, until: Callable[[dict], bool] | None = None
+        self,
+        on_progress: ProgressCallback | None = None,
+        until: Callable[[dict], bool] | None = None,
     ) -> RunResult:
         """Read the log to the end (or until `until(event)` is true), counting records."""
         assert self.process.stdout is not None
-        with open(self.log_path, "a") as log:
+        with open(self.log_path, "w") as log:
             for line in self.process.stdout:
-                event = self._record(line, log, on_records)
+                event = self._record(line, log, on_progress)
                 if until is not None and event is not None and until(event):
                     return self.result
         self.result.returncode = self.process.wait()
         return self.result
 
-    def _record(self, line: str, log: TextIO, on_records: RecordCallback | None) -> dict | None:
+    def _record(self, line: str, log: TextIO, on_progress: ProgressCallback | None) -> dict | None:
         log.write(line)
         try:
             event = json.loads(line)
@@ -181,13 +190,17 @@ class MeltanoRun:
         message = str(event.get("event", ""))
         if event.get("level") in ("error", "critical"):
             self.result.errors.append(f"{event.get('name', 'meltano')}: {message}")
+        progress = None
         if event.get("name") == TAP and message.startswith("METRIC: "):
             point = json.loads(message.removeprefix("METRIC: "))
             if point.get("metric") == "record_count" and point.get("value"):
-                stream = point["tags"]["stream"]
-                self.result.records[stream] += point["value"]
-                if on_records is not None:
-                    on_records(stream, point["value"])
+                progress = ("read", point["tags"]["stream"], point["value"])
+                self.result.records[progress[1]] += progress[2]
+        elif event.get("name") == TARGET and (loaded := LOADED.search(message)):
+            progress = ("loaded", loaded.group(2).replace('""', '"'), int(loaded.group(1)))
+            self.result.loaded[progress[1]] += progress[2]
+        if progress is not None and on_progress is not None:
+            on_progress(*progress)
         return event
 
     def kill(self) -> None:
@@ -213,11 +226,11 @@ def run_pipeline(
     env: dict[str, str],
     log_path: Path,
     extra_args: tuple[str, ...] = (),
-    on_records: RecordCallback | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> RunResult:
     """One complete `meltano run`; raises PipelineError when it fails."""
     with MeltanoRun(env, log_path, extra_args) as run:
-        result = run.follow(on_records)
+        result = run.follow(on_progress)
     if result.returncode != 0:
         tail = "\n".join(result.errors[-20:])
         raise PipelineError(f"meltano run exited {result.returncode} (log: {log_path}):\n{tail}")
@@ -253,11 +266,20 @@ class TableCount:
 
 
 def table_counts(endpoints: LocalEndpoints) -> dict[str, TableCount]:
-    """Rows per table of the loaded schema."""
+    """Rows per table of the loaded schema (counted in SQL: the local Snowflake reads a
+    NULL timestamp back as 1970-01-01)."""
     counts = {}
     with contextlib.closing(endpoints.connect()) as conn:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT table_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND column_name = '_SDC_DELETED_AT'",
+            (endpoints.schema,),
+        )
+        with_deletions = {row[0] for row in cur.fetchall()}
         for table in table_names(conn, endpoints.schema):
-            rows = fetch_rows(conn, endpoints.schema, table)
-            deleted = sum(1 for row in rows if row.get("_SDC_DELETED_AT") is not None)
-            counts[table] = TableCount(rows=len(rows), deleted=deleted)
+            deleted = 'COUNT("_SDC_DELETED_AT")' if table in with_deletions else "0"
+            cur.execute(f'SELECT COUNT(*), {deleted} FROM "{endpoints.schema}"."{table}"')
+            rows, deleted_rows = cur.fetchone()
+            counts[table] = TableCount(rows=rows, deleted=deleted_rows)
     return counts
