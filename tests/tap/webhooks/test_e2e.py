@@ -125,6 +125,7 @@ def test_tap_piped_into_the_target_loads_exactly_what_got_a_200(
     assert len(list_segments(receiver.spool)) < segments_before_run[1]
 
 
+@pytest.mark.e2e
 def test_meltano_run_loads_exactly_what_got_a_200(
     receiver: RunningReceiver, warehouse: LocalEndpoints, tmp_path: Path
 ):
