@@ -71,9 +71,14 @@ def test_an_open_scroll_is_waited_out(sandbox_factory, tap_runner):
 
 
 def test_rate_budget_is_respected_without_429s(sandbox_factory, tap_runner):
-    sandbox = sandbox_factory(contacts=100, conversations=70, big_conversations=0)
-    control(sandbox, "POST", "faults", {"rate_limit": 50})
+    # 46 requests at 20 per 10-second window: three windows at least; unpaced, the
+    # run would take about a second and hit 429s.
+    sandbox = sandbox_factory(contacts=100, conversations=45, big_conversations=0)
+    control(sandbox, "POST", "faults", {"rate_limit": 20})
     run = tap_runner(tap_config(sandbox, max_workers=8), ["conversations", "conversation_parts"])
     _assert_complete(sandbox, run, ["conversations", "conversation_parts"])
-    statuses = Counter(r["status"] for r in request_log(sandbox))
+    served = request_log(sandbox)
+    statuses = Counter(r["status"] for r in served)
     assert statuses[429] == 0, statuses
+    times = [r["time"] for r in served]
+    assert max(times) - min(times) > 10

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pytest
-from tap_intercom.tap import STREAM_TYPES
+from tap_intercom.tap import STREAM_TYPES, TapIntercom
 
 from tests.tap.conftest import request_log, tap_config, truth
 from tests.tap.records import assert_same_records, expected_record
@@ -73,3 +74,11 @@ def test_paged_streams_use_full_pages(full_run):
     assert all(r["status"] == 200 for r in requests_served), Counter(
         (r["path"], r["status"]) for r in requests_served if r["status"] != 200
     )
+
+
+def test_a_child_whose_parent_vanished_is_skipped_with_a_warning(intercom_sandbox, caplog):
+    tap = TapIntercom(config=tap_config(intercom_sandbox))
+    parts = tap.streams["conversation_parts"]
+    with caplog.at_level(logging.WARNING):
+        assert parts._children_with_parent_id({"id": "999999999"}) == []
+    assert any("999999999 vanished" in record.message for record in caplog.records)
