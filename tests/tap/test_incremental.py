@@ -127,3 +127,23 @@ def test_refused_deletions_are_reported_once_and_the_run_goes_on(
     assert len(records) == len(truth(sandbox, "conversations"))
     warnings = [r for r in caplog.records if "Deleted conversations cannot be seen" in r.message]
     assert len(warnings) == 1
+
+
+def test_contacts_that_reach_search_late_are_caught_by_the_lookback(sandbox_factory, tap_runner):
+    sandbox = sandbox_factory(contacts=200, search_lag_seconds=60)
+    config = tap_config(sandbox)  # lookback_window_seconds: 300 by default
+    first = tap_runner(config, ["contacts"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    updated = control(
+        sandbox, "POST", "changes", {"kind": "contacts", "action": "update", "count": 2}
+    )
+    added = control(sandbox, "POST", "changes", {"kind": "contacts", "action": "add", "count": 3})
+
+    second = tap_runner(config, ["contacts"], state=first.final_state)
+    assert set(updated["ids"]) <= _ids(second.records["contacts"])
+    assert not set(added["ids"]) & _ids(second.records["contacts"]), "no search lag?"
+
+    control(sandbox, "POST", "clock", {"advance_seconds": 61})
+    third = tap_runner(config, ["contacts"], state=second.final_state)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert set(added["ids"]) <= _ids(third.records["contacts"])
