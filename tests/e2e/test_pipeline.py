@@ -7,6 +7,7 @@ and checks the warehouse against the sandbox's ground truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -24,7 +25,7 @@ from tests.e2e.pipeline import (
     run_pipeline,
     table_counts,
 )
-from tests.e2e.truth import assert_warehouse_matches
+from tests.e2e.truth import assert_warehouse_matches, warehouse_differences
 
 pytestmark = pytest.mark.e2e
 
@@ -140,6 +141,33 @@ def test_shell_pipe_with_a_state_file(
 
     first, second = (state["bookmarks"]["contacts"]["replication_key_value"] for state in states)
     assert datetime.fromisoformat(second) > datetime.fromisoformat(first)
+
+
+def test_the_truth_comparison_sees_a_wrong_value_a_lost_row_and_a_duplicate(
+    small_sandbox, endpoints: LocalEndpoints, stream_keys, tmp_path: Path
+):
+    write_json(tmp_path / "tap.json", endpoints.tap_config())
+    write_json(tmp_path / "target.json", endpoints.target_config())
+    pipe = (
+        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json 2>tap.log"
+        f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
+    )
+    subprocess.run(["bash", "-o", "pipefail", "-c", pipe], cwd=tmp_path, check=True, timeout=300)
+    truth = small_sandbox.client.truth()
+    assert warehouse_differences(endpoints, truth, stream_keys) == []
+
+    first, second = sorted(r["id"] for r in truth["streams"]["tags"])[:2]
+    team = truth["streams"]["teams"][0]["id"]
+    with contextlib.closing(endpoints.connect()) as conn:
+        cur = conn.cursor()
+        cur.execute('UPDATE INTERCOM.TAGS SET "NAME" = \'renamed\' WHERE "ID" = %s', (first,))
+        cur.execute('DELETE FROM INTERCOM.TEAMS WHERE "ID" = %s', (team,))
+        cur.execute("INSERT INTO INTERCOM.ADMINS SELECT * FROM INTERCOM.ADMINS LIMIT 1")
+    differences = "\n".join(warehouse_differences(endpoints, truth, stream_keys))
+    assert f"tags['{first}'].name: 'renamed' != expected" in differences
+    assert "teams: 1 missing" in differences
+    assert "admins: 1 duplicate keys" in differences
+    assert second not in differences
 
 
 def test_full_refresh_reloads_without_duplicates(
