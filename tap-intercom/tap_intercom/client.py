@@ -49,6 +49,8 @@ MAX_RATE_LIMITED_TRIES = 30
 MAX_BACKOFF_SECONDS = 30.0
 
 _json_decoder = msgspec.json.Decoder()
+# Workspace creation times by workspace (see `IntercomStream.workspace_created_at`).
+_workspace_created_at: dict[str, int] = {}
 
 
 def to_rfc3339(unix_seconds: int | float) -> str:
@@ -112,11 +114,28 @@ class IntercomStream(RESTStream[PageToken | None]):
         return api_base_url(dict(self.config))
 
     @cached_property
-    def pacer(self) -> RateLimitPacer:
-        """The process-wide pacer of this workspace (host + token fingerprint)."""
+    def workspace_key(self) -> str:
+        """Identifies the workspace: API host plus a fingerprint of the token."""
         token = str(self.config.get("access_token", ""))
         fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
-        return pacer_for(f"{self.url_base}#{fingerprint}")
+        return f"{self.url_base}#{fingerprint}"
+
+    @cached_property
+    def pacer(self) -> RateLimitPacer:
+        """The process-wide pacer of this workspace."""
+        return pacer_for(self.workspace_key)
+
+    def workspace_created_at(self) -> int:
+        """When the workspace was created (`GET /me`), 0 if Intercom will not say."""
+        key = self.workspace_key
+        if key not in _workspace_created_at:
+            try:
+                app = self.request_json("/me").get("app") or {}
+                _workspace_created_at[key] = int(app.get("created_at") or 0)
+            except IntercomAPIError as error:
+                self.logger.info("Workspace creation time unknown (%s)", error)
+                _workspace_created_at[key] = 0
+        return _workspace_created_at[key]
 
     @property
     def intercom_version(self) -> str:

@@ -29,7 +29,7 @@ DAY_SECONDS = 86_400
 MIN_WINDOW_SECONDS = 60
 # Pages a search window should hold: few enough that a crash loses little work, many
 # enough that the window's partly filled last page costs little.
-WINDOW_PAGES = 10
+WINDOW_PAGES = 20
 
 
 def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
@@ -79,7 +79,9 @@ class WindowedSearchStream(IncrementalStream):
         density, so windows hold about `WINDOW_PAGES` pages.
         """
         target = WINDOW_PAGES * self.page_size
-        lo, width = start, None  # no width yet: probe everything that is left
+        # Nothing is older than the workspace: without this, a first run would spend
+        # requests probing the empty decades before it.
+        lo, width = max(start, self.workspace_created_at()), None
         while True:
             now = int(time.time())
             hi = None if width is None or lo + width > now else lo + width

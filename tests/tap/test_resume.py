@@ -25,7 +25,7 @@ def test_killed_run_resumes_from_its_last_state(
 ):
     sandbox = sandbox_factory(**sizes)
     # Small pages: several search windows (checkpoints) in a small workspace.
-    config = tap_config(sandbox, page_size=20, max_workers=4)
+    config = tap_config(sandbox, page_size=10, max_workers=4)
     killed = tap_runner(config, [stream], kill_after_records=kill_after)
     assert killed.returncode != 0
     assert killed.bookmark(stream), "no STATE with a bookmark before the kill"
