@@ -96,8 +96,6 @@ class IntercomStream(RESTStream[PageToken | None]):
     # Records are emitted exactly as the API serves them (timestamps converted by the
     # schema's converter), so the SDK's per-record type conformance is not needed.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    # Progress is logged per page; the SDK's per-request metric lines add nothing.
-    _LOG_REQUEST_METRICS = False
 
     def __init__(self, tap: Any) -> None:
         super().__init__(tap=tap, schema=load_schema(self.name))
