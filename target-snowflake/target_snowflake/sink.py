@@ -190,14 +190,23 @@ class SnowflakeSink(BatchSink):
         self.record_counter_metric.increment(batch.rows)
 
     def _load(self, path: t.Any, rows: int) -> None:
+        """PUT the file, COPY it into a VARIANT table, then apply it to the target table.
+
+        For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
+        in it and `replace_table` swaps the table's contents at the end of the run.
+        """
         connection = self._target.connection
         prefix = uuid.uuid4().hex
         stage = self._target.stage
-        raw_table = quote(f"{self.table.name}__LOAD_{prefix[:12]}")
         connection.execute(
             f"PUT {sql_string('file://' + str(path))} @{stage}/{prefix} AUTO_COMPRESS=FALSE"
         )
-        connection.execute(f'CREATE TEMPORARY TABLE {raw_table} ("V" VARIANT)')
+        overwrite = self.load_method == "overwrite"
+        if overwrite:
+            raw_table = self._target.overwrite_table(self.table)
+        else:
+            raw_table = quote(f"{self.table.name}__LOAD_{prefix[:12]}")
+            connection.execute(f'CREATE TEMPORARY TABLE {raw_table} ("V" VARIANT)')
         try:
             # PURGE removes the staged file once loaded (REMOVE is not supported by the
             # emulator; the stage itself is temporary and goes with the session).
@@ -209,15 +218,21 @@ class SnowflakeSink(BatchSink):
             if loaded != rows:
                 msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
                 raise RuntimeError(msg)
-            self._apply(raw_table)
+            if not overwrite:
+                self._apply(raw_table)
         finally:
-            connection.execute(f"DROP TABLE IF EXISTS {raw_table}")
+            if not overwrite:
+                connection.execute(f"DROP TABLE IF EXISTS {raw_table}")
         self.logger.info(
-            "Loaded %d rows into %s (%s)", rows, self.table.qualified, self.load_method
+            "%s %d rows for %s (%s)",
+            "Staged" if overwrite else "Loaded",
+            rows,
+            self.table.qualified,
+            self.load_method,
         )
 
-    def _apply(self, raw_table: str) -> None:
-        connection = self._target.connection
+    def _source(self, raw_table: str) -> str:
+        """The batch as typed columns (deduplicated on the key unless append-only)."""
         select = ", ".join(
             f"{from_variant(column.source, kind)} AS {quote(column.name)}"
             for column, kind in self._loaded
@@ -231,17 +246,28 @@ class SnowflakeSink(BatchSink):
                 f"SELECT * FROM ({source}) QUALIFY ROW_NUMBER() OVER "
                 f"(PARTITION BY {partition} ORDER BY {SEQUENCE_ALIAS} DESC) = 1"
             )
+        return source
+
+    def _insert(self, source: str) -> str:
         names = ", ".join(quote(c.name) for c, _ in self._loaded)
         values = ", ".join(f"s.{quote(c.name)}" for c, _ in self._loaded)
-        insert = f"INSERT INTO {self.table.qualified} ({names}) SELECT {values} FROM ({source}) s"
-        if self.load_method == "overwrite" and self._target.first_load(self.table):
-            with connection.transaction():
-                connection.execute(f"DELETE FROM {self.table.qualified}")
-                connection.execute(insert)
-        elif self.load_method == "append-only" or not self.key_columns:
-            connection.execute(insert)
+        return f"INSERT INTO {self.table.qualified} ({names}) SELECT {values} FROM ({source}) s"
+
+    def _apply(self, raw_table: str) -> None:
+        source = self._source(raw_table)
+        if self.load_method == "append-only" or not self.key_columns:
+            self._target.connection.execute(self._insert(source))
         else:
-            connection.execute(self._merge(source))
+            self._target.connection.execute(self._merge(source))
+
+    def replace_table(self, raw_table: str) -> None:
+        """Overwrite: the table's rows become the run's records, in one transaction."""
+        connection = self._target.connection
+        with connection.transaction():
+            connection.execute(f"DELETE FROM {self.table.qualified}")
+            connection.execute(self._insert(self._source(raw_table)))
+        connection.execute(f"DROP TABLE IF EXISTS {raw_table}")
+        self.logger.info("Replaced the rows of %s (overwrite)", self.table.qualified)
 
     def _merge(self, source: str) -> str:
         on = " AND ".join(f"t.{quote(key)} = s.{quote(key)}" for key in self.key_columns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import signal
 import sys
 import tempfile
@@ -37,7 +38,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
-_AGE_CHECK_EVERY = 10_000  # records between checks of the SDK's max record age
 
 
 class TargetSnowflake(Target):
@@ -98,7 +98,10 @@ class TargetSnowflake(Target):
         self._work_dir: tempfile.TemporaryDirectory | None = None
         self._stage: str | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
-        self._overwritten: set[str] = set()
+        # overwrite streams: table -> the run's VARIANT table, and -> index of the run's
+        # first record (held uncommitted until the table is replaced at the end).
+        self._overwrites: dict[str, str] = {}
+        self._overwrite_first_record: dict[str, int] = {}
         self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
         # STATE bookkeeping: each received state with the count of records before it.
         self._records_seen = 0
@@ -147,12 +150,13 @@ class TargetSnowflake(Target):
             raise InputError(msg, stream=stream_name)
         return Table(self.connection, self.schema_name, name)
 
-    def first_load(self, table: Table) -> bool:
-        """True once per table and run: an overwrite replaces the table's rows then."""
-        if table.name in self._overwritten:
-            return False
-        self._overwritten.add(table.name)
-        return True
+    def overwrite_table(self, table: Table) -> str:
+        """The run's VARIANT table collecting an `overwrite` stream's batches."""
+        if table.name not in self._overwrites:
+            raw_table = quote(f"{table.name}__OVERWRITE")
+            self.connection.execute(f'CREATE OR REPLACE TEMPORARY TABLE {raw_table} ("V" VARIANT)')
+            self._overwrites[table.name] = raw_table
+        return self._overwrites[table.name]
 
     # Messages
 
@@ -200,10 +204,11 @@ class TargetSnowflake(Target):
                 raise error(str(exc), stream=sink.stream_name, key=exc.key) from None
             if sink.current_size == 1:
                 sink.first_pending = self._records_seen
+                if sink.load_method == "overwrite":
+                    self._overwrite_first_record.setdefault(sink.table.name, self._records_seen)
             elif sink.current_size >= sink.max_size:
                 self._drain(sink)
-        if self._records_seen % _AGE_CHECK_EVERY == 0:
-            self._handle_max_record_age()
+        self._handle_max_record_age()  # the SDK's drain of everything every 5 minutes
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
@@ -232,6 +237,7 @@ class TargetSnowflake(Target):
         holds came after it (each sink notes the index of its batch's first record).
         """
         held = [sink.first_pending for sink in self._all_sinks() if sink.current_size]
+        held += self._overwrite_first_record.values()
         oldest_held = min(held) if held else self._records_seen + 1
         state = None
         while self._pending_states and self._pending_states[0][0] < oldest_held:
@@ -243,9 +249,10 @@ class TargetSnowflake(Target):
         return [*self._sinks_to_clear, *self._sinks_active.values()]
 
     def _write_state_message(self, state: dict) -> None:
-        """Called by the SDK's drain_all, after every sink is drained."""
-        self._pending_states.clear()
-        self._write_state(state)
+        """Called by the SDK's drain_all after draining every sink (the states it would
+        write are in `_pending_states` already); overwrite streams may still hold some."""
+        _ = state
+        self._emit_committed_state()
 
     def _write_state(self, state: dict) -> None:
         if state == self._emitted_state:
@@ -254,17 +261,25 @@ class TargetSnowflake(Target):
         super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:
-        """Load everything, emit the last state, then close the connection."""
+        """Load everything, replace overwritten tables, emit the last state, disconnect."""
         try:
             super().process_endofpipe()
+            for sink in self._sinks_active.values():
+                raw_table = self._overwrites.pop(sink.table.name, None)
+                if raw_table is not None:
+                    sink.replace_table(raw_table)
+                    self._overwrite_first_record.pop(sink.table.name, None)
+            self._emit_committed_state()
         finally:
             self.connection.close()
             if self._work_dir is not None:
                 self._work_dir.cleanup()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM/SIGINT stop without loading: a half-written batch file is not loaded,
-        and the last STATE emitted already covers only committed records."""
+        """On SIGTERM/SIGINT stop at once without loading: the open batch file may end in
+        a half-written record, and every STATE already emitted covers committed records
+        only. `os._exit`, because SystemExit raised at an arbitrary point can be caught by
+        library code (the connector's retries) and the process would not stop."""
         _ = frame
         self.logger.warning(
             "Received signal %s: stopping; records after the last emitted STATE were not "
@@ -273,7 +288,9 @@ class TargetSnowflake(Target):
         )
         if self._work_dir is not None:
             self._work_dir.cleanup()
-        sys.exit(128 + signum)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
 
 
 if __name__ == "__main__":

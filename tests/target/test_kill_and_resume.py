@@ -132,3 +132,30 @@ def test_killed_at_random_points_and_resumed_equals_an_uninterrupted_load(
     assert interrupted >= 2
     assert position == len(body)
     assert loaded(snowflake, schema) == expected_tables(body, len(body))
+
+
+def test_sigterm_stops_without_loading_the_open_batch(config, snowflake, schema, tmp_path):
+    """SIGTERM may land mid-record: the open batch file is not loaded, the process exits
+    128+15, and every state it did emit is covered by committed rows."""
+    schemas, body = tap_output(random.Random(SEED))
+    config["batch_size_rows"] = 100
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [TARGET_BIN, "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with contextlib.suppress(BrokenPipeError, OSError):
+        for line in schemas + body[:1000]:
+            process.stdin.write(line.encode())
+        process.stdin.flush()
+    first = process.stdout.readline()
+    process.terminate()
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + 15
+    assert b"rerun from that state" in stderr
+    states = [json.loads(line) for line in [first, *rest.splitlines()] if line.strip()]
+    assert states
+    check_committed(snowflake, schema, body, states[-1]["pos"])

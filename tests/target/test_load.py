@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from target_snowflake.reader import InvalidRecordError
+
 from tests.target.conftest import (
     record,
     run_target,
@@ -77,19 +80,34 @@ def test_streams_without_keys_are_appended(config, snowflake, schema):
     assert len(rows(snowflake, schema)) == 4
 
 
-def test_overwrite_replaces_the_table_once_per_run(config, snowflake, schema):
+def test_overwrite_replaces_the_table_with_the_runs_records(config, snowflake, schema):
     config["load_method"] = "overwrite"
     config["batch_size_rows"] = 2
     run_target(config, [schema_message("people", PEOPLE, ["id"]), *people((1, "a"), (9, "z"))])
-    # Second run: three batches; the first replaces the old rows, the next ones add to it.
-    run_target(
+    # Second run: three batches, deduplicated by key across the run, swapped in at the end.
+    states = run_target(
         config,
         [
             schema_message("people", PEOPLE, ["id"]),
-            *people((1, "b"), (2, "c"), (3, "d"), (2, "e"), (4, "f")),
+            *people((1, "b"), (2, "c")),
+            state({"s": 1}),
+            *people((3, "d"), (2, "e"), (4, "f")),
+            state({"s": 2}),
         ],
     )
     assert rows(snowflake, schema) == [(1, "b"), (2, "e"), (3, "d"), (4, "f")]
+    # Nothing is committed before the replace, so no state goes out before it either.
+    assert states == [{"s": 2}]
+
+
+def test_a_failed_overwrite_run_leaves_the_old_rows(config, snowflake, schema):
+    config["load_method"] = "overwrite"
+    config["batch_size_rows"] = 1
+    run_target(config, [schema_message("people", PEOPLE, ["id"]), *people((1, "a"), (9, "z"))])
+    bad = record("people", {"id": 3, "name": 3})
+    with pytest.raises(InvalidRecordError):
+        run_target(config, [schema_message("people", PEOPLE, ["id"]), *people((1, "b")), bad])
+    assert rows(snowflake, schema) == [(1, "a"), (9, "z")]
 
 
 def test_streams_flush_independently_and_state_waits_for_all(config, snowflake, schema):
