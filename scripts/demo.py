@@ -165,6 +165,7 @@ def demo() -> None:
     DEMO_DIR.mkdir(exist_ok=True)
     say("[1/6] Installing both plugins into .meltano/ (meltano install)")
     meltano_install()
+    say(f"      done in {time.monotonic() - started:.1f} s")
     with contextlib.ExitStack() as servers:
         say("[2/6] Starting the Intercom sandbox and the local Snowflake (fakesnow)")
         url = servers.enter_context(intercom_sandbox(DEMO_DIR / "sandbox.log"))

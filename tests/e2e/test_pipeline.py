@@ -111,29 +111,29 @@ def test_meltano_run_loads_everything_then_only_what_changed(
     assert second.records["contacts"] < len(after["streams"]["contacts"])
 
 
-def write_json(path: Path, value: Any) -> Path:
-    path.write_text(json.dumps(value))
-    return path
+def shell_pipe(directory: Path, endpoints: LocalEndpoints, state: bool) -> list[str]:
+    """`tap-intercom --config tap.json [--state state.json] | target-snowflake --config
+    target.json > out.jsonl`, as the README shows it; the lines of out.jsonl."""
+    (directory / "tap.json").write_text(json.dumps(endpoints.tap_config()))
+    (directory / "target.json").write_text(json.dumps(endpoints.target_config()))
+    state_option = " --state state.json" if state else ""
+    pipe = (
+        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json{state_option} 2>tap.log"
+        f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
+    )
+    subprocess.run(["bash", "-o", "pipefail", "-c", pipe], cwd=directory, check=True, timeout=300)
+    return (directory / "out.jsonl").read_text().splitlines()
 
 
 def test_shell_pipe_with_a_state_file(
     small_sandbox, endpoints: LocalEndpoints, stream_keys, tmp_path: Path
 ):
-    write_json(tmp_path / "tap.json", endpoints.tap_config())
-    write_json(tmp_path / "target.json", endpoints.target_config())
-    write_json(tmp_path / "state.json", {})
-    pipe = (
-        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json --state state.json 2>tap.log"
-        f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
-    )
+    (tmp_path / "state.json").write_text("{}")
     states = []
     for round_ in (1, 2):
         if round_ == 2:
             apply_changes(small_sandbox)
-        subprocess.run(
-            ["bash", "-o", "pipefail", "-c", pipe], cwd=tmp_path, check=True, timeout=300
-        )
-        lines = (tmp_path / "out.jsonl").read_text().splitlines()
+        lines = shell_pipe(tmp_path, endpoints, state=True)
         assert lines, "the target wrote no state"
         states.append(json.loads(lines[-1]))
         (tmp_path / "state.json").write_text(lines[-1])
@@ -146,13 +146,7 @@ def test_shell_pipe_with_a_state_file(
 def test_the_truth_comparison_sees_a_wrong_value_a_lost_row_and_a_duplicate(
     small_sandbox, endpoints: LocalEndpoints, stream_keys, tmp_path: Path
 ):
-    write_json(tmp_path / "tap.json", endpoints.tap_config())
-    write_json(tmp_path / "target.json", endpoints.target_config())
-    pipe = (
-        f"{PLUGINS_BIN / 'tap-intercom'} --config tap.json 2>tap.log"
-        f" | {PLUGINS_BIN / 'target-snowflake'} --config target.json > out.jsonl 2>target.log"
-    )
-    subprocess.run(["bash", "-o", "pipefail", "-c", pipe], cwd=tmp_path, check=True, timeout=300)
+    shell_pipe(tmp_path, endpoints, state=False)
     truth = small_sandbox.client.truth()
     assert warehouse_differences(endpoints, truth, stream_keys) == []
 
