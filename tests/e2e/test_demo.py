@@ -1,0 +1,43 @@
+"""The demo's own pieces: the sandbox it starts by CLI, and its closing table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from scripts.demo import intercom_sandbox, print_tables
+from tests.e2e.pipeline import RunResult, TableCount
+
+
+def test_the_demo_sandbox_serves_on_loopback_and_stops_even_when_the_demo_fails(
+    tmp_path: Path,
+):
+    with (
+        pytest.raises(RuntimeError, match="demo failed here"),
+        intercom_sandbox(tmp_path / "sandbox.log") as url,
+    ):
+        assert url.startswith("http://127.0.0.1:")
+        assert requests.get(f"{url}/_sandbox/health", timeout=10).json()["ok"] is True
+        raise RuntimeError("demo failed here")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/_sandbox/health", timeout=10)
+
+
+def test_the_closing_table_shows_rows_per_run_new_rows_deletions_and_records_read(capsys):
+    before = {"CONTACTS": TableCount(rows=100, deleted=0), "CONVERSATIONS": TableCount(20, 1)}
+    after = {
+        "CONTACTS": TableCount(rows=103, deleted=0),
+        "CONVERSATIONS": TableCount(22, 3),
+        "TICKETS": TableCount(5, 0),
+    }
+    second = RunResult(returncode=0)
+    second.records.update({"contacts": 7, "conversations": 6, "tickets": 5})
+
+    print_tables(before, after, second)
+
+    lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert lines["CONTACTS"] == ["100", "103", "+3", "+0", "7"]
+    assert lines["CONVERSATIONS"] == ["20", "22", "+2", "+2", "6"]
+    assert lines["TICKETS"] == ["0", "5", "+5", "+0", "5"]
