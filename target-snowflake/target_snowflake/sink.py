@@ -1,6 +1,6 @@
 """One stream's batches: records checked and written to a gzip file as they arrive; at
 flush, PUT to the stage, COPY into a temporary table, then MERGE (or INSERT) into the
-target table, deletes included. The load statements live here, in `_load`.
+target table, deletes included. Every load statement lives here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import typing as t
 import uuid
 from dataclasses import dataclass
 
+import msgspec
 from singer_sdk.sinks import BatchSink
 
 from target_snowflake.batch_file import BatchFile
@@ -37,8 +38,8 @@ class Column:
     source: str  # SQL over the temporary table's VARIANT column V
 
 
-def _timestamp_literal(moment: datetime.datetime) -> str:
-    return f"{sql_string(moment.isoformat())}::TIMESTAMP_TZ"
+# Stands for "when the batch's first record arrived", filled in per batch by `_value`.
+BATCH_RECEIVED_AT = "<batch received at>"
 
 
 class SnowflakeSink(BatchSink):
@@ -54,6 +55,7 @@ class SnowflakeSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._target = target
         self._file: BatchFile | None = None
+        self._file_started = datetime.datetime.now(datetime.UTC)
         self.first_pending = 0  # index (in the whole input) of the batch's first record
         self._sequence = time.time_ns() // 1000  # increases across batches and runs
         self._versioned = False
@@ -82,13 +84,12 @@ class SnowflakeSink(BatchSink):
             for prop, schema in properties.items()
         ]
         have = {column.name for column in columns}
-        now = datetime.datetime.now(datetime.UTC)
         metadata: list[Column] = []
         timestamp = from_jsonschema({"type": "string", "format": "date-time"}, timestamp_type)
         if self.include_sdc_metadata_properties:
             metadata += [
                 Column("_SDC_EXTRACTED_AT", timestamp, json_path("V", "e")),
-                Column("_SDC_RECEIVED_AT", timestamp, _timestamp_literal(now)),
+                Column("_SDC_RECEIVED_AT", timestamp, BATCH_RECEIVED_AT),
                 Column("_SDC_BATCHED_AT", timestamp, "CURRENT_TIMESTAMP()"),
                 Column("_SDC_SEQUENCE", INTEGER, json_path("V", "q")),
                 Column("_SDC_SYNC_STARTED_AT", INTEGER, str(int(self.sync_started_at))),
@@ -145,6 +146,7 @@ class SnowflakeSink(BatchSink):
             line += b',"e":%b' % time_extracted
         if self._file is None:
             self._file = BatchFile(self._target.work_dir)
+            self._file_started = datetime.datetime.now(datetime.UTC)
         self._file.append(line + b',"r":%b}\n' % raw)
         self._batch_records_read += 1
         self._total_records_read += 1
@@ -154,8 +156,6 @@ class SnowflakeSink(BatchSink):
         raise NotImplementedError
 
     def _oversize(self, raw: t.Any, keys: tuple) -> RecordError:
-        import msgspec
-
         record = msgspec.json.decode(raw)
         sizes = {name: len(msgspec.json.encode(value)) for name, value in record.items()}
         column = max(sizes, key=sizes.__getitem__)
@@ -234,8 +234,7 @@ class SnowflakeSink(BatchSink):
     def _source(self, raw_table: str) -> str:
         """The batch as typed columns (deduplicated on the key unless append-only)."""
         select = ", ".join(
-            f"{from_variant(column.source, kind)} AS {quote(column.name)}"
-            for column, kind in self._loaded
+            f"{self._value(column, kind)} AS {quote(column.name)}" for column, kind in self._loaded
         )
         source = (
             f"SELECT {select}, {json_path('V', 'q')}::NUMBER AS {SEQUENCE_ALIAS} FROM {raw_table}"
@@ -247,6 +246,11 @@ class SnowflakeSink(BatchSink):
                 f"(PARTITION BY {partition} ORDER BY {SEQUENCE_ALIAS} DESC) = 1"
             )
         return source
+
+    def _value(self, column: Column, kind: SnowflakeType) -> str:
+        if column.source == BATCH_RECEIVED_AT:
+            return f"{sql_string(self._file_started.isoformat())}::{kind.sql}"
+        return from_variant(column.source, kind)
 
     def _insert(self, source: str) -> str:
         names = ", ".join(quote(c.name) for c, _ in self._loaded)

@@ -223,6 +223,11 @@ class TargetSnowflake(Target):
                 self._drain(sink)  # rows of the new version must be in before old ones go
         super()._process_activate_version_message(message_dict)
 
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """BATCH messages are not a capability of this target: refuse, never drop them."""
+        msg = "BATCH messages are not supported; send RECORD messages"
+        raise InputError(msg, stream=message_dict.get("stream"))
+
     # Draining and STATE
 
     def _drain(self, sink: Sink) -> None:

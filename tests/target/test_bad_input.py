@@ -67,6 +67,11 @@ def run_bad(config, tmp_path, messages):
             id="null-key",
         ),
         pytest.param(
+            [SCHEMA, {"type": "BATCH", "stream": "people", "encoding": {}, "manifest": []}],
+            ["line 2", "stream 'people'", "BATCH messages are not supported"],
+            id="batch-message",
+        ),
+        pytest.param(
             [SCHEMA, '{"stream": "people", "record": {"id": 1}}'],
             ["line 2", "type"],
             id="message-without-type",
