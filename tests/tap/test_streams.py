@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from tap_intercom.tap import STREAM_TYPES, TapIntercom
 
-from tests.tap.conftest import request_log, tap_config, truth
+from tests.tap.conftest import control, request_log, tap_config, truth
 from tests.tap.records import assert_same_records, expected_record
 
 STREAMS = {stream_type.name: stream_type for stream_type in STREAM_TYPES}
@@ -39,7 +39,20 @@ def test_stream_equals_ground_truth(full_run, stream):
     assert run.returncode == 0, run.stderr[-3000:]
     expected = [expected_record(stream, raw) for raw in truths[stream]]
     assert expected, f"the sandbox has no {stream}: the test would prove nothing"
-    assert_same_records(stream, run.records[stream], expected, STREAMS[stream].primary_keys)
+    live = [record for record in run.records[stream] if "_sdc_deleted_at" not in record]
+    assert_same_records(stream, live, expected, STREAMS[stream].primary_keys)
+
+
+def test_deleted_conversations_are_emitted_with_their_deletion_time(full_run):
+    sandbox, run, _, _ = full_run
+    deleted = {
+        record["id"]: record
+        for record in run.records["conversations"]
+        if "_sdc_deleted_at" in record
+    }
+    assert set(deleted) == set(control(sandbox, "GET", "truth")["deleted"]["conversations"])
+    assert all(set(record) == {"id", "_sdc_deleted_at"} for record in deleted.values())
+    assert all(record["_sdc_deleted_at"].endswith("+00:00") for record in deleted.values())
 
 
 def test_no_record_is_emitted_twice_on_a_full_run(full_run):

@@ -27,9 +27,11 @@ class ConversationsStream(WindowedSearchStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Deletions since the bookmark first (so a checkpoint never passes an unseen
-        deletion), then the changed conversations."""
-        if self.bookmark_seconds() is not None:
-            yield from self._deletions_since(self.start_seconds())
+        deletion), then the changed conversations. Without a bookmark (a first run, a
+        full refresh) every deletion since `start_date` goes out: rows loaded before
+        a full refresh get marked, and for conversations never loaded the target
+        receives a harmless tombstone."""
+        yield from self._deletions_since(self.start_seconds())
         yield from super().get_records(context)
 
     def _deletions_since(self, start: int) -> Iterable[dict[str, Any]]:
