@@ -214,7 +214,9 @@ class SnowflakeSink(BatchSink):
                 f"COPY INTO {raw_table} FROM @{stage}/{prefix}/ "
                 "FILE_FORMAT=(TYPE=JSON) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
             )
-            loaded = sum(int(row[3]) for row in result)
+            # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
+            # found no file answers with a one-column message row.
+            loaded = sum(int(row[3]) for row in result if len(row) > 3)
             if loaded != rows:
                 msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
                 raise RuntimeError(msg)

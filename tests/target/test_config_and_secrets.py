@@ -71,6 +71,7 @@ def test_password_never_logged_on_success(config, tmp_path, debug_logging):
     result = run_target_process({**config, "password": PASSWORD}, INPUT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.states == [{"ok": 1}]
+    assert "DEBUG" in result.stderr and "snowflake.connector" in result.stderr
     assert_secrets_absent(result, PASSWORD)
 
 
