@@ -17,7 +17,6 @@ from snowflake.connector import SnowflakeConnection, connect
 from target_snowflake.target import TargetSnowflake
 
 DATABASE = "TARGET_TESTS"
-DATA = Path(__file__).parent / "data"
 TARGET_BIN = str(Path(sys.executable).with_name("target-snowflake"))
 
 
