@@ -179,7 +179,6 @@ def demo() -> None:
         endpoints = LocalEndpoints(
             intercom_url=url, intercom_token=SANDBOX_TOKEN, snowflake=snowflake, database="DEMO"
         )
-        endpoints.create_database()
         # The local Snowflake starts empty, so the demo starts without a saved bookmark.
         env = endpoints.meltano_env()
         meltano(["--environment=demo", "state", "clear", "--force", DEMO_STATE_ID], env)

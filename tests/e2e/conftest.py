@@ -80,14 +80,13 @@ def endpoints(
 ) -> LocalEndpoints:
     """The sandbox and a database of this test's own on the shared local Snowflake."""
     database = "E2E_" + re.sub(r"\W", "_", request.node.name).upper()[:80]
-    local = LocalEndpoints(
+    # The target creates the database and schema itself.
+    return LocalEndpoints(
         intercom_url=small_sandbox.url,
         intercom_token=small_sandbox.token,
         snowflake=snowflake_server,
         database=database,
     )
-    local.create_database()
-    return local
 
 
 @pytest.fixture
