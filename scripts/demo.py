@@ -137,25 +137,28 @@ def change_sandbox(sandbox: SandboxClient) -> None:
 def print_tables(
     before: dict[str, TableCount], after: dict[str, TableCount], second: RunResult
 ) -> None:
-    """Rows per warehouse table after each run, and what the second run changed."""
+    """Rows per warehouse table after each run (how many of them marked deleted), and
+    what the second run changed."""
     say("[6/6] The warehouse: DEMO.INTERCOM")
-    header = f"      {'table':<26} {'run 1 rows':>10} {'run 2 rows':>10} {'new':>6}"
-    say(f"{header} {'deleted':>8} {'records in run 2':>17}")
-    say("      " + "-" * (len(header) - 6 + 27))
+    columns = ("run 1 rows", "run 2 rows", "new rows", "newly deleted", "run 2 records")
+    header = f"      {'table':<24}" + "".join(f" {name:>13}" for name in columns)
+    say(header)
+    say("      " + "-" * (len(header) - 6))
     for table in sorted(after):
         first = before.get(table, TableCount(0, 0))
         now = after[table]
-        new = now.rows - first.rows
-        deleted = now.deleted - first.deleted
-        read = second.records.get(table.lower(), 0)
-        say(
-            f"      {table:<26} {first.rows:>10,} {now.rows:>10,} {new:>+6,}"
-            f" {deleted:>+8,} {read:>17,}"
+        figures = (
+            f"{first.rows:,}" + (f" ({first.deleted:,} del)" if first.deleted else ""),
+            f"{now.rows:,}" + (f" ({now.deleted:,} del)" if now.deleted else ""),
+            f"{now.rows - first.rows:+,}",
+            f"{now.deleted - first.deleted:+,}",
+            f"{second.records.get(table.lower(), 0):,}",
         )
+        say(f"      {table:<24}" + "".join(f" {figure:>13}" for figure in figures))
     say(
-        "      (run 2 re-reads the small full-table streams whole and only the changed"
-        " records of the incremental ones; deleted conversations stay as rows with"
-        " _SDC_DELETED_AT set)"
+        "      Run 2 re-reads the small full-table streams whole and only what changed in"
+        " the incremental ones.\n      A conversation deleted in Intercom stays as a row"
+        " with _SDC_DELETED_AT set ('del'); `hard_delete: true` removes it instead."
     )
 
 
