@@ -17,6 +17,7 @@ from tests.e2e.pipeline import MELTANO, PLUGINS_BIN, LocalEndpoints, meltano_ins
 # A workspace small enough for several full runs per test, with every kind of record.
 SMALL_WORKSPACE = {
     "seed": 11,
+    "token": "e2e-secret-token-5b1f",  # distinctive, so tests can look for it in output
     "contacts": 60,
     "companies": 12,
     "conversations": 24,
