@@ -155,6 +155,15 @@ def request_log(sandbox: Any) -> list[dict[str, Any]]:
     return control(sandbox, "GET", "requests")["requests"]
 
 
+def live_records(sandbox: Any, stream: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`records` without deletion records (`_sdc_deleted_at`), after checking that
+    those name objects the sandbox really deleted."""
+    deleted = set(control(sandbox, "GET", "truth")["deleted"].get(stream, []))
+    marked = {record["id"] for record in records if "_sdc_deleted_at" in record}
+    assert marked <= deleted, f"{stream}: marked deleted but not deleted: {marked - deleted}"
+    return [record for record in records if "_sdc_deleted_at" not in record]
+
+
 @pytest.fixture
 def tap_runner(tmp_path: Path):
     """`run_tap` bound to the test's temporary directory."""
