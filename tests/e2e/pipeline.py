@@ -1,8 +1,8 @@
 """Run the Meltano project against the sandbox and the local Snowflake, and look at the result.
 
 Shared by the end-to-end tests and `make demo` (scripts/demo.py): the environment a
-run gets, following a `meltano run` as it goes (records per stream from the tap's
-METRIC log lines), and reading the warehouse tables back.
+run gets, following a `meltano run` as it goes (records read per stream, rows loaded
+per table), and reading the warehouse tables back.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ TAP = "tap-intercom"
 TARGET = "target-snowflake"
 # Meltano's state ID for `meltano --environment=demo run tap-intercom target-snowflake`.
 DEMO_STATE_ID = f"demo:{TAP}-to-{TARGET}"
-# Settings a user's shell or .env may carry for prod; a local run must not inherit them.
+# Settings a user's shell or .env may carry for prod; a local run must not inherit them:
+# they are dropped from the environment, and Meltano reads no .env (LOCAL_ONLY).
 PLUGIN_ENV_PREFIXES = ("TAP_INTERCOM_", "TARGET_SNOWFLAKE_", "MELTANO_")
+LOCAL_ONLY = f"--env-file={os.devnull}"
 
 # Called with ("read", stream, records) for the tap's counts and ("loaded", table, rows)
 # for each batch the target commits.
@@ -135,7 +137,12 @@ def meltano_install(env: dict[str, str] | None = None) -> None:
 def meltano(args: list[str], env: dict[str, str]) -> str:
     """Run a short meltano command (state, config) and return its stdout."""
     result = subprocess.run(
-        [str(MELTANO), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [str(MELTANO), LOCAL_ONLY, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:
         raise PipelineError(f"meltano {' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -155,7 +162,7 @@ class MeltanoRun:
         self.log_path = log_path
         self.result = RunResult(returncode=-1)
         self.process = subprocess.Popen(
-            [str(MELTANO), "--log-format=json", "run", *extra_args, TAP, TARGET],
+            [str(MELTANO), LOCAL_ONLY, "--log-format=json", "run", *extra_args, TAP, TARGET],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
