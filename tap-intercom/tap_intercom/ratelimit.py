@@ -50,8 +50,9 @@ class RateLimitPacer:
             while True:
                 now = time.monotonic()
                 if now >= self._window_end and self._limit is not None:
-                    # A new window: assume the full budget until a response says otherwise.
-                    self._remaining = self._limit
+                    # A new window: the full budget until a response says otherwise,
+                    # minus the requests still in flight, which will count in it.
+                    self._remaining = self._limit - self._in_flight
                     self._window_end = now + MAX_WINDOW_SECONDS
                 if self._remaining is None or self._remaining > SAFETY_MARGIN:
                     if self._remaining is not None:
@@ -77,10 +78,11 @@ class RateLimitPacer:
                 return
             self._limit = limit
             window_end = self._window_end_from(reset)
+            # The server has not counted the requests still in flight yet; they will
+            # count against this window too.
+            remaining -= self._in_flight
             if self._remaining is None or window_end > self._window_end + 0.5:
-                # A window we had not seen yet: the requests still in flight will
-                # count against it too.
-                self._remaining = remaining - self._in_flight
+                self._remaining = remaining  # a window we had not seen yet
             else:
                 self._remaining = min(self._remaining, remaining)
             self._window_end = window_end
