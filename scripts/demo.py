@@ -34,7 +34,7 @@ from tests.servers import LOOPBACK, local_snowflake, stop_process
 DEMO_DIR = ROOT / ".demo"
 SANDBOX_TOKEN = "demo-token"
 # The demo workspace: big enough to show paging and parallel fetches, small enough
-# to load in about a minute on a laptop.
+# to load in well under a minute.
 SANDBOX_ARGS = ["--seed", "7", "--contacts", "2000", "--token", SANDBOX_TOKEN]
 # What happens in Intercom between the two runs: (kind, action, count).
 CHANGES = [
@@ -198,7 +198,7 @@ def demo() -> None:
         print_tables(before, table_counts(endpoints), second)
     took = time.monotonic() - started
     say(f"Stopped the sandbox and the local Snowflake. The demo took {took:.0f} s.")
-    say(f"State: meltano --environment=demo state get {DEMO_STATE_ID}")
+    say(f"Meltano kept the state: .venv-meltano/bin/meltano state get {DEMO_STATE_ID}")
 
 
 def main() -> int:
