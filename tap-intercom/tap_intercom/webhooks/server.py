@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -92,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_cleanly_after_a_stop_signal(server: uvicorn.Server) -> None:
+    """Make SIGTERM/SIGINT end in a graceful shutdown and exit status 0.
+
+    uvicorn handles the signal while it serves, then restores the previous handlers and
+    raises the signal again, which with the default handlers kills the process (-15) after
+    a shutdown that was in fact clean. These handlers ask the server to stop instead: a
+    no-op once it has stopped, and before it serves (a signal during startup) the server
+    stops right after starting.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `tap-intercom-webhooks`."""
     args = build_parser().parse_args(argv)
@@ -142,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=1,
         )
     )
+    _exit_cleanly_after_a_stop_signal(server)
     try:
         server.run()
     finally:
