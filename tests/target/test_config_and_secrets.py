@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from singer_sdk.exceptions import ConfigValidationError
+from target_snowflake.connection import connect_args
 from target_snowflake.target import TargetSnowflake
 
 from tests.servers import free_port
@@ -106,3 +107,43 @@ def test_secrets_never_in_config_validation_errors(config, tmp_path):
     assert result.returncode != 0
     assert "918273645546372819" not in result.stdout + result.stderr
     assert os.environ.get("TARGET_SNOWFLAKE_PASSWORD") is None
+
+
+@pytest.mark.parametrize(
+    "passphrase", [pytest.param(PASSPHRASE, id="encrypted"), pytest.param("", id="unencrypted")]
+)
+def test_private_key_path_with_passphrase_logs_in_by_key_pair(config, tmp_path, passphrase):
+    key_path = tmp_path / "rsa_key.p8"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode())
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
+    key_config = {**without_auth(config), "private_key_path": str(key_path)}
+    if passphrase:
+        key_config["private_key_passphrase"] = passphrase
+
+    # The connector gets a JWT login with the decrypted key itself, not a password.
+    args = connect_args(key_config)
+    assert args["authenticator"] == "SNOWFLAKE_JWT"
+    assert "password" not in args
+    assert args["private_key"].private_numbers() == key.private_numbers()
+
+    # The real connector accepts these parameters (the emulator accepts any key).
+    result = run_target_process(key_config, INPUT, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.states == [{"ok": 1}]
+    if passphrase:
+        assert_secrets_absent(result, PASSPHRASE)
+
+
+def test_query_tag_is_a_session_parameter_of_the_login(config):
+    """Snowflake takes QUERY_TAG as a session parameter sent with the login (the emulator
+    refuses `ALTER SESSION SET QUERY_TAG` and keeps no query history to check it)."""
+    args = connect_args({**config, "query_tag": "meltano:intercom"})
+    assert args["session_parameters"] == {"TIMEZONE": "UTC", "QUERY_TAG": "meltano:intercom"}
+    assert "QUERY_TAG" not in connect_args(config)["session_parameters"]

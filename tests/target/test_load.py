@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from target_snowflake.reader import InvalidRecordError
 
@@ -148,3 +150,29 @@ def test_state_goes_out_as_soon_as_everything_before_it_is_loaded(config, snowfl
         ],
     )
     assert states == [{"s": 0}, {"s": 1}, {"s": 2}]
+
+
+def test_add_record_metadata_fills_every_sdc_column(config, snowflake, schema):
+    config["add_record_metadata"] = True
+    extracted = "2024-05-06T07:08:09+00:00"
+    extracted_at = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC)
+    run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),
+            record("people", {"id": 1, "name": "a"}, time_extracted=extracted),
+            record("people", {"id": 2, "name": "b"}, time_extracted=extracted),
+        ],
+    )
+    loaded = table_rows(
+        snowflake,
+        schema,
+        "PEOPLE",
+        '"ID", "_SDC_EXTRACTED_AT", '
+        '"_SDC_RECEIVED_AT" IS NOT NULL, "_SDC_BATCHED_AT" IS NOT NULL, "_SDC_SEQUENCE", '
+        '"_SDC_SYNC_STARTED_AT", "_SDC_DELETED_AT" IS NULL, "_SDC_TABLE_VERSION" IS NULL',
+    )
+    assert [row[:4] for row in loaded] == [(i, extracted_at, True, True) for i in (1, 2)]
+    assert loaded[0][4] < loaded[1][4]  # the sequence follows input order
+    assert loaded[0][5] == loaded[1][5] and loaded[0][5] > 0
+    assert [row[6:] for row in loaded] == [(True, True), (True, True)]
