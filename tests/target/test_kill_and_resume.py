@@ -13,6 +13,7 @@ import random
 import subprocess
 import threading
 import time
+from collections import Counter
 
 from tests.target.conftest import (
     TARGET_BIN,
@@ -159,3 +160,50 @@ def test_sigterm_stops_without_loading_the_open_batch(config, snowflake, schema,
     states = [json.loads(line) for line in [first, *rest.splitlines()] if line.strip()]
     assert states
     check_committed(snowflake, schema, body, states[-1]["pos"])
+
+
+def test_keyless_streams_resume_at_least_once_doubling_only_records_after_the_last_state(
+    config, snowflake, schema, tmp_path
+):
+    """Without keys a row cannot be matched, so records a killed run committed after the
+    last state it emitted are loaded again on the rerun (the README's STATE guarantees).
+    Nothing is lost, and nothing before an emitted state is ever loaded twice."""
+    rng = random.Random(SEED + 1)
+    properties = {"n": {"type": "integer"}, "pad": {"type": "string"}}
+    schemas = [messages_text([schema_message("events", properties)])]
+    body: list[str] = []
+    for n in range(1, 2001):
+        body.append(messages_text([record("events", {"n": n, "pad": "x" * rng.randrange(50)})]))
+        if n % 40 == 0 or n == 2000:
+            body.append(messages_text([{"type": "STATE", "value": {"pos": len(body) + 1}}]))
+    record_at = {
+        i: json.loads(line)["record"]["n"]
+        for i, line in enumerate(body)
+        if json.loads(line)["type"] == "RECORD"
+    }
+    config["batch_size_rows"] = 100
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+
+    def copies() -> Counter:
+        try:
+            return Counter(n for (n,) in table_rows(snowflake, schema, "EVENTS", '"N"'))
+        except Exception:  # table not created yet
+            return Counter()
+
+    position, interrupted, settled = 0, 0, {}
+    while interrupted < 3 and position < len(body):
+        kill = (rng.randrange(3), rng.uniform(0.0, 0.3))
+        states = run(config_path, schemas + body[position:], kill)
+        position = states[-1]["pos"] if states else position
+        now = copies()
+        # Every record before the emitted state is in, and no later run may add to it.
+        settled.update({n: now[n] for i, n in record_at.items() if i < position})
+        assert all(settled[n] >= 1 for n in settled)
+        interrupted += 1
+    states = run(config_path, schemas + body[position:], None)
+    assert states[-1]["pos"] == len(body)
+    final = copies()
+    assert set(final) == set(record_at.values())  # nothing lost
+    assert all(final[n] == count for n, count in settled.items())  # nothing settled doubled
+    assert max(final.values()) <= 1 + interrupted
