@@ -54,13 +54,18 @@ class RateLimitPacer:
                     # minus the requests still in flight, which will count in it.
                     self._remaining = self._limit - self._in_flight
                     self._window_end = now + MAX_WINDOW_SECONDS
-                if self._remaining is None or self._remaining > SAFETY_MARGIN:
+                if self._remaining is None or self._remaining > self._margin():
                     if self._remaining is not None:
                         self._remaining -= 1
                     self._in_flight += 1
                     return
                 self.waits += 1
                 self._condition.wait(self._window_end - now + random.uniform(0.0, 0.25))
+
+    def _margin(self) -> int:
+        # A budget of a few requests a window cannot spare the full margin: keep at
+        # most half of it in hand, so at least one request a window goes out.
+        return min(SAFETY_MARGIN, (self._limit or 0) // 2)
 
     def release(self) -> None:
         """A request acquired with `acquire` ended without a response."""

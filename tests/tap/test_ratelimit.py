@@ -57,3 +57,23 @@ def test_a_429_holds_every_thread_until_the_reset():
         thread.join(10)
     assert len(finished) == 4
     assert min(finished) > 0.4
+
+
+def test_a_budget_no_bigger_than_the_safety_margin_still_lets_requests_through():
+    # With a limit of 2 the margin must not swallow the whole window: one request per
+    # window still goes out (it used to wait forever).
+    pacer = RateLimitPacer()
+    pacer.acquire()
+    pacer.update(_headers(limit=2, remaining=1, reset_in=2))
+    finished: list[float] = []
+    started = time.monotonic()
+
+    def worker() -> None:
+        pacer.acquire()
+        finished.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    thread.join(12)
+    assert finished, "the pacer never let a request through"
+    assert finished[0] > 0.5  # only once the window has reset (1-2 s away)
