@@ -6,9 +6,9 @@ Two shapes, because the endpoints differ:
   page ends at a safe checkpoint (the newest `updated_at` so far; a resume re-reads
   that second, which the target's upsert absorbs). Contact date filters match by
   calendar day in the workspace's time zone: `>` starts at the next day and `>=` is
-  an error. Asking for `updated_at > start - 1 day` therefore returns everything from
-  some midnight at or before `start`, whatever the time zone; records before `start`
-  are dropped here.
+  an error. Asking for `updated_at > start - 25 hours` (the longest day, when
+  daylight-saving time ends) therefore returns everything from some midnight at or
+  before `start`, whatever the time zone; records before `start` are dropped here.
 - `WindowedSearchStream` (conversations, tickets): no sort, second-precise filters.
   The range is read in bounded windows `[lo, hi)`; a window's end is the checkpoint
   once all its pages are read. Window sizes adapt to the data's density (from the
@@ -25,7 +25,8 @@ from typing import Any
 
 from tap_intercom.incremental import Batch, IncrementalStream
 
-DAY_SECONDS = 86_400
+# The longest calendar day: 25 hours, when daylight-saving time ends.
+LONGEST_DAY_SECONDS = 25 * 3_600
 MIN_WINDOW_SECONDS = 60
 # Pages a search window should hold: few enough that a crash loses little work, many
 # enough that the window's partly filled last page costs little.
@@ -42,7 +43,7 @@ class SortedSearchStream(IncrementalStream):
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """One batch per page, each ending at a checkpoint while the order holds."""
         body = {
-            "query": _filter("updated_at", ">", max(start - DAY_SECONDS, 0)),
+            "query": _filter("updated_at", ">", max(start - LONGEST_DAY_SECONDS, 0)),
             "sort": {"field": "updated_at", "order": "ascending"},
             "pagination": {"per_page": self.page_size},
         }
