@@ -234,3 +234,26 @@ def test_error_bodies_match_the_error_schema(samples):
     for response in (unauthorized, missing, bad_query):
         assert response.status_code in (400, 401, 404)
         assert_valid("2.15", named("error"), response.json(), response.url)
+
+
+# The other requests whose answers the tests above validate.
+OTHER_SAMPLES = [
+    ("POST", "/contacts/search"),
+    ("POST", "/conversations/search"),
+    ("POST", "/tickets/search"),
+    ("POST", "/companies/list"),
+    ("GET", "/conversations/deleted"),
+]
+
+
+def test_every_served_route_has_a_validated_sample(samples):
+    """A route added to the sandbox without a sample here would escape validation."""
+    sampled = [("GET", path) for _, path, _ in get_samples(samples)] + OTHER_SAMPLES
+    missing = [
+        f"{route.method} {route.pattern.pattern}"
+        for route in samples.server.api.routes
+        if not any(
+            method == route.method and route.pattern.fullmatch(path) for method, path in sampled
+        )
+    ]
+    assert not missing, f"routes without a validated response sample: {missing}"
