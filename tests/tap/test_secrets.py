@@ -7,6 +7,7 @@ import logging
 import subprocess
 
 import pytest
+import requests
 from tap_intercom.errors import ServerError
 from tap_intercom.tap import TapIntercom
 
@@ -58,3 +59,28 @@ def test_a_successful_run_does_not_show_the_token(sandbox_factory, tap_runner):
     run = tap_runner(tap_config(sandbox), ["admins", "contacts", "conversations"])
     assert run.returncode == 0, run.stderr[-2000:]
     _assert_hidden(run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, "unauthorized"), (403, "api_plan_restricted")])
+def test_refusals_say_what_is_wrong_without_the_token(status, code):
+    from tap_intercom.errors import AuthenticationError
+
+    config = {"access_token": SECRET, "api_url": "http://127.0.0.1:9"}
+    stream = TapIntercom(config=config, validate_config=False).streams["contacts"]
+    response = requests.Response()
+    response.status_code = status
+    response.reason = "Refused"
+    response._content = json.dumps(
+        {"type": "error.list", "errors": [{"code": code, "message": "Not allowed"}]}
+    ).encode()
+    response.request = requests.Request(
+        "POST",
+        "http://127.0.0.1:9/contacts/search?x=1",
+        headers={"Authorization": f"Bearer {SECRET}"},
+    ).prepare()
+    with pytest.raises(AuthenticationError) as failure:
+        stream.validate_response(response)
+    message = str(failure.value)
+    assert f"{status} {code}: Not allowed" in message
+    assert "POST /contacts/search" in message and "access_token" in message
+    _assert_hidden(message, repr(failure.value))
