@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import requests
-from tap_intercom.errors import ServerError
+from tap_intercom.errors import AuthenticationError, ServerError
 from tap_intercom.tap import TapIntercom
 
 from tests.tap.conftest import TAP, control, tap_config
@@ -63,8 +63,6 @@ def test_a_successful_run_does_not_show_the_token(sandbox_factory, tap_runner):
 
 @pytest.mark.parametrize(("status", "code"), [(401, "unauthorized"), (403, "api_plan_restricted")])
 def test_refusals_say_what_is_wrong_without_the_token(status, code):
-    from tap_intercom.errors import AuthenticationError
-
     config = {"access_token": SECRET, "api_url": "http://127.0.0.1:9"}
     stream = TapIntercom(config=config, validate_config=False).streams["contacts"]
     response = requests.Response()
