@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from decimal import Decimal
 
 import pytest
@@ -242,12 +243,17 @@ def test_query_tag_is_set_at_connect_time(config, snowflake, schema):
     assert table_rows(snowflake, schema, "TAGGED") == [(1,)]
 
 
-def test_ltz_columns_keep_the_instant(config, snowflake, schema):
+def test_ltz_columns_keep_the_instant(config, snowflake, schema, caplog):
     config["timestamp_type"] = "LTZ"
     props = {"id": {"type": "integer"}, "ts": {"type": "string", "format": "date-time"}}
-    run_target(config, [schema_message("ltz", props, ["id"]), record("ltz", {"id": 1, "ts": TS})])
-    # The column is created TIMESTAMP_LTZ; the emulator reports it as TIMESTAMP_TZ
-    # (docs/snowflake-emulator-gaps.md), so only the value is checked here.
+    with caplog.at_level(logging.DEBUG, logger="target_snowflake.connection"):
+        run_target(
+            config, [schema_message("ltz", props, ["id"]), record("ltz", {"id": 1, "ts": TS})]
+        )
+    # The emulator reports a TIMESTAMP_LTZ column as TIMESTAMP_TZ
+    # (docs/snowflake-emulator-gaps.md), so the type is checked in the DDL sent.
+    (create,) = [m for m in caplog.messages if m.startswith("SQL: CREATE TABLE") and "LTZ" in m]
+    assert '"TS" TIMESTAMP_LTZ' in create
     (loaded,) = table_rows(snowflake, schema, "LTZ", '"TS"')
     assert loaded[0] == datetime.datetime(2024, 1, 2, 1, 4, 5, tzinfo=datetime.UTC)
 
