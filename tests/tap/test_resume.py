@@ -3,6 +3,8 @@ starting over: the union of both runs equals the ground truth."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tap_intercom.tap import STREAM_TYPES
 
@@ -38,3 +40,44 @@ def test_killed_run_resumes_from_its_last_state(
     assert_same_records(stream, union, expected, KEYS[stream])
     # The rerun started from the bookmark, not from the beginning.
     assert len(resumed.records[stream]) < len(expected) - kill_after // 2
+
+
+def _records_before(run, states_seen: int, stream: str) -> list[dict]:
+    """The records of `stream` a run wrote before its `states_seen`-th STATE message."""
+    records, states = [], 0
+    for line in run.stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "STATE":
+            states += 1
+            if states == states_seen:
+                return records
+        elif message["type"] == "RECORD" and message["stream"] == stream:
+            records.append(message["record"])
+    raise AssertionError(f"the run wrote fewer than {states_seen} STATE messages")
+
+
+@pytest.mark.parametrize(
+    ("stream", "sizes"),
+    [
+        ("contacts", {"contacts": 800}),
+        ("conversations", {"conversations": 500, "big_conversations": 0}),
+    ],
+)
+def test_any_emitted_state_is_a_safe_resume_point(sandbox_factory, tap_runner, stream, sizes):
+    sandbox = sandbox_factory(**sizes)
+    config = tap_config(sandbox, page_size=10)
+    full = tap_runner(config, [stream])
+    assert full.returncode == 0, full.stderr[-3000:]
+    with_bookmark = [
+        position
+        for position, state in enumerate(full.states, start=1)
+        if state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+    ]
+    assert len(with_bookmark) >= 4, "too few checkpoints to tell"
+    expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+    # The first and a middle checkpoint: as if the run had died right after them.
+    for position in (with_bookmark[0], with_bookmark[len(with_bookmark) // 2]):
+        resumed = tap_runner(config, [stream], state=full.states[position - 1])
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        union = _records_before(full, position, stream) + resumed.records[stream]
+        assert_same_records(stream, live_records(sandbox, stream, union), expected, KEYS[stream])
