@@ -5,8 +5,14 @@ from __future__ import annotations
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 
-from tap_intercom.client import DEFAULT_INTERCOM_VERSION, MAX_PAGE_SIZE, REGION_URLS
+from tap_intercom.client import (
+    DEFAULT_INTERCOM_VERSION,
+    MAX_PAGE_SIZE,
+    REGION_URLS,
+    from_rfc3339,
+)
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
     ConversationPartsStream,
@@ -146,6 +152,22 @@ class TapIntercom(Tap):
             ),
         ),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The schema's checks, plus what it cannot say: `start_date` must parse (the
+        SDK does not check `format: date-time`), else every incremental stream fails."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        start_date = self.config.get("start_date")
+        if start_date:
+            try:
+                from_rfc3339(str(start_date))
+            except ValueError:
+                errors.append(
+                    f"{start_date!r} is not an ISO-8601 date-time in config['start_date']"
+                )
+                if raise_errors:
+                    raise ConfigValidationError("Config validation failed", errors=errors) from None
+        return errors
 
     def load_streams(self) -> list[Stream]:
         """Streams by name, except that a per-parent stream comes right after its

@@ -58,3 +58,18 @@ def test_invalid_settings_are_refused_by_name(tmp_path, setting, value):
     )
     assert result.returncode != 0
     assert setting in result.stderr
+
+
+def test_a_start_date_that_is_no_date_time_is_refused_by_name_before_any_stream(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"access_token": "x", "api_url": "http://127.0.0.1:9", "start_date": "yesterday"}
+        )
+    )
+    result = subprocess.run(
+        [TAP, "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "'yesterday' is not an ISO-8601 date-time in config['start_date']" in result.stderr
+    assert "Starting" not in result.stderr, "a stream ran before the config was refused"
