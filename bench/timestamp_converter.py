@@ -17,141 +17,15 @@ from typing import Any
 
 from tap_intercom.schemas import load_schema, timestamp_converter
 
+from tests.intercom_sandbox.options import SandboxOptions
+from tests.intercom_sandbox.store import Workspace
 from tests.tap.records import expected_record
 
-BASE_TS = 1_700_000_000
 
-
-def contact(index: int) -> dict[str, Any]:
-    """A contact shaped like a /contacts/search item, with all ten timestamps set."""
-    ts = BASE_TS + index
-    return {
-        "type": "contact",
-        "id": f"6762f0d01bb69f9f2193{index:04x}",
-        "workspace_id": "ecahpwf5",
-        "external_id": str(index),
-        "role": "user",
-        "email": f"user{index}@example.com",
-        "email_domain": "example.com",
-        "phone": None,
-        "name": f"User {index}",
-        "owner_id": None,
-        "has_hard_bounced": False,
-        "marked_email_as_spam": False,
-        "unsubscribed_from_emails": False,
-        "created_at": ts - 86400,
-        "updated_at": ts,
-        "signed_up_at": ts - 86400,
-        "last_seen_at": ts - 3600,
-        "last_replied_at": ts - 7200,
-        "last_contacted_at": ts - 7300,
-        "last_email_opened_at": None,
-        "last_email_clicked_at": None,
-        "language_override": None,
-        "browser": "chrome",
-        "browser_version": "120.0",
-        "browser_language": "en",
-        "os": "OS X 14",
-        "android_app_name": None,
-        "android_app_version": None,
-        "android_device": None,
-        "android_os_version": None,
-        "android_sdk_version": None,
-        "android_last_seen_at": None,
-        "ios_app_name": None,
-        "ios_app_version": None,
-        "ios_device": None,
-        "ios_os_version": None,
-        "ios_sdk_version": None,
-        "ios_last_seen_at": ts - 600,
-        "custom_attributes": {"plan": "pro", "seats": 5},
-        "avatar": {"type": "avatar", "image_url": None},
-        "tags": {
-            "type": "list",
-            "data": [],
-            "url": "/contacts/x/tags",
-            "total_count": 0,
-            "has_more": False,
-        },
-        "notes": {
-            "type": "list",
-            "data": [],
-            "url": "/contacts/x/notes",
-            "total_count": 0,
-            "has_more": False,
-        },
-        "companies": {
-            "type": "list",
-            "data": [],
-            "url": "/contacts/x/companies",
-            "total_count": 0,
-            "has_more": False,
-        },
-        "location": {
-            "type": "location",
-            "country": "Ireland",
-            "region": "Dublin",
-            "city": "Dublin",
-        },
-        "social_profiles": {"type": "list", "data": []},
-    }
-
-
-def conversation(index: int) -> dict[str, Any]:
-    """A conversation shaped like a /conversations/search item."""
-    ts = BASE_TS + index
-    return {
-        "type": "conversation",
-        "id": str(index),
-        "created_at": ts - 500,
-        "updated_at": ts,
-        "waiting_since": None,
-        "snoozed_until": None,
-        "open": True,
-        "state": "open",
-        "read": False,
-        "priority": "not_priority",
-        "admin_assignee_id": None,
-        "team_assignee_id": None,
-        "tags": {
-            "type": "tag.list",
-            "tags": [{"type": "tag", "id": "1", "name": "vip", "applied_at": ts - 100}],
-        },
-        "conversation_rating": None,
-        "source": {
-            "type": "conversation",
-            "id": "403918334",
-            "delivered_as": "customer_initiated",
-            "subject": "",
-            "body": "<p>Hi</p>",
-            "author": {"type": "user", "id": "x"},
-            "attachments": [],
-            "url": None,
-            "redacted": False,
-        },
-        "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": "c"}]},
-        "teammates": {"type": "admin.list", "teammates": []},
-        "custom_attributes": {},
-        "first_contact_reply": {"created_at": ts - 500, "type": "conversation", "url": None},
-        "sla_applied": None,
-        "statistics": {
-            "type": "conversation_statistics",
-            "first_contact_reply_at": ts - 500,
-            "first_assignment_at": None,
-            "first_admin_reply_at": ts - 400,
-            "first_close_at": None,
-            "last_assignment_at": None,
-            "last_assignment_admin_reply_at": None,
-            "last_contact_reply_at": ts - 50,
-            "last_admin_reply_at": ts - 40,
-            "last_close_at": None,
-            "count_reopens": 0,
-            "count_assignments": 0,
-            "count_conversation_parts": 3,
-        },
-        "linked_objects": {"type": "list", "total_count": 0, "has_more": False, "data": []},
-        "ai_agent_participated": False,
-    }
+def sample_records(stream: str, count: int) -> list[dict[str, Any]]:
+    """`count` records of `stream` as the Intercom sandbox serves them (seed 7)."""
+    workspace = Workspace(SandboxOptions(**{stream: count}))
+    return [workspace.kinds[stream].record(i) for i in range(count)]
 
 
 def per_record_us(
@@ -175,8 +49,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
-    for stream, make in (("contacts", contact), ("conversations", conversation)):
-        records = [make(i) for i in range(args.records)]
+    for stream in ("contacts", "conversations"):
+        records = sample_records(stream, args.records)
         texts = [json.dumps(r) for r in records]
         convert = timestamp_converter(load_schema(stream))
         compiled = per_record_us(records, convert, args.repeats)
