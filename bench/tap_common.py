@@ -21,11 +21,11 @@ from typing import Any
 
 import requests
 
-from tests.servers import free_port, managed_process
+from testbed.catalog import TAP, catalog_selecting
+from testbed.servers import free_port, managed_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-TAP = str(Path(sys.executable).with_name("tap-intercom"))
 TOKEN = "bench-token"
 RECORD_PREFIX = b'{"type":"RECORD","stream":"'
 
@@ -44,14 +44,12 @@ class Sandbox:
 def sandbox(**flags: Any) -> Iterator[Sandbox]:
     """The sandbox CLI on a free loopback port, stopped at the end."""
     port = free_port()
-    args = [sys.executable, "-m", "tests.intercom_sandbox", "--host", "127.0.0.1"]
+    args = [sys.executable, "-m", "testbed.intercom", "--host", "127.0.0.1"]
     args += ["--port", str(port), "--token", TOKEN]
     for name, value in flags.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with managed_process(
-        args, port, RESULTS / "sandbox.log", env={**os.environ, "PYTHONPATH": str(ROOT)}
-    ):
+    with managed_process(args, port, RESULTS / "sandbox.log"):
         box = Sandbox(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -72,21 +70,9 @@ class TapRun:
     request_span: float
 
 
-def catalog_selecting(streams: list[str], workdir: Path, config_path: Path) -> Path:
-    catalog = json.loads(
-        subprocess.run(
-            [TAP, "--config", str(config_path), "--discover"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+def write_catalog(streams: list[str], workdir: Path) -> Path:
     path = workdir / "catalog.json"
-    path.write_text(json.dumps(catalog))
+    path.write_text(json.dumps(catalog_selecting(streams)))
     return path
 
 
@@ -97,7 +83,7 @@ def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
         workdir = Path(tmp)
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps({"access_token": TOKEN, "api_url": box.url, **config}))
-        catalog = catalog_selecting(streams, workdir, config_path)
+        catalog = write_catalog(streams, workdir)
         started = time.perf_counter()
         process = subprocess.Popen(
             [TAP, "--config", str(config_path), "--catalog", str(catalog)],

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python -m bench.target_upsert [--records 1000000] [--batch-size 100000]
 
-Writes the input to bench/results/, starts fakesnow (tests.servers.local_snowflake), then
+Writes the input to bench/results/, starts fakesnow (testbed.servers.local_snowflake), then
 runs the `target-snowflake` command twice as a subprocess: a first load of N records, and
 the same N keys again with half of them changed. For each run it prints rows/s end to end,
 the target process's own CPU seconds per 100,000 rows (user+sys from os.wait4: the
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.servers import local_snowflake
+from testbed.servers import local_snowflake
 
 RESULTS = Path(__file__).parent / "results"
 STREAM = "contacts"

@@ -17,9 +17,9 @@ from typing import Any
 
 from tap_intercom.schemas import load_schema, timestamp_converter
 
-from tests.intercom_sandbox.options import SandboxOptions
-from tests.intercom_sandbox.store import Workspace
-from tests.tap.records import expected_record
+from testbed.intercom.expected import expected_record
+from testbed.intercom.options import SandboxOptions
+from testbed.intercom.store import Workspace
 
 
 def sample_records(stream: str, count: int) -> list[dict[str, Any]]:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from tap_intercom.webhooks.app import signature
 
-from tests.servers import LOOPBACK
-from tests.tap.webhooks.support import (
+from testbed.servers import LOOPBACK
+from testbed.webhooks import (
     SECRET,
     encode,
     make_notification,

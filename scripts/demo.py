@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.e2e.pipeline import (
+from testbed.intercom import SandboxClient
+from testbed.pipeline import (
     DEMO_STATE_ID,
     ROOT,
     LocalEndpoints,
@@ -28,8 +29,7 @@ from tests.e2e.pipeline import (
     run_pipeline,
     table_counts,
 )
-from tests.intercom_sandbox import SandboxClient
-from tests.servers import LOOPBACK, local_snowflake, stop_process
+from testbed.servers import LOOPBACK, local_snowflake, stop_process
 
 DEMO_DIR = ROOT / ".demo"
 SANDBOX_TOKEN = "demo-token"
@@ -60,7 +60,7 @@ def say(text: str = "") -> None:
 @contextlib.contextmanager
 def intercom_sandbox(log_path: Path) -> Iterator[str]:
     """Run the sandbox CLI on a free loopback port; yield its URL (its first stdout line)."""
-    args = [sys.executable, "-m", "tests.intercom_sandbox", "--host", LOOPBACK, "--port", "0"]
+    args = [sys.executable, "-m", "testbed.intercom", "--host", LOOPBACK, "--port", "0"]
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [*args, *SANDBOX_ARGS],

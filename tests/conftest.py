@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import local_snowflake
+from testbed.servers import local_snowflake
 
-pytest_plugins = ["tests.intercom_sandbox.pytest_plugin"]
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import MELTANO, PLUGINS_BIN, LocalEndpoints, meltano_install
+from testbed.pipeline import MELTANO, PLUGINS_BIN, LocalEndpoints, meltano_install
 
 # A workspace small enough for several full runs per test, with every kind of record.
 SMALL_WORKSPACE = {

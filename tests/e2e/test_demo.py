@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from scripts.demo import intercom_sandbox, print_tables
-from tests.e2e.pipeline import RunResult, TableCount
+from testbed.pipeline import RunResult, TableCount
 
 
 def test_the_demo_sandbox_serves_on_loopback_and_stops_even_when_the_demo_fails(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from singer_sdk.helpers import capabilities
 
-from tests.e2e.pipeline import MELTANO, PLUGINS_BIN, ROOT
+from testbed.pipeline import MELTANO, PLUGINS_BIN, ROOT
 
 PLUGINS = ["tap-intercom", "target-snowflake"]
 # Settings singer-sdk adds to every plugin with a capability (stream maps, batch, ...):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.pipeline import (
+from testbed.pipeline import (
     PLUGINS_BIN,
     LocalEndpoints,
     MeltanoRun,

@@ -2,7 +2,7 @@
 
 Warehouse rows are turned back into tap-record form (column names to property names,
 VARIANT JSON parsed, timestamps as RFC 3339 strings) and compared with the sandbox's
-ground truth converted by `tests.tap.records.expected_record`, date-times as instants.
+ground truth converted by `testbed.intercom.expected.expected_record`, date-times as instants.
 A NULL column and an absent property are the same thing in a table, so both sides
 drop nulls at the top level. Properties outside the stream's schema cannot reach a
 table (the tap drops them), so the expected side keeps only the schema's properties.
@@ -19,8 +19,8 @@ from typing import Any
 import snowflake.connector
 from tap_intercom.schemas import load_schema
 
-from tests.e2e.pipeline import LocalEndpoints, table_names
-from tests.tap.records import expected_record, key_of, record_differences
+from testbed.intercom.expected import expected_record, key_of, record_differences
+from testbed.pipeline import LocalEndpoints, table_names
 
 DELETED_AT = "_sdc_deleted_at"
 # Snowflake type codes of the connector's cursor description that arrive as JSON text.

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from tests.intercom_sandbox import RunningSandbox
+from testbed.intercom import RunningSandbox
 
 
 def api(sb: RunningSandbox, version: str | None = "2.15") -> requests.Session:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.intercom_sandbox import SandboxOptions, run_sandbox
+from testbed.intercom import SandboxOptions, run_sandbox
 from tests.sandbox.helpers import api, ids, search_all
 
 CONTRACT_STREAMS = {
@@ -167,7 +167,7 @@ def test_command_line_serves_until_stopped():
         [
             sys.executable,
             "-m",
-            "tests.intercom_sandbox",
+            "testbed.intercom",
             "--port",
             "0",
             "--contacts",
@@ -200,7 +200,7 @@ def test_command_line_serves_until_stopped():
 
 def test_command_line_refuses_bad_options():
     result = subprocess.run(
-        [sys.executable, "-m", "tests.intercom_sandbox", "--port", "0", "--error-rate", "3"],
+        [sys.executable, "-m", "testbed.intercom", "--port", "0", "--error-rate", "3"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

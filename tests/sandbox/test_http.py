@@ -203,7 +203,7 @@ def test_malformed_requests_are_client_errors(intercom_sandbox, path, params):
 
 
 def test_a_sandbox_bug_is_reported_not_disguised(monkeypatch):
-    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+    from testbed.intercom import SandboxOptions, run_sandbox
 
     with run_sandbox(SandboxOptions(contacts=5)) as sb:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.intercom_sandbox import SandboxOptions, run_sandbox
+from testbed.intercom import SandboxOptions, run_sandbox
 from tests.sandbox.helpers import api
 
 

@@ -11,7 +11,7 @@ DAY = 86400
 
 @pytest.fixture(scope="module")
 def sb():
-    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+    from testbed.intercom import SandboxOptions, run_sandbox
 
     with run_sandbox(SandboxOptions(contacts=300, conversations=120, tickets=40)) as sandbox:
         yield sandbox

@@ -75,7 +75,7 @@ def named(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def samples():
     """One sandbox whose workspace has a bit of everything (and a few changes applied)."""
-    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+    from testbed.intercom import SandboxOptions, run_sandbox
 
     with run_sandbox(
         SandboxOptions(contacts=60, conversations=40, companies=20, tickets=12, big_conversations=1)

@@ -6,17 +6,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-TAP = str(Path(sys.executable).with_name("tap-intercom"))
+from testbed.catalog import TAP, catalog_selecting
+
 DEFAULT_TIMEOUT = 240
 
 
@@ -38,29 +37,6 @@ class TapRun:
     def bookmark(self, stream: str) -> str | None:
         """The stream's bookmark in the final state."""
         return self.final_state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
-
-
-@cache
-def _discovered_catalog() -> str:
-    config = {"access_token": "discovery-only", "api_url": "http://127.0.0.1:9"}
-    result = subprocess.run(
-        [TAP, "--config", "/dev/stdin", "--discover"],
-        input=json.dumps(config),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def catalog_selecting(streams: list[str]) -> dict[str, Any]:
-    """The discovered catalog with exactly `streams` selected."""
-    catalog = json.loads(_discovered_catalog())
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return catalog
 
 
 def tap_config(sandbox: Any, **overrides: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 import requests
 from tap_intercom.tap import STREAM_TYPES
 
+from testbed.intercom.expected import assert_same_records, expected_record
 from tests.tap.conftest import control, live_records, request_log, tap_config, truth
-from tests.tap.records import assert_same_records, expected_record
 
 KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYPES}
 STREAMS = ["contacts", "companies", "conversations", "conversation_parts", "admins", "articles"]

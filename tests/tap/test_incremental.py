@@ -6,8 +6,8 @@ import logging
 
 from tap_intercom.tap import TapIntercom
 
+from testbed.intercom.expected import assert_same_records, expected_record
 from tests.tap.conftest import control, request_log, tap_config, truth
-from tests.tap.records import assert_same_records, expected_record
 
 INCREMENTAL = [
     "contacts",

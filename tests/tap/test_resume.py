@@ -8,8 +8,8 @@ import json
 import pytest
 from tap_intercom.tap import STREAM_TYPES
 
+from testbed.intercom.expected import assert_same_records, expected_record
 from tests.tap.conftest import live_records, tap_config, truth
-from tests.tap.records import assert_same_records, expected_record
 
 KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYPES}
 

@@ -26,7 +26,7 @@ from scripts.generate_tap_schemas import (
     main,
     render,
 )
-from tests.tap.records import assert_same_records, expected_record, record_differences
+from testbed.intercom.expected import assert_same_records, expected_record, record_differences
 
 # From the shared contract (notes/contract.md, issue 6).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {

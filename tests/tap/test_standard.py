@@ -6,7 +6,7 @@ import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_intercom.tap import TapIntercom
 
-from tests.intercom_sandbox import SandboxOptions, run_sandbox
+from testbed.intercom import SandboxOptions, run_sandbox
 
 # Filled in by the fixture below once the sandbox listens (the test class keeps a
 # reference to this dict).

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 from tap_intercom.tap import STREAM_TYPES, TapIntercom
 
+from testbed.intercom.expected import assert_same_records, expected_record
 from tests.tap.conftest import control, live_records, request_log, tap_config, truth
-from tests.tap.records import assert_same_records, expected_record
 
 STREAMS = {stream_type.name: stream_type for stream_type in STREAM_TYPES}
 API_STREAMS = sorted(name for name in STREAMS if name != "webhook_notifications")
@@ -19,7 +19,7 @@ PAGE_SIZE = 150
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     """One run of every API stream against a small workspace (the slow part, shared)."""
-    from tests.intercom_sandbox import SandboxOptions, run_sandbox
+    from testbed.intercom import SandboxOptions, run_sandbox
     from tests.tap.conftest import run_tap
 
     options = SandboxOptions(seed=11, contacts=400, companies=320, conversations=60, tickets=20)

@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_snowflake.connection import connect_args
 from target_snowflake.target import TargetSnowflake
 
-from tests.servers import free_port
+from testbed.servers import free_port
 from tests.target.conftest import messages_text, record, run_target_process, schema_message
 
 PASSWORD = "pw-7f3a9c-TOP-SECRET"

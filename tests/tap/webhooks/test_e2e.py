@@ -18,7 +18,7 @@ import pytest
 import requests
 from tap_intercom.webhooks.spool import list_segments
 
-from tests.e2e.pipeline import (
+from testbed.pipeline import (
     MELTANO,
     PLUGINS_BIN,
     LocalEndpoints,
@@ -26,8 +26,7 @@ from tests.e2e.pipeline import (
     meltano_install,
     run_pipeline,
 )
-from tests.tap.conftest import catalog_selecting
-from tests.tap.webhooks.support import (
+from testbed.webhooks import (
     STREAM,
     RunningReceiver,
     deliver,
@@ -37,6 +36,7 @@ from tests.tap.webhooks.support import (
     running_receiver,
     tap_config,
 )
+from tests.tap.conftest import catalog_selecting
 
 TABLE = STREAM.upper()
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from tap_intercom.webhooks.app import signature
 
-from tests.tap.webhooks.support import (
+from testbed.webhooks import (
     RECEIVER,
     SECRET,
     RunningReceiver,

@@ -13,7 +13,7 @@ from pathlib import Path
 from tap_intercom.webhooks.app import ReceiverSettings, WebhookReceiver
 from tap_intercom.webhooks.spool import SpoolWriter
 
-from tests.tap.webhooks.support import (
+from testbed.webhooks import (
     SECRET,
     encode,
     make_notification,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tap_intercom.webhooks.spool import list_segments, segment_path
 
-from tests.tap.webhooks.support import (
+from testbed.webhooks import (
     RECEIVER,
     SECRET,
     deliver,

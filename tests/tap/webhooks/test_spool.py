@@ -22,7 +22,7 @@ from tap_intercom.webhooks.spool import (
     utc_now,
 )
 
-from tests.tap.webhooks.support import make_notification, stored_ids
+from testbed.webhooks import make_notification, stored_ids
 
 
 def _writer(spool: Path, **limits) -> SpoolWriter:

@@ -15,8 +15,8 @@ from tap_intercom.webhooks.spool import (
     utc_now,
 )
 
+from testbed.webhooks import STREAM, make_notification, stored_ids, tap_config
 from tests.tap.conftest import TapRun, catalog_selecting, run_tap
-from tests.tap.webhooks.support import STREAM, make_notification, stored_ids, tap_config
 
 
 def _one_record_per_segment(spool: Path) -> SpoolWriter:

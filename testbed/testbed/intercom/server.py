@@ -15,16 +15,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.intercom_sandbox.api import (
+from testbed.intercom.api import (
     ACCEPTED_VERSIONS,
     DEFAULT_VERSION,
     Api,
     ApiError,
     Request,
 )
-from tests.intercom_sandbox.control import Control
-from tests.intercom_sandbox.options import SandboxOptions
-from tests.intercom_sandbox.store import Workspace
+from testbed.intercom.control import Control
+from testbed.intercom.options import SandboxOptions
+from testbed.intercom.store import Workspace
 
 RATE_WINDOW = 10  # seconds; Intercom enforces its limits per 10-second window
 REQUEST_LOG_SIZE = 200_000

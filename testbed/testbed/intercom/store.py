@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.intercom_sandbox.det import rng
-from tests.intercom_sandbox.options import SandboxOptions
-from tests.intercom_sandbox.records import DAY, Generator
+from testbed.intercom.det import rng
+from testbed.intercom.options import SandboxOptions
+from testbed.intercom.records import DAY, Generator
 
 BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
 Key = tuple[int, int]  # (updated_at, index): the total order of a kind's records

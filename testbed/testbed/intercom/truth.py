@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.intercom_sandbox.records import EVENTS_LISTED
-from tests.intercom_sandbox.store import Workspace
+from testbed.intercom.records import EVENTS_LISTED
+from testbed.intercom.store import Workspace
 
 
 def _attributes(ws: Workspace, model: str) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.intercom_sandbox.client import SandboxClient
-from tests.intercom_sandbox.options import DEFAULT_TOKEN, FaultSettings, SandboxOptions
-from tests.intercom_sandbox.server import SandboxServer
+from testbed.intercom.client import SandboxClient
+from testbed.intercom.options import DEFAULT_TOKEN, FaultSettings, SandboxOptions
+from testbed.intercom.server import SandboxServer
 
 __all__ = [
     "DEFAULT_TOKEN",

@@ -16,7 +16,7 @@ import requests
 from tap_intercom.webhooks.app import signature
 from tap_intercom.webhooks.spool import read_spool
 
-from tests.servers import LOOPBACK, free_port, managed_process
+from testbed.servers import LOOPBACK, free_port, managed_process
 
 # Distinctive, so a test can search every log and answer for it.
 SECRET = "cs-test-3f9a1c7e5b2d48e6"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.intercom_sandbox.det import IdCodec, rng, stable_hash
-from tests.intercom_sandbox.options import SandboxOptions
+from testbed.intercom.det import IdCodec, rng, stable_hash
+from testbed.intercom.options import SandboxOptions
 
 DAY = 86400
 PARTS_SHOWN = 500  # GET /conversations/{id} returns only the most recent 500 parts

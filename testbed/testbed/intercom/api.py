@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.intercom_sandbox.records import EVENTS_LISTED
-from tests.intercom_sandbox.search import (
+from testbed.intercom.records import EVENTS_LISTED
+from testbed.intercom.search import (
     Field,
     Plan,
     QueryCompiler,
@@ -24,7 +24,7 @@ from tests.intercom_sandbox.search import (
     conversation_fields,
     ticket_fields,
 )
-from tests.intercom_sandbox.store import Key, Kind, Workspace
+from testbed.intercom.store import Key, Kind, Workspace
 
 MAX_PER_PAGE = 150
 SCROLL_PAGE_SIZE = 50

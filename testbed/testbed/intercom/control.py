@@ -6,10 +6,10 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from tests.intercom_sandbox.truth import STREAMS, deleted_truth, stream_truth
+from testbed.intercom.truth import STREAMS, deleted_truth, stream_truth
 
 if TYPE_CHECKING:
-    from tests.intercom_sandbox.server import SandboxServer
+    from testbed.intercom.server import SandboxServer
 
 
 class Control:

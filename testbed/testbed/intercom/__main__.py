@@ -1,4 +1,4 @@
-"""python -m tests.intercom_sandbox --port 0 --seed 7 --contacts 5000 ...
+"""python -m testbed.intercom --port 0 --seed 7 --contacts 5000 ...
 
 Prints the base URL as the first stdout line, then serves until interrupted (SIGINT/SIGTERM).
 """
@@ -11,13 +11,13 @@ import signal
 import sys
 from types import FrameType
 
-from tests.intercom_sandbox.options import FaultSettings, SandboxOptions
-from tests.intercom_sandbox.server import SandboxServer
+from testbed.intercom.options import FaultSettings, SandboxOptions
+from testbed.intercom.server import SandboxServer
 
 
 def parse_args(argv: list[str] | None = None) -> SandboxOptions:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.intercom_sandbox",
+        prog="python -m testbed.intercom",
         description="Serve a synthetic Intercom workspace locally.",
     )
     defaults = SandboxOptions()

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.intercom_sandbox.det import stable_hash
-from tests.intercom_sandbox.records import (
+from testbed.intercom.det import stable_hash
+from testbed.intercom.records import (
     CONTACT_CUSTOM_ATTRIBUTES,
     CONVERSATION_CUSTOM_ATTRIBUTES,
     DAY,

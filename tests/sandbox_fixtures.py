@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.intercom_sandbox import FaultSettings, RunningSandbox, SandboxOptions, run_sandbox
+from testbed.intercom import FaultSettings, RunningSandbox, SandboxOptions, run_sandbox
 
 
 @pytest.fixture

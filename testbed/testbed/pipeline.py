@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import snowflake.connector
 
-from tests.servers import stop_process
+from testbed.servers import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -52,7 +52,7 @@ class LocalEndpoints:
 
     intercom_url: str
     intercom_token: str
-    snowflake: dict[str, Any]  # connection settings of `tests.servers.local_snowflake`
+    snowflake: dict[str, Any]  # connection settings of `testbed.servers.local_snowflake`
     database: str
     schema: str = "INTERCOM"
 
