@@ -9,7 +9,7 @@ MELTANO_VENV := .venv-meltano
 $(VENV)/.installed: tap-intercom/pyproject.toml target-snowflake/pyproject.toml testbed/pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ./tap-intercom -e ./target-snowflake -e ./testbed -r requirements-dev.txt
+	$(PY) -m pip install -q -e './tap-intercom[webhooks]' -e ./target-snowflake -e ./testbed -r requirements-dev.txt
 	touch $@
 
 $(MELTANO_VENV)/.installed: requirements-meltano.txt

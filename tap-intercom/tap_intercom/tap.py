@@ -78,6 +78,9 @@ class TapIntercom(Tap):
     """Singer tap for Intercom: every extractable stream, incremental and resumable."""
 
     name = "tap-intercom"
+    # The distribution (`tap-intercom` on the registry is another project): --about and
+    # --version read the version from it.
+    package_name = "intersnow-tap-intercom"
     # msgspec serialises records several times faster than the default writer.
     message_writer_class = MsgSpecWriter
 

@@ -44,6 +44,9 @@ class TargetSnowflake(Target):
     """Singer target for Snowflake: staged bulk loads with key-based MERGE upserts."""
 
     name = "target-snowflake"
+    # The distribution (`target-snowflake` on the registry is another project): --about
+    # and --version read the version from it.
+    package_name = "intersnow-target-snowflake"
     default_sink_class = SnowflakeSink
     message_reader_class = SingerLineReader
     capabilities: t.ClassVar = [*Target.capabilities, PluginCapabilities.ACTIVATE_VERSION]

@@ -1,4 +1,8 @@
-"""`tap-intercom-webhooks`: run the webhook receiver on uvicorn."""
+"""`tap-intercom-webhooks`: run the webhook receiver on uvicorn.
+
+uvicorn comes with the `webhooks` extra (`pip install 'intersnow-tap-intercom[webhooks]'`);
+without it the command says so instead of failing on an import.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,18 @@ import os
 import signal
 import sys
 from pathlib import Path
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from tap_intercom.webhooks.app import ReceiverSettings, WebhookReceiver
 from tap_intercom.webhooks.spool import DEFAULT_DEDUP_WINDOW_SECONDS, SpoolError, SpoolWriter
 
+if TYPE_CHECKING:
+    import uvicorn
+
 SECRET_VARIABLE = "INTERCOM_CLIENT_SECRET"
 EXIT_BAD_SETTINGS = 2
 EXIT_STARTUP_FAILURE = 3
+INSTALL_HINT = "pip install 'intersnow-tap-intercom[webhooks]'"
 
 logger = logging.getLogger("tap_intercom.webhooks")
 
@@ -113,6 +120,15 @@ def _exit_cleanly_after_a_stop_signal(server: uvicorn.Server) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `tap-intercom-webhooks`."""
     args = build_parser().parse_args(argv)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        print(
+            f"tap-intercom-webhooks: the receiver needs the `webhooks` extra ({exc}); "
+            f"install it with: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_STARTUP_FAILURE)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,21 @@ def test_without_a_secret_the_receiver_refuses_to_start(tmp_path: Path):
     assert result.returncode == 2
     assert "INTERCOM_CLIENT_SECRET" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_the_webhooks_extra_the_receiver_says_how_to_install_it(tmp_path: Path):
+    # `sys.modules["uvicorn"] = None` makes `import uvicorn` raise ImportError, as when the
+    # extra is not installed.
+    program = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "from tap_intercom.webhooks.server import main\n"
+        f"main(['--port', '1', '--spool', {str(tmp_path)!r}])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "INTERCOM_CLIENT_SECRET": SECRET}
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 3
+    assert "pip install 'intersnow-tap-intercom[webhooks]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())  # refused before touching the spool
