@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MELTANO_VENV := .venv-meltano
 
-.PHONY: test lint format demo bench install clean
+.PHONY: test lint format docs demo bench install clean
 
 $(VENV)/.installed: tap-intercom/pyproject.toml target-snowflake/pyproject.toml testbed/pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The plugins' READMEs: their settings tables, from `--about` (tests/test_docs.py checks them).
+docs: $(VENV)/.installed
+	$(PY) -m scripts.settings_tables
 
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)

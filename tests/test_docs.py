@@ -1,0 +1,78 @@
+"""The documentation: generated settings tables match `--about`, links resolve, the root
+README stays an overview."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from scripts import settings_tables
+from scripts.settings_tables import PLUGINS, REGENERATE, Plugin
+
+ROOT = settings_tables.ROOT
+MARKDOWN = sorted(
+    [ROOT / "README.md", *ROOT.glob("docs/*.md"), *(plugin.readme for plugin in PLUGINS)]
+)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda plugin: plugin.command)
+def test_the_readme_settings_tables_are_what_about_prints(plugin: Plugin):
+    expected, current = settings_tables.expected_and_current(plugin)
+    assert current == expected, (
+        f"{plugin.readme.relative_to(ROOT)}: the settings tables differ from "
+        f"`{plugin.command} --about --format=markdown`; regenerate them with: {REGENERATE}"
+    )
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda plugin: plugin.command)
+def test_every_setting_is_in_the_readme(plugin: Plugin):
+    # Independent of the generator: each setting name of --about appears as a table row.
+    about = settings_tables.about_markdown(plugin.command)
+    names = re.findall(r"(?m)^\| ([a-z_][\w.]*) \| (?:True|False) \|", about)
+    assert "batch_size_rows" in names or "access_token" in names
+    readme = plugin.readme.read_text()
+    assert [name for name in names if f"\n| {name} | " not in readme] == []
+
+
+def test_regenerating_replaces_only_the_part_between_the_markers():
+    readme = f"# x\n\nbefore\n\n{settings_tables.START}\nold\n{settings_tables.END}\n\nafter\n"
+    rewritten = settings_tables.with_section(readme, "### Settings\n\n| a |\n")
+    assert rewritten.startswith("# x\n\nbefore\n\n")
+    assert rewritten.endswith(f"{settings_tables.END}\n\nafter\n")
+    assert settings_tables.current_section(rewritten, Path("x")) == "### Settings\n\n| a |\n"
+    with pytest.raises(settings_tables.MarkersMissingError):
+        settings_tables.current_section("# no markers\n", Path("x"))
+
+
+def test_the_generated_section_holds_capabilities_and_settings_only():
+    about = (
+        "# `tap-x`\n\nWhat it is.\n\n## Capabilities\n\n- `catalog`\n\n"
+        "## Supported Python Versions\n\n- 3.11\n\n## Settings\n\n| Setting |\n|:--|\n"
+        "| a |\n\nA full list of supported settings and capabilities is available by running\n"
+    )
+    assert settings_tables.generated_section(about) == (
+        "### Capabilities\n\n- `catalog`\n\n### Settings\n\n| Setting |\n|:--|\n| a |\n"
+    )
+
+
+@pytest.mark.parametrize("document", MARKDOWN, ids=lambda path: str(path.relative_to(ROOT)))
+def test_relative_links_point_at_files_that_exist(document: Path):
+    broken = []
+    for target in LINK.findall(document.read_text()):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = target.split("#", 1)[0]
+        if not (document.parent / path).exists():
+            broken.append(target)
+    assert broken == [], f"{document.relative_to(ROOT)} links to missing files"
+
+
+def test_the_root_readme_stays_an_overview():
+    size = len((ROOT / "README.md").read_text())
+    assert size <= 12_000, (
+        f"README.md is {size} characters; details belong in docs/<topic>.md or a plugin's "
+        "README, with a one-line link"
+    )
