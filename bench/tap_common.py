@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from testbed.catalog import TAP, catalog_selecting
+from testbed.intercom import SandboxClient
 from testbed.servers import free_port, managed_process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +34,7 @@ RECORD_PREFIX = b'{"type":"RECORD","stream":"'
 @dataclass
 class Sandbox:
     url: str
-
-    def control(self, method: str, path: str, body: dict | None = None) -> Any:
-        response = requests.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=600)
-        response.raise_for_status()
-        return response.json() if response.content else None
+    client: SandboxClient
 
 
 @contextlib.contextmanager
@@ -50,11 +47,12 @@ def sandbox(**flags: Any) -> Iterator[Sandbox]:
         args += [f"--{name.replace('_', '-')}", str(value)]
     RESULTS.mkdir(parents=True, exist_ok=True)
     with managed_process(args, port, RESULTS / "sandbox.log"):
-        box = Sandbox(f"http://127.0.0.1:{port}")
+        url = f"http://127.0.0.1:{port}"
+        box = Sandbox(url, SandboxClient(url, timeout=600))
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
-                if box.control("GET", "health").get("ok"):
+            with contextlib.suppress(requests.RequestException, RuntimeError):
+                if box.client.health().get("ok"):
                     break
             time.sleep(0.2)
         yield box
@@ -78,7 +76,7 @@ def write_catalog(streams: list[str], workdir: Path) -> Path:
 
 def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
     """One full run of `streams`; wall time, the tap's CPU time and the request log."""
-    box.control("DELETE", "requests")
+    box.client.clear_requests()
     with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
         workdir = Path(tmp)
         config_path = workdir / "config.json"
@@ -101,7 +99,7 @@ def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
         wall = time.perf_counter() - started
         if status != 0:
             raise RuntimeError(f"tap failed with status {status}; see {RESULTS / 'tap.log'}")
-    log = box.control("GET", "requests")["requests"]
+    log = box.client.requests()
     times = [entry["time"] for entry in log]
     return TapRun(
         wall=wall,

@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with sandbox(contacts=args.contacts, companies=10, conversations=10, tickets=5) as box:
-        box.control("POST", "faults", {"rate_limit": 1_000_000})
+        box.client.set_faults(rate_limit=1_000_000)
         runs = [run_tap(box, ["contacts"]) for _ in range(args.repeats)]
 
     for run in runs:

@@ -27,11 +27,11 @@ def main() -> None:
 
     sizes = {name: args.records for name in PAGED}
     with sandbox(**sizes, big_conversations=0) as box:
-        box.control("POST", "faults", {"rate_limit": 1_000_000})
+        box.client.set_faults(rate_limit=1_000_000)
         rows = []
         for stream, path in PAGED.items():
             run = run_tap(box, [stream])
-            log = box.control("GET", "requests")["requests"]
+            log = box.client.requests()
             requests = sum(1 for entry in log if entry["path"] == path)
             records = run.records.get(stream, 0)
             rows.append((f"{stream}: records / requests", f"{records} / {requests}"))

@@ -23,7 +23,7 @@ def main() -> None:
 
     rows = []
     with sandbox(conversations=args.conversations, contacts=100, companies=10, tickets=5) as box:
-        box.control("POST", "faults", {"latency_ms": 100, "rate_limit": 1_000})
+        box.client.set_faults(latency_ms=100, rate_limit=1_000)
         for workers in args.workers:
             runs = [
                 run_tap(box, ["conversation_parts"], max_workers=workers)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from testbed.intercom import SandboxOptions, run_sandbox
+from testbed.intercom import SandboxClient, SandboxOptions, run_sandbox
 from tests.sandbox.helpers import api, ids, search_all
 
 CONTRACT_STREAMS = {
@@ -192,7 +192,7 @@ def test_command_line_serves_until_stopped():
             timeout=10,
         )
         assert response.status_code == 200 and response.json()["total_count"] == 30
-        assert requests.get(f"{url}/_sandbox/faults", timeout=10).json()["latency_ms"] == 1
+        assert SandboxClient(url, timeout=10).faults()["latency_ms"] == 1
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from testbed.catalog import TAP, catalog_selecting
+from testbed.intercom import RunningSandbox
 
 DEFAULT_TIMEOUT = 240
 
@@ -114,27 +114,12 @@ def run_tap(
     return run
 
 
-def control(sandbox: Any, method: str, path: str, body: dict | None = None) -> Any:
-    """Call the sandbox's control API (`/_sandbox/...`)."""
-    response = requests.request(method, f"{sandbox.url}/_sandbox/{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def truth(sandbox: Any, stream: str) -> list[dict[str, Any]]:
-    """The records a correct full extraction of `stream` yields (raw API form)."""
-    return control(sandbox, "GET", f"truth/{stream}")["records"]
-
-
-def request_log(sandbox: Any) -> list[dict[str, Any]]:
-    """The API requests the sandbox served since the log was last cleared."""
-    return control(sandbox, "GET", "requests")["requests"]
-
-
-def live_records(sandbox: Any, stream: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def live_records(
+    sandbox: RunningSandbox, stream: str, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """`records` without deletion records (`_sdc_deleted_at`), after checking that
     those name objects the sandbox really deleted."""
-    deleted = set(control(sandbox, "GET", "truth")["deleted"].get(stream, []))
+    deleted = set(sandbox.client.deleted(stream))
     marked = {record["id"] for record in records if "_sdc_deleted_at" in record}
     assert marked <= deleted, f"{stream}: marked deleted but not deleted: {marked - deleted}"
     return [record for record in records if "_sdc_deleted_at" not in record]

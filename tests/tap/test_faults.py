@@ -10,7 +10,7 @@ import requests
 from tap_intercom.tap import STREAM_TYPES
 
 from testbed.intercom.expected import assert_same_records, expected_record
-from tests.tap.conftest import control, live_records, request_log, tap_config, truth
+from tests.tap.conftest import live_records, tap_config
 
 KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYPES}
 STREAMS = ["contacts", "companies", "conversations", "conversation_parts", "admins", "articles"]
@@ -20,7 +20,7 @@ SIZES = {"contacts": 500, "companies": 200, "conversations": 40, "big_conversati
 def _assert_complete(sandbox, run, streams=STREAMS) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     for stream in streams:
-        expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+        expected = [expected_record(stream, raw) for raw in sandbox.client.stream_truth(stream)]
         live = live_records(sandbox, stream, run.records[stream])
         assert_same_records(stream, live, expected, KEYS[stream])
 
@@ -37,10 +37,10 @@ def _assert_complete(sandbox, run, streams=STREAMS) -> None:
 )
 def test_transient_faults_are_retried_to_complete_output(sandbox_factory, tap_runner, faults):
     sandbox = sandbox_factory(**SIZES)
-    control(sandbox, "POST", "faults", faults)
+    sandbox.client.set_faults(**faults)
     run = tap_runner(tap_config(sandbox, page_size=50), STREAMS)
     _assert_complete(sandbox, run)
-    statuses = Counter(r["status"] for r in request_log(sandbox))
+    statuses = Counter(r["status"] for r in sandbox.client.requests())
     if "error_rate" in faults:
         assert sum(count for status, count in statuses.items() if status >= 500) > 0
     if "storm_429" in faults:
@@ -50,7 +50,7 @@ def test_transient_faults_are_retried_to_complete_output(sandbox_factory, tap_ru
 
 def test_500_in_the_middle_of_the_scroll_restarts_it(sandbox_factory, tap_runner):
     sandbox = sandbox_factory(**SIZES)
-    control(sandbox, "POST", "faults", {"scroll_500_after_pages": 2})
+    sandbox.client.set_faults(scroll_500_after_pages=2)
     run = tap_runner(tap_config(sandbox, page_size=50), ["companies"])
     _assert_complete(sandbox, run, ["companies"])
     assert "restarting it from the beginning" in run.stderr
@@ -58,7 +58,7 @@ def test_500_in_the_middle_of_the_scroll_restarts_it(sandbox_factory, tap_runner
 
 def test_an_open_scroll_is_waited_out(sandbox_factory, tap_runner):
     sandbox = sandbox_factory(**SIZES)
-    control(sandbox, "POST", "faults", {"scroll_idle_seconds": 4})
+    sandbox.client.set_faults(scroll_idle_seconds=4)
     # Someone else's scroll is open when the tap starts.
     opened = requests.get(
         f"{sandbox.url}/companies/scroll",
@@ -75,10 +75,10 @@ def test_rate_budget_is_respected_without_429s(sandbox_factory, tap_runner):
     # 46 requests at 20 per 10-second window: three windows at least; unpaced, the
     # run would take about a second and hit 429s.
     sandbox = sandbox_factory(contacts=100, conversations=45, big_conversations=0)
-    control(sandbox, "POST", "faults", {"rate_limit": 20})
+    sandbox.client.set_faults(rate_limit=20)
     run = tap_runner(tap_config(sandbox, max_workers=8), ["conversations", "conversation_parts"])
     _assert_complete(sandbox, run, ["conversations", "conversation_parts"])
-    served = request_log(sandbox)
+    served = sandbox.client.requests()
     statuses = Counter(r["status"] for r in served)
     assert statuses[429] == 0, statuses
     times = [r["time"] for r in served]

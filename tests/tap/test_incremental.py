@@ -7,7 +7,7 @@ import logging
 from tap_intercom.tap import TapIntercom
 
 from testbed.intercom.expected import assert_same_records, expected_record
-from tests.tap.conftest import control, request_log, tap_config, truth
+from tests.tap.conftest import tap_config
 
 INCREMENTAL = [
     "contacts",
@@ -32,20 +32,16 @@ def test_second_run_emits_the_changes_reads_only_them_and_moves_state(sandbox_fa
     assert first.returncode == 0, first.stderr[-3000:]
     assert len(first.records["contacts"]) == 600
 
-    def change(kind: str, action: str, count: int) -> list[str]:
-        body = {"kind": kind, "action": action, "count": count}
-        return control(sandbox, "POST", "changes", body)["ids"]
-
     changed = {
-        "contacts": change("contacts", "update", 5),
-        "new_contacts": change("contacts", "add", 3),
-        "companies": change("companies", "update", 4),
-        "conversations": change("conversations", "update", 3),
-        "parts": change("conversations", "add_parts", 2),
-        "deleted": change("conversations", "delete", 2),
-        "tickets": change("tickets", "update", 2),
+        "contacts": sandbox.client.change("contacts", "update", 5),
+        "new_contacts": sandbox.client.change("contacts", "add", 3),
+        "companies": sandbox.client.change("companies", "update", 4),
+        "conversations": sandbox.client.change("conversations", "update", 3),
+        "parts": sandbox.client.change("conversations", "add_parts", 2),
+        "deleted": sandbox.client.change("conversations", "delete", 2),
+        "tickets": sandbox.client.change("tickets", "update", 2),
     }
-    control(sandbox, "DELETE", "requests")
+    sandbox.client.clear_requests()
 
     second = tap_runner(config, INCREMENTAL, state=first.final_state)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -66,7 +62,7 @@ def test_second_run_emits_the_changes_reads_only_them_and_moves_state(sandbox_fa
     # The new parts are there, and parts were fetched only for changed conversations.
     parts_truth = [
         expected_record("conversation_parts", part)
-        for part in truth(sandbox, "conversation_parts")
+        for part in sandbox.client.stream_truth("conversation_parts")
         if part["conversation_id"] in set(changed["parts"])
     ]
     emitted_parts = [
@@ -77,7 +73,7 @@ def test_second_run_emits_the_changes_reads_only_them_and_moves_state(sandbox_fa
     assert_same_records("conversation_parts", emitted_parts, parts_truth, ("id",))
     fetched = {
         r["path"].removeprefix("/conversations/")
-        for r in request_log(sandbox)
+        for r in sandbox.client.requests()
         if r["method"] == "GET" and r["path"].startswith("/conversations/")
     } - {"deleted"}
     assert set(changed["parts"]) <= fetched
@@ -107,10 +103,9 @@ def test_deletions_are_read_with_version_2_16_whatever_the_config(sandbox_factor
     run = tap_runner(config, ["conversations"], state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     deleted = {r["id"] for r in run.records["conversations"] if r.get("_sdc_deleted_at")}
-    assert deleted == set(control(sandbox, "GET", "truth")["deleted"]["conversations"])
-    assert any(
-        r["path"] == "/conversations/deleted" and r["status"] == 200 for r in request_log(sandbox)
-    )
+    assert deleted == set(sandbox.client.deleted("conversations"))
+    served = sandbox.client.requests()
+    assert any(r["path"] == "/conversations/deleted" and r["status"] == 200 for r in served)
 
 
 def test_refused_deletions_are_reported_once_and_the_run_goes_on(
@@ -124,7 +119,7 @@ def test_refused_deletions_are_reported_once_and_the_run_goes_on(
     with caplog.at_level(logging.WARNING):
         tap.streams["conversations"].sync()
     records = [line for line in capsys.readouterr().out.splitlines() if '"RECORD"' in line]
-    assert len(records) == len(truth(sandbox, "conversations"))
+    assert len(records) == len(sandbox.client.stream_truth("conversations"))
     warnings = [r for r in caplog.records if "Deleted conversations cannot be seen" in r.message]
     assert len(warnings) == 1
 
@@ -134,16 +129,14 @@ def test_contacts_that_reach_search_late_are_caught_by_the_lookback(sandbox_fact
     config = tap_config(sandbox)  # lookback_window_seconds: 300 by default
     first = tap_runner(config, ["contacts"])
     assert first.returncode == 0, first.stderr[-3000:]
-    updated = control(
-        sandbox, "POST", "changes", {"kind": "contacts", "action": "update", "count": 2}
-    )
-    added = control(sandbox, "POST", "changes", {"kind": "contacts", "action": "add", "count": 3})
+    updated = sandbox.client.change("contacts", "update", 2)
+    added = sandbox.client.change("contacts", "add", 3)
 
     second = tap_runner(config, ["contacts"], state=first.final_state)
-    assert set(updated["ids"]) <= _ids(second.records["contacts"])
-    assert not set(added["ids"]) & _ids(second.records["contacts"]), "no search lag?"
+    assert set(updated) <= _ids(second.records["contacts"])
+    assert not set(added) & _ids(second.records["contacts"]), "no search lag?"
 
-    control(sandbox, "POST", "clock", {"advance_seconds": 61})
+    sandbox.client.advance_clock(61)
     third = tap_runner(config, ["contacts"], state=second.final_state)
     assert third.returncode == 0, third.stderr[-3000:]
-    assert set(added["ids"]) <= _ids(third.records["contacts"])
+    assert set(added) <= _ids(third.records["contacts"])

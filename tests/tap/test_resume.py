@@ -9,7 +9,7 @@ import pytest
 from tap_intercom.tap import STREAM_TYPES
 
 from testbed.intercom.expected import assert_same_records, expected_record
-from tests.tap.conftest import live_records, tap_config, truth
+from tests.tap.conftest import live_records, tap_config
 
 KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYPES}
 
@@ -35,7 +35,7 @@ def test_killed_run_resumes_from_its_last_state(
     resumed = tap_runner(config, [stream], state=killed.final_state)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
-    expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+    expected = [expected_record(stream, raw) for raw in sandbox.client.stream_truth(stream)]
     union = live_records(sandbox, stream, killed.records[stream] + resumed.records[stream])
     assert_same_records(stream, union, expected, KEYS[stream])
     # The rerun started from the bookmark, not from the beginning.
@@ -74,7 +74,7 @@ def test_any_emitted_state_is_a_safe_resume_point(sandbox_factory, tap_runner, s
         if state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
     ]
     assert len(with_bookmark) >= 4, "too few checkpoints to tell"
-    expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+    expected = [expected_record(stream, raw) for raw in sandbox.client.stream_truth(stream)]
     # The first and a middle checkpoint: as if the run had died right after them.
     for position in (with_bookmark[0], with_bookmark[len(with_bookmark) // 2]):
         resumed = tap_runner(config, [stream], state=full.states[position - 1])

@@ -11,7 +11,7 @@ import requests
 from tap_intercom.errors import AuthenticationError, ServerError
 from tap_intercom.tap import TapIntercom
 
-from tests.tap.conftest import TAP, control, tap_config
+from tests.tap.conftest import TAP, tap_config
 
 SECRET = "tok_very-secret-4b1d"
 
@@ -44,7 +44,7 @@ def test_a_run_that_fails_after_retries_does_not_show_the_token(
     sandbox_factory, monkeypatch, capsys, caplog
 ):
     sandbox = sandbox_factory(token=SECRET)
-    control(sandbox, "POST", "faults", {"error_rate": 1.0})
+    sandbox.client.set_faults(error_rate=1.0)
     monkeypatch.setattr("tap_intercom.client.MAX_BACKOFF_SECONDS", 0.01)  # fail fast
     tap = TapIntercom(config=tap_config(sandbox), setup_mapper=True)
     with caplog.at_level(logging.DEBUG), pytest.raises(ServerError) as failure:

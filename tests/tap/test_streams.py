@@ -9,7 +9,7 @@ import pytest
 from tap_intercom.tap import STREAM_TYPES, TapIntercom
 
 from testbed.intercom.expected import assert_same_records, expected_record
-from tests.tap.conftest import control, live_records, request_log, tap_config, truth
+from tests.tap.conftest import live_records, tap_config
 
 STREAMS = {stream_type.name: stream_type for stream_type in STREAM_TYPES}
 API_STREAMS = sorted(name for name in STREAMS if name != "webhook_notifications")
@@ -28,8 +28,8 @@ def full_run(tmp_path_factory):
         yield (
             sandbox,
             run,
-            {name: truth(sandbox, name) for name in API_STREAMS},
-            request_log(sandbox),
+            {name: sandbox.client.stream_truth(name) for name in API_STREAMS},
+            sandbox.client.requests(),
         )
 
 
@@ -50,7 +50,7 @@ def test_deleted_conversations_are_emitted_with_their_deletion_time(full_run):
         for record in run.records["conversations"]
         if "_sdc_deleted_at" in record
     }
-    assert set(deleted) == set(control(sandbox, "GET", "truth")["deleted"]["conversations"])
+    assert set(deleted) == set(sandbox.client.deleted("conversations"))
     assert all(set(record) == {"id", "_sdc_deleted_at"} for record in deleted.values())
     assert all(record["_sdc_deleted_at"].endswith("+00:00") for record in deleted.values())
 

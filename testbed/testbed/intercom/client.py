@@ -40,7 +40,12 @@ class SandboxClient:
         )
 
     def stream_truth(self, stream: str) -> list[dict[str, Any]]:
+        """The records a correct full extraction of `stream` yields (raw API form)."""
         return self._call("GET", f"truth/{stream}")["records"]
+
+    def deleted(self, stream: str) -> list[str]:
+        """Ids of the `stream` objects deleted in the workspace (conversations only)."""
+        return self.truth([stream])["deleted"].get(stream, [])
 
     def change(
         self, kind: str, action: str, count: int = 1, ids: list[str] | None = None
