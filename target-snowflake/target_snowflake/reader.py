@@ -14,6 +14,7 @@ import msgspec
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.io_base import GenericSingerReader, SingerMessageType
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from typing_extensions import override
 
 EMPTY = msgspec.Raw()
 
@@ -75,14 +76,17 @@ class SingerLineReader(GenericSingerReader[bytes]):
     """Reads stdin as bytes; counts lines so that every input error names its line."""
 
     @property
+    @override
     def default_input(self) -> t.IO[bytes]:
         """Standard input as bytes."""
         return sys.stdin.buffer
 
+    @override
     def deserialize_json(self, line: bytes) -> dict:
         """Decode one whole message."""
         return _decode_message(line)
 
+    @override
     def process_lines(
         self,
         file_input: t.IO[bytes] | None,

@@ -1,6 +1,7 @@
 """One stream's batches: records checked and written to a gzip file as they arrive; at
 flush, PUT to the stage, COPY into a temporary table, then MERGE (or INSERT) into the
-target table, deletes included. Every load statement lives here.
+target table, deletes included. The statements' text comes from `statements`; the
+connection, stage and work directory from the `Warehouse` the target hands over.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ from dataclasses import dataclass
 
 import msgspec
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
+from target_snowflake import statements
 from target_snowflake.batch_file import BatchFile
 from target_snowflake.naming import column_names, json_path, quote, sql_string
 from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
 from target_snowflake.validation import RecordError, RecordValidator
 
 if t.TYPE_CHECKING:
-    from target_snowflake.target import TargetSnowflake
+    from singer_sdk.target_base import Target
+
+    from target_snowflake.tables import Table
+    from target_snowflake.warehouse import Warehouse
 
 # Snowflake's limit for one VARCHAR/VARIANT value, and for one JSON document in COPY.
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 DELETED_AT = "_sdc_deleted_at"
-SEQUENCE_ALIAS = '"_load_seq"'  # lower case: no normalized column can be named so
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
 
@@ -47,16 +52,17 @@ class SnowflakeSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetSnowflake,
+        target: Target,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
+        *,
+        warehouse: Warehouse,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self._target = target
+        self._warehouse = warehouse
         self._file: BatchFile | None = None
         self._file_started = datetime.datetime.now(datetime.UTC)
-        self.first_pending = 0  # index (in the whole input) of the batch's first record
         self._sequence = time.time_ns() // 1000  # increases across batches and runs
         self._versioned = False
         self._last_record_version: bytes = b""
@@ -67,6 +73,7 @@ class SnowflakeSink(BatchSink):
             raise ValueError(msg)
 
     # The SDK's jsonschema validator is replaced by RecordValidator (see validation.py).
+    @override
     def get_validator(self) -> None:
         """No SDK validator: records are checked on the raw JSON in `write`."""
         return
@@ -101,10 +108,11 @@ class SnowflakeSink(BatchSink):
             ]
         return columns + [column for column in metadata if column.name not in have]
 
+    @override
     def setup(self) -> None:
         """Create or evolve the table for this schema; compile the record validator."""
-        self.table = self._target.table_for(self.stream_name)
-        self._validator = RecordValidator(
+        self.table: Table = self._warehouse.table_for(self.stream_name)
+        self._record_validator = RecordValidator(
             self.original_schema,
             self.key_properties,
             validate=self.config.get("validate_records", True),
@@ -134,7 +142,7 @@ class SnowflakeSink(BatchSink):
         `raw`, `version` and `time_extracted` are the message's raw JSON (msgspec.Raw,
         empty when absent); the record is never decoded into a dict here.
         """
-        keys = self._validator.check(raw)
+        keys = self._record_validator.check(raw)
         if len(raw) > MAX_VALUE_BYTES:
             raise self._oversize(raw, keys)
         self._sequence += 1
@@ -145,12 +153,12 @@ class SnowflakeSink(BatchSink):
         if time_extracted:
             line += b',"e":%b' % time_extracted
         if self._file is None:
-            self._file = BatchFile(self._target.work_dir)
+            self._file = BatchFile(self._warehouse.work_dir)
             self._file_started = datetime.datetime.now(datetime.UTC)
         self._file.append(line + b',"r":%b}\n' % raw)
-        self._batch_records_read += 1
-        self._total_records_read += 1
+        self.tally_record_read()
 
+    @override
     def process_record(self, record: dict, context: dict) -> None:
         """Not used: the target hands records to `write` (see TargetSnowflake)."""
         raise NotImplementedError
@@ -174,6 +182,7 @@ class SnowflakeSink(BatchSink):
 
     # Flush
 
+    @override
     def process_batch(self, context: dict) -> None:
         """Load the batch file; when this returns, every record in it is committed."""
         if self._file is None:
@@ -195,25 +204,18 @@ class SnowflakeSink(BatchSink):
         For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
         in it and `replace_table` swaps the table's contents at the end of the run.
         """
-        connection = self._target.connection
+        connection = self._warehouse.connection
         prefix = uuid.uuid4().hex
-        stage = self._target.stage
-        connection.execute(
-            f"PUT {sql_string('file://' + str(path))} @{stage}/{prefix} AUTO_COMPRESS=FALSE"
-        )
+        stage = self._warehouse.stage
+        connection.execute(statements.put(str(path), stage, prefix))
         overwrite = self.load_method == "overwrite"
         if overwrite:
-            raw_table = self._target.overwrite_table(self.table)
+            variant_table = self._warehouse.overwrite_table(self.table)
         else:
-            raw_table = quote(f"{self.table.name}__LOAD_{prefix[:12]}")
-            connection.execute(f'CREATE TEMPORARY TABLE {raw_table} ("V" VARIANT)')
+            variant_table = quote(f"{self.table.name}__LOAD_{prefix[:12]}")
+            connection.execute(statements.create_variant_table(variant_table))
         try:
-            # PURGE removes the staged file once loaded (REMOVE is not supported by the
-            # emulator; the stage itself is temporary and goes with the session).
-            result = connection.execute(
-                f"COPY INTO {raw_table} FROM @{stage}/{prefix}/ "
-                "FILE_FORMAT=(TYPE=JSON) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
-            )
+            result = connection.execute(statements.copy_json(variant_table, stage, prefix))
             # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
             # found no file answers with a one-column message row.
             loaded = sum(int(row[3]) for row in result if len(row) > 3)
@@ -221,10 +223,10 @@ class SnowflakeSink(BatchSink):
                 msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
                 raise RuntimeError(msg)
             if not overwrite:
-                self._apply(raw_table)
+                connection.execute(self._apply_statement(variant_table))
         finally:
             if not overwrite:
-                connection.execute(f"DROP TABLE IF EXISTS {raw_table}")
+                connection.execute(statements.drop_table(variant_table))
         self.logger.info(
             "%s %d rows for %s (%s)",
             "Staged" if overwrite else "Loaded",
@@ -233,77 +235,46 @@ class SnowflakeSink(BatchSink):
             self.load_method,
         )
 
-    def _source(self, raw_table: str) -> str:
+    def _source(self, variant_table: str) -> str:
         """The batch as typed columns (deduplicated on the key unless append-only)."""
-        select = ", ".join(
-            f"{self._value(column, kind)} AS {quote(column.name)}" for column, kind in self._loaded
-        )
-        source = (
-            f"SELECT {select}, {json_path('V', 'q')}::NUMBER AS {SEQUENCE_ALIAS} FROM {raw_table}"
-        )
-        if self.key_columns and self.load_method != "append-only":
-            partition = ", ".join(quote(key) for key in self.key_columns)
-            source = (
-                f"SELECT * FROM ({source}) QUALIFY ROW_NUMBER() OVER "
-                f"(PARTITION BY {partition} ORDER BY {SEQUENCE_ALIAS} DESC) = 1"
-            )
-        return source
+        values = [(column.name, self._value(column, kind)) for column, kind in self._loaded]
+        dedupe_on = self.key_columns if self.load_method != "append-only" else []
+        return statements.batch_source(values, variant_table, dedupe_on)
 
     def _value(self, column: Column, kind: SnowflakeType) -> str:
         if column.source == BATCH_RECEIVED_AT:
             return f"{sql_string(self._file_started.isoformat())}::{kind.sql}"
         return from_variant(column.source, kind)
 
-    def _insert(self, source: str) -> str:
-        names = ", ".join(quote(c.name) for c, _ in self._loaded)
-        values = ", ".join(f"s.{quote(c.name)}" for c, _ in self._loaded)
-        return f"INSERT INTO {self.table.qualified} ({names}) SELECT {values} FROM ({source}) s"
+    @property
+    def _column_names(self) -> list[str]:
+        return [column.name for column, _ in self._loaded]
 
-    def _apply(self, raw_table: str) -> None:
-        source = self._source(raw_table)
+    def _apply_statement(self, variant_table: str) -> str:
+        source = self._source(variant_table)
         if self.load_method == "append-only" or not self.key_columns:
-            self._target.connection.execute(self._insert(source))
-        else:
-            self._target.connection.execute(self._merge(source))
+            return statements.insert(self.table.qualified, self._column_names, source)
+        return statements.merge(
+            self.table.qualified,
+            self._column_names,
+            self.key_columns,
+            source,
+            hard_delete=self.config.get("hard_delete", False),
+        )
 
-    def replace_table(self, raw_table: str) -> None:
+    def replace_table(self, variant_table: str) -> None:
         """Overwrite: the table's rows become the run's records, in one transaction."""
-        connection = self._target.connection
+        connection = self._warehouse.connection
+        source = self._source(variant_table)
         with connection.transaction():
-            connection.execute(f"DELETE FROM {self.table.qualified}")
-            connection.execute(self._insert(self._source(raw_table)))
-        connection.execute(f"DROP TABLE IF EXISTS {raw_table}")
+            connection.execute(statements.delete_all(self.table.qualified))
+            connection.execute(statements.insert(self.table.qualified, self._column_names, source))
+        connection.execute(statements.drop_table(variant_table))
         self.logger.info("Replaced the rows of %s (overwrite)", self.table.qualified)
-
-    def _merge(self, source: str) -> str:
-        on = " AND ".join(f"t.{quote(key)} = s.{quote(key)}" for key in self.key_columns)
-        names = [c.name for c, _ in self._loaded]
-        updates = ", ".join(
-            f"t.{quote(name)} = s.{quote(name)}" for name in names if name not in self.key_columns
-        )
-        clauses = []
-        deleted = "_SDC_DELETED_AT" in names
-        hard_delete = self.config.get("hard_delete", False)
-        if deleted and hard_delete:
-            clauses.append('WHEN MATCHED AND s."_SDC_DELETED_AT" IS NOT NULL THEN DELETE')
-        elif deleted:  # soft delete: keep the row's data, mark it deleted
-            clauses.append(
-                'WHEN MATCHED AND s."_SDC_DELETED_AT" IS NOT NULL '
-                'THEN UPDATE SET t."_SDC_DELETED_AT" = s."_SDC_DELETED_AT"'
-            )
-        if updates:
-            clauses.append(f"WHEN MATCHED THEN UPDATE SET {updates}")
-        insert_when = ' AND s."_SDC_DELETED_AT" IS NULL' if deleted and hard_delete else ""
-        clauses.append(
-            f"WHEN NOT MATCHED{insert_when} THEN INSERT ({', '.join(quote(n) for n in names)}) "
-            f"VALUES ({', '.join('s.' + quote(n) for n in names)})"
-        )
-        return f"MERGE INTO {self.table.qualified} t USING ({source}) s ON {on} " + " ".join(
-            clauses
-        )
 
     # Deletes of whole versions
 
+    @override
     def activate_version(self, new_version: int) -> None:
         """Delete (or mark deleted) every row not loaded under `new_version`.
 
@@ -319,17 +290,14 @@ class SnowflakeSink(BatchSink):
             self._activated_versions.add(new_version)
             return
         self._activated_versions.add(new_version)
-        old = f'"_SDC_TABLE_VERSION" IS NULL OR "_SDC_TABLE_VERSION" < {int(new_version)}'
-        connection = self._target.connection
-        if self.config.get("hard_delete", False):
-            connection.execute(f"DELETE FROM {self.table.qualified} WHERE {old}")
-        else:
-            connection.execute(
-                f'UPDATE {self.table.qualified} SET "_SDC_DELETED_AT" = CURRENT_TIMESTAMP() '
-                f'WHERE ({old}) AND "_SDC_DELETED_AT" IS NULL'
+        self._warehouse.connection.execute(
+            statements.retire_old_versions(
+                self.table.qualified, new_version, hard_delete=self.config.get("hard_delete", False)
             )
+        )
         self.logger.info("Activated version %d of %s", new_version, self.table.qualified)
 
+    @override
     def clean_up(self) -> None:
         """Remove a batch file left by a failed load."""
         if self._file is not None:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 import os
 import signal
 import sys
-import tempfile
 import typing as t
-from collections import deque
-from pathlib import Path
 
 import msgspec
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
-from target_snowflake.connection import Connection, auth_method, redact
-from target_snowflake.naming import normalize, quote
+from target_snowflake.connection import auth_method, redact
 from target_snowflake.reader import (
     Envelope,
     InputError,
@@ -29,13 +27,12 @@ from target_snowflake.reader import (
     SingerLineReader,
 )
 from target_snowflake.sink import SnowflakeSink
-from target_snowflake.tables import Table
+from target_snowflake.state_ledger import StateLedger
 from target_snowflake.validation import RecordError
+from target_snowflake.warehouse import Warehouse
 
 if t.TYPE_CHECKING:
     from types import FrameType
-
-    from singer_sdk.sinks import Sink
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
@@ -47,7 +44,6 @@ class TargetSnowflake(Target):
     # The distribution (`target-snowflake` on the registry is another project): --about
     # and --version read the version from it.
     package_name = "intersnow-target-snowflake"
-    default_sink_class = SnowflakeSink
     message_reader_class = SingerLineReader
     capabilities: t.ClassVar = [*Target.capabilities, PluginCapabilities.ACTIVATE_VERSION]
 
@@ -96,21 +92,11 @@ class TargetSnowflake(Target):
         super().__init__(**kwargs)
         auth_method(self.config)  # exactly one auth method, checked before any input
         self.max_parallelism = 1  # one connection: sinks drain one after another
-        self.connection = Connection(self.config)
-        self.schema_name = normalize(self.config["default_target_schema"])
-        self._work_dir: tempfile.TemporaryDirectory | None = None
-        self._stage: str | None = None
-        self._tables: dict[str, str] = {}  # table name -> stream name
-        # overwrite streams: table -> the run's VARIANT table, and -> index of the run's
-        # first record (held uncommitted until the table is replaced at the end).
-        self._overwrites: dict[str, str] = {}
-        self._overwrite_first_record: dict[str, int] = {}
+        self.warehouse = Warehouse(self.config)
         self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
-        # STATE bookkeeping: each received state with the count of records before it.
-        self._records_seen = 0
-        self._pending_states: deque[tuple[int, dict]] = deque()
-        self._emitted_state: dict | None = None
+        self._ledger = StateLedger()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The SDK's config validation, with secret values kept out of its messages."""
         try:
@@ -120,49 +106,15 @@ class TargetSnowflake(Target):
             raise ConfigValidationError(str(exc), errors=errors) from None
         return [redact(error, self._config) for error in errors]
 
-    # Shared resources of the sinks
-
-    @property
-    def work_dir(self) -> Path:
-        """Local directory for batch files (removed at the end)."""
-        if self._work_dir is None:
-            self._work_dir = tempfile.TemporaryDirectory(prefix="target-snowflake-")
-        return Path(self._work_dir.name)
-
-    @property
-    def stage(self) -> str:
-        """The temporary stage batches are PUT to, created once per session."""
-        if self._stage is None:
-            self.use_target_schema()
-            self._stage = quote("TARGET_SNOWFLAKE_STAGE")
-            self.connection.execute(f"CREATE TEMPORARY STAGE IF NOT EXISTS {self._stage}")
-        return self._stage
-
-    def use_target_schema(self) -> None:
-        """Temporary tables and the stage live in the target schema (session default)."""
-        database = quote(self.connection.database)
-        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{quote(self.schema_name)}")
-        self.connection.execute(f"USE SCHEMA {database}.{quote(self.schema_name)}")
-
-    def table_for(self, stream_name: str) -> Table:
-        """The stream's table; two streams may not share a table after normalization."""
-        name = normalize(stream_name)
-        other = self._tables.setdefault(name, stream_name)
-        if other != stream_name:
-            msg = f"streams {other!r} and {stream_name!r} both normalize to table {name}"
-            raise InputError(msg, stream=stream_name)
-        return Table(self.connection, self.schema_name, name)
-
-    def overwrite_table(self, table: Table) -> str:
-        """The run's VARIANT table collecting an `overwrite` stream's batches."""
-        if table.name not in self._overwrites:
-            raw_table = quote(f"{table.name}__OVERWRITE")
-            self.connection.execute(f'CREATE OR REPLACE TEMPORARY TABLE {raw_table} ("V" VARIANT)')
-            self._overwrites[table.name] = raw_table
-        return self._overwrites[table.name]
+    @override
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """Sinks get the run's warehouse (connection, stage, work directory, tables)."""
+        _ = stream_name
+        return t.cast("type[Sink]", functools.partial(SnowflakeSink, warehouse=self.warehouse))
 
     # Messages
 
+    @override
     def _process_schema_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         if stream in self.mapper.stream_maps:
@@ -177,7 +129,7 @@ class TargetSnowflake(Target):
         super()._process_schema_message(message_dict)
         self._routes[stream] = [
             (
-                self._sinks_active[stream_map.stream_alias],
+                t.cast("SnowflakeSink", self._sinks_active[stream_map.stream_alias]),
                 None
                 if type(stream_map) is SameRecordTransform
                 and not stream_map.flattening_enabled
@@ -187,12 +139,13 @@ class TargetSnowflake(Target):
             for stream_map in self.mapper.stream_maps[stream]
         ]
 
+    @override
     def _process_record_message(self, message: Envelope) -> None:  # type: ignore[override]
         route = self._routes.get(message.stream)
         if route is None:
             msg = "RECORD before the stream's SCHEMA"
             raise RecordBeforeSchemaError(msg, stream=message.stream)
-        self._records_seen += 1
+        position = self._ledger.record_received()
         for sink, stream_map in route:
             raw = message.record
             if stream_map is not None:  # stream maps or flattening: transform a dict
@@ -206,19 +159,22 @@ class TargetSnowflake(Target):
                 error = MissingKeyError if exc.missing_key else InvalidRecordError
                 raise error(str(exc), stream=sink.stream_name, key=exc.key) from None
             if sink.current_size == 1:
-                sink.first_pending = self._records_seen
+                self._ledger.hold(sink, position)
                 if sink.load_method == "overwrite":
-                    self._overwrite_first_record.setdefault(sink.table.name, self._records_seen)
+                    # held until the table is replaced at the end of the run
+                    self._ledger.hold(("overwrite", sink.table.name), position)
             elif sink.current_size >= sink.max_size:
                 self._drain(sink)
         self._handle_max_record_age()  # the SDK's drain of everything every 5 minutes
 
+    @override
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         if self._latest_state is not None:
-            self._pending_states.append((self._records_seen, self._latest_state))
+            self._ledger.state_received(self._latest_state)
             self._emit_committed_state()
 
+    @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
         for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
             sink = self._sinks_active.get(stream_map.stream_alias)
@@ -226,6 +182,7 @@ class TargetSnowflake(Target):
                 self._drain(sink)  # rows of the new version must be in before old ones go
         super()._process_activate_version_message(message_dict)
 
+    @override
     def _process_batch_message(self, message_dict: dict) -> None:
         """BATCH messages are not a capability of this target: refuse, never drop them."""
         msg = "BATCH messages are not supported; send RECORD messages"
@@ -239,50 +196,36 @@ class TargetSnowflake(Target):
         self._emit_committed_state()
 
     def _emit_committed_state(self) -> None:
-        """Emit the newest received state that every record before it is committed for.
-
-        A state received after N records is safe once the oldest record any sink still
-        holds came after it (each sink notes the index of its batch's first record).
-        """
-        held = [sink.first_pending for sink in self._all_sinks() if sink.current_size]
-        held += self._overwrite_first_record.values()
-        oldest_held = min(held) if held else self._records_seen + 1
-        state = None
-        while self._pending_states and self._pending_states[0][0] < oldest_held:
-            state = self._pending_states.popleft()[1]
+        """Emit the newest received state that every record before it is committed for."""
+        for holder in self._ledger.holders():
+            if isinstance(holder, Sink) and not holder.current_size:
+                self._ledger.release(holder)  # drained (by us or by the SDK's drain_all)
+        state = self._ledger.state_to_emit()
         if state is not None:
-            self._write_state(state)
+            super()._write_state_message(state)
 
-    def _all_sinks(self) -> list[Sink]:
-        return [*self._sinks_to_clear, *self._sinks_active.values()]
-
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Called by the SDK's drain_all after draining every sink (the states it would
-        write are in `_pending_states` already); overwrite streams may still hold some."""
+        write are in the ledger already); overwrite streams may still hold some."""
         _ = state
         self._emit_committed_state()
 
-    def _write_state(self, state: dict) -> None:
-        if state == self._emitted_state:
-            return
-        self._emitted_state = copy.deepcopy(state)
-        super()._write_state_message(state)
-
+    @override
     def process_endofpipe(self) -> None:
         """Load everything, replace overwritten tables, emit the last state, disconnect."""
         try:
             super().process_endofpipe()
-            for sink in self._sinks_active.values():
-                raw_table = self._overwrites.pop(sink.table.name, None)
-                if raw_table is not None:
-                    sink.replace_table(raw_table)
-                    self._overwrite_first_record.pop(sink.table.name, None)
+            for sink in t.cast("list[SnowflakeSink]", list(self._sinks_active.values())):
+                variant_table = self.warehouse.take_overwrite_table(sink.table)
+                if variant_table is not None:
+                    sink.replace_table(variant_table)
+                    self._ledger.release(("overwrite", sink.table.name))
             self._emit_committed_state()
         finally:
-            self.connection.close()
-            if self._work_dir is not None:
-                self._work_dir.cleanup()
+            self.warehouse.close()
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM/SIGINT stop at once without loading: the open batch file may end in
         a half-written record, and every STATE already emitted covers committed records
@@ -294,8 +237,7 @@ class TargetSnowflake(Target):
             "loaded (rerun from that state).",
             signal.Signals(signum).name,
         )
-        if self._work_dir is not None:
-            self._work_dir.cleanup()
+        self.warehouse.remove_work_dir()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(128 + signum)

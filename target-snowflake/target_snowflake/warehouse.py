@@ -1,0 +1,87 @@
+"""What the sinks share for one run: the connection, the target schema, the temporary
+stage, the local work directory, and which table each stream goes to.
+
+The target creates one `Warehouse` and hands it to every sink; the sinks never see the
+target itself.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import typing as t
+from pathlib import Path
+
+from target_snowflake import statements
+from target_snowflake.connection import Connection
+from target_snowflake.naming import normalize, quote
+from target_snowflake.reader import InputError
+from target_snowflake.tables import Table
+
+STAGE_NAME = "TARGET_SNOWFLAKE_STAGE"
+
+
+class Warehouse:
+    """The run's side of Snowflake, created lazily: nothing connects before it is needed."""
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        self.connection = Connection(config)
+        self.schema_name = normalize(config["default_target_schema"])
+        self._work_dir: tempfile.TemporaryDirectory | None = None
+        self._stage: str | None = None
+        self._tables: dict[str, str] = {}  # table name -> stream name
+        self._overwrites: dict[str, str] = {}  # table name -> the run's VARIANT table
+
+    @property
+    def work_dir(self) -> Path:
+        """Local directory for batch files (removed by `close`)."""
+        if self._work_dir is None:
+            self._work_dir = tempfile.TemporaryDirectory(prefix="target-snowflake-")
+        return Path(self._work_dir.name)
+
+    @property
+    def stage(self) -> str:
+        """The temporary stage batches are PUT to, created once per session."""
+        if self._stage is None:
+            self.use_target_schema()
+            self._stage = quote(STAGE_NAME)
+            self.connection.execute(statements.create_stage(self._stage))
+        return self._stage
+
+    def use_target_schema(self) -> None:
+        """Temporary tables and the stage live in the target schema (session default)."""
+        database = quote(self.connection.database)
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{quote(self.schema_name)}")
+        self.connection.execute(f"USE SCHEMA {database}.{quote(self.schema_name)}")
+
+    def table_for(self, stream_name: str) -> Table:
+        """The stream's table; two streams may not share a table after normalization."""
+        name = normalize(stream_name)
+        other = self._tables.setdefault(name, stream_name)
+        if other != stream_name:
+            msg = f"streams {other!r} and {stream_name!r} both normalize to table {name}"
+            raise InputError(msg, stream=stream_name)
+        return Table(self.connection, self.schema_name, name)
+
+    def overwrite_table(self, table: Table) -> str:
+        """The run's VARIANT table collecting an `overwrite` stream's batches."""
+        if table.name not in self._overwrites:
+            variant_table = quote(f"{table.name}__OVERWRITE")
+            self.connection.execute(statements.create_variant_table(variant_table, replace=True))
+            self._overwrites[table.name] = variant_table
+        return self._overwrites[table.name]
+
+    def take_overwrite_table(self, table: Table) -> str | None:
+        """The run's VARIANT table of an `overwrite` table, once, at the end of the run."""
+        return self._overwrites.pop(table.name, None)
+
+    def remove_work_dir(self) -> None:
+        """Delete the local batch files (also on a signal, without touching Snowflake)."""
+        if self._work_dir is not None:
+            self._work_dir.cleanup()
+
+    def close(self) -> None:
+        """Disconnect (temporary stage and tables go with the session); delete local files."""
+        try:
+            self.connection.close()
+        finally:
+            self.remove_work_dir()
