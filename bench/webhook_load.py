@@ -25,12 +25,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tap_intercom.webhooks.app import signature
-
 from testbed.servers import LOOPBACK
 from testbed.webhooks import (
     SECRET,
     encode,
+    hub_signature,
     make_notification,
     running_receiver,
     stored_ids,
@@ -63,7 +62,7 @@ def _requests(prefix: str, count: int) -> list[tuple[str, bytes]]:
         head = (
             "POST / HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
-            f"X-Hub-Signature: {signature(SECRET.encode(), body)}\r\n\r\n"
+            f"X-Hub-Signature: {hub_signature(SECRET.encode(), body)}\r\n\r\n"
         )
         prepared.append((notification_id, head.encode() + body))
     return prepared

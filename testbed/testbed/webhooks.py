@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from tap_intercom.webhooks.app import signature
 from tap_intercom.webhooks.spool import read_spool
 
 from testbed.servers import LOOPBACK, free_port, managed_process
@@ -59,9 +60,21 @@ def encode(notification: dict) -> bytes:
     return json.dumps(notification).encode()
 
 
+def hub_signature(secret: bytes, body: bytes) -> str:
+    """`X-Hub-Signature` as Intercom computes it: `sha1=` and the hex HMAC-SHA1 of the body.
+
+    Computed here, not with the receiver's own `signature()`, so a wrong digest in the
+    product cannot pass its tests.
+    """
+    return "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
+
+
 def signed_headers(body: bytes, secret: str = SECRET) -> dict[str, str]:
     """Headers of a correctly signed delivery."""
-    return {"X-Hub-Signature": signature(secret.encode(), body), "Content-Type": "application/json"}
+    return {
+        "X-Hub-Signature": hub_signature(secret.encode(), body),
+        "Content-Type": "application/json",
+    }
 
 
 def deliver(url: str, notification: dict, session: requests.Session | None = None) -> int:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from tap_intercom.webhooks.app import signature
 
 from testbed.webhooks import (
     RECEIVER,
@@ -19,6 +18,7 @@ from testbed.webhooks import (
     deliver,
     deliver_concurrently,
     encode,
+    hub_signature,
     make_notification,
     running_receiver,
     signed_headers,
@@ -63,11 +63,11 @@ def test_a_missing_or_wrong_signature_is_401_and_nothing_is_stored(
 ):
     body = encode(make_notification("notif-unsigned"))
     if header == "sha256=SIGNED":
-        header = signature(SECRET.encode(), body).replace("sha1=", "sha256=")
+        header = hub_signature(SECRET.encode(), body).replace("sha1=", "sha256=")
     elif header == "SIGNED_BY_ANOTHER_SECRET":
-        header = signature(b"not-the-secret", body)
+        header = hub_signature(b"not-the-secret", body)
     elif header == "SIGNED_ANOTHER_BODY":
-        header = signature(SECRET.encode(), body + b" ")
+        header = hub_signature(SECRET.encode(), body + b" ")
     headers = {} if header is None else {"X-Hub-Signature": header}
     answer = requests.post(receiver.url, data=body, headers=headers, timeout=30)
     assert answer.status_code == 401
@@ -180,7 +180,7 @@ def test_the_secret_is_never_logged_nor_answered(tmp_path: Path):
     ) as receiver:
         answers = [deliver(receiver.url, make_notification("notif-logged"))]
         body = encode(make_notification("notif-forged"))
-        for headers in ({}, {"X-Hub-Signature": signature(b"wrong", body)}):
+        for headers in ({}, {"X-Hub-Signature": hub_signature(b"wrong", body)}):
             answer = requests.post(receiver.url, data=body, headers=headers, timeout=30)
             answers.append(answer.status_code)
             assert SECRET not in answer.text

@@ -1,4 +1,5 @@
-"""The receiver app in process: group commit, and 503 (never 200) when the spool fails."""
+"""The receiver app in process: signatures by known answers, group commit, and 503 (never 200)
+when the spool fails."""
 
 from __future__ import annotations
 
@@ -10,16 +11,35 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tap_intercom.webhooks.app import ReceiverSettings, WebhookReceiver
+from tap_intercom.webhooks.app import (
+    ReceiverSettings,
+    WebhookReceiver,
+    signature,
+    signature_matches,
+)
 from tap_intercom.webhooks.spool import SpoolWriter
 
 from testbed.webhooks import (
     SECRET,
     encode,
+    hub_signature,
     make_notification,
     signed_headers,
     stored_ids,
 )
+
+# RFC 2202, HMAC-SHA1 test case 2: known answers, independent of any code here.
+KNOWN_KEY = b"Jefe"
+KNOWN_BODY = b"what do ya want for nothing?"
+KNOWN_SIGNATURE = "sha1=effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+
+
+def test_signatures_are_hmac_sha1_of_the_body_as_known_answers_say():
+    assert hub_signature(KNOWN_KEY, KNOWN_BODY) == KNOWN_SIGNATURE  # the tests' own signer
+    assert signature(KNOWN_KEY, KNOWN_BODY) == KNOWN_SIGNATURE  # the receiver's
+    assert signature_matches(KNOWN_KEY, KNOWN_BODY, KNOWN_SIGNATURE.encode())
+    assert not signature_matches(KNOWN_KEY, KNOWN_BODY + b" ", KNOWN_SIGNATURE.encode())
+    assert not signature_matches(b"jefe", KNOWN_BODY, KNOWN_SIGNATURE.encode())
 
 
 async def _call(app: WebhookReceiver, method: str, path: str, body: bytes = b"") -> tuple:
