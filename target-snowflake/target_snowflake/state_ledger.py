@@ -4,7 +4,8 @@ held uncommitted, and asks which state is now safe to emit.
 
 Records are counted in input order (position 1, 2, ...). A state received after N records
 is safe once no holder (a sink's open batch, an `overwrite` table waiting for the end of
-the run) still holds a record at a position <= N.
+the run) still holds a record at a position <= N. A hold may carry the (monotonic) time
+its first record arrived, so the target can commit before records grow too old.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class StateLedger:
         self.records_received = 0
         self._pending: deque[tuple[int, dict]] = deque()  # (records before it, state)
         self._holds: dict[Hashable, int] = {}  # holder -> position of its oldest record
+        self._held_since: dict[Hashable, float] = {}  # holder -> when that record came
         self._emitted: dict | None = None
 
     def record_received(self) -> int:
@@ -28,16 +30,27 @@ class StateLedger:
         self.records_received += 1
         return self.records_received
 
-    def hold(self, holder: Hashable, position: int) -> None:
+    def hold(self, holder: Hashable, position: int, since: float | None = None) -> None:
         """`holder` keeps the record at `position` (and later ones) uncommitted.
 
-        A holder already holding keeps its older position.
+        `since`: when that record arrived, for holders that can commit at any time (a
+        sink's batch); None for those that cannot (an `overwrite` table). A holder already
+        holding keeps its older position and time.
         """
-        self._holds.setdefault(holder, position)
+        if holder in self._holds:
+            return
+        self._holds[holder] = position
+        if since is not None:
+            self._held_since[holder] = since
 
     def release(self, holder: Hashable) -> None:
         """Everything `holder` held is committed."""
         self._holds.pop(holder, None)
+        self._held_since.pop(holder, None)
+
+    def oldest_hold_since(self) -> float | None:
+        """When the oldest record that could be committed now arrived (None: no such)."""
+        return min(self._held_since.values(), default=None)
 
     def holders(self) -> list[Hashable]:
         """Who holds uncommitted records now."""

@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+import time
 import typing as t
 
 import msgspec
@@ -86,6 +87,16 @@ class TargetSnowflake(Target):
         th.Property("query_tag", th.StringType, description="QUERY_TAG of the session"),
         th.Property("login_timeout", th.IntegerType, description="Seconds to wait for login"),
         th.Property("network_timeout", th.IntegerType, description="Seconds per request"),
+        th.Property(
+            "max_uncommitted_age_seconds",
+            th.NumberType(exclusive_minimum=0),
+            default=60,
+            description=(
+                "Longest a received record waits uncommitted: once the oldest one is older, "
+                "every stream's batch is loaded and the newest STATE that is then safe goes "
+                "out, whatever the batch size. Checked on every input message"
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, **kwargs: t.Any) -> None:
@@ -95,6 +106,8 @@ class TargetSnowflake(Target):
         self.warehouse = Warehouse(self.config)
         self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
         self._ledger = StateLedger()
+        self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
+        self._commit_by: float | None = None  # monotonic deadline of the oldest held record
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -138,6 +151,7 @@ class TargetSnowflake(Target):
             )
             for stream_map in self.mapper.stream_maps[stream]
         ]
+        self._commit_if_overdue()
 
     @override
     def _process_record_message(self, message: Envelope) -> None:  # type: ignore[override]
@@ -159,13 +173,16 @@ class TargetSnowflake(Target):
                 error = MissingKeyError if exc.missing_key else InvalidRecordError
                 raise error(str(exc), stream=sink.stream_name, key=exc.key) from None
             if sink.current_size == 1:
-                self._ledger.hold(sink, position)
+                now = time.monotonic()
+                self._ledger.hold(sink, position, now)
+                if self._commit_by is None:
+                    self._commit_by = now + self._max_uncommitted_age
                 if sink.load_method == "overwrite":
                     # held until the table is replaced at the end of the run
                     self._ledger.hold(("overwrite", sink.table.name), position)
             elif sink.current_size >= sink.max_size:
                 self._drain(sink)
-        self._handle_max_record_age()  # the SDK's drain of everything every 5 minutes
+        self._commit_if_overdue()
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
@@ -173,6 +190,7 @@ class TargetSnowflake(Target):
         if self._latest_state is not None:
             self._ledger.state_received(self._latest_state)
             self._emit_committed_state()
+        self._commit_if_overdue()
 
     @override
     def _process_activate_version_message(self, message_dict: dict) -> None:
@@ -181,6 +199,7 @@ class TargetSnowflake(Target):
             if sink is not None:
                 self._drain(sink)  # rows of the new version must be in before old ones go
         super()._process_activate_version_message(message_dict)
+        self._commit_if_overdue()
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -195,11 +214,25 @@ class TargetSnowflake(Target):
         self.drain_one(sink)
         self._emit_committed_state()
 
+    def _commit_if_overdue(self) -> None:
+        """Load every held batch once the oldest held record is older than
+        `max_uncommitted_age_seconds` (one clock read per message)."""
+        if self._commit_by is not None and time.monotonic() >= self._commit_by:
+            self.logger.info(
+                "Records waited %.0f s uncommitted (max_uncommitted_age_seconds): loading "
+                "every stream's batch.",
+                self._max_uncommitted_age,
+            )
+            self.drain_all()
+            self._emit_committed_state()  # drain_all only does when a state was received
+
     def _emit_committed_state(self) -> None:
         """Emit the newest received state that every record before it is committed for."""
         for holder in self._ledger.holders():
             if isinstance(holder, Sink) and not holder.current_size:
                 self._ledger.release(holder)  # drained (by us or by the SDK's drain_all)
+        since = self._ledger.oldest_hold_since()
+        self._commit_by = None if since is None else since + self._max_uncommitted_age
         state = self._ledger.state_to_emit()
         if state is not None:
             super()._write_state_message(state)

@@ -79,3 +79,18 @@ def test_the_emitted_state_is_a_copy() -> None:
     state["bookmarks"]["s"]["n"] = 2  # changed in place by whoever sent it
     ledger.state_received(state)
     assert ledger.state_to_emit() == {"bookmarks": {"s": {"n": 2}}}
+
+
+def test_oldest_hold_since_counts_only_holds_that_can_commit_early() -> None:
+    ledger = StateLedger()
+    assert ledger.oldest_hold_since() is None
+    ledger.hold("overwrite", ledger.record_received())  # waits for the end of the run
+    assert ledger.oldest_hold_since() is None
+    ledger.hold("beta", ledger.record_received(), since=20.0)
+    ledger.hold("alpha", ledger.record_received(), since=10.0)
+    ledger.hold("beta", ledger.record_received(), since=30.0)  # keeps 20.0
+    assert ledger.oldest_hold_since() == 10.0
+    ledger.release("alpha")
+    assert ledger.oldest_hold_since() == 20.0
+    ledger.release("beta")
+    assert ledger.oldest_hold_since() is None
