@@ -22,18 +22,23 @@ from requests.adapters import HTTPAdapter
 from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
+from tap_intercom.drift import DriftGuard, with_drift_column
 from tap_intercom.errors import (
     AuthenticationError,
     IntercomAPIError,
     NotFoundError,
+    PermissionRefusedError,
     RateLimitedError,
     ServerError,
 )
 from tap_intercom.pagination import PagesPaginator, PageToken
+from tap_intercom.permissions import permission_for
 from tap_intercom.ratelimit import RateLimitPacer, pacer_for
-from tap_intercom.schemas import load_schema, timestamp_converter
+from tap_intercom.schemas import TimestampError, load_schema, timestamp_converter
 
 REGION_URLS = {
     "us": "https://api.intercom.io",
@@ -51,6 +56,9 @@ MAX_BACKOFF_SECONDS = 30.0
 _json_decoder = msgspec.json.Decoder()
 # Workspace creation times by workspace (see `IntercomStream.workspace_created_at`).
 _workspace_created_at: dict[str, int] = {}
+# Workspaces whose token has been accepted in this process: a 401 after that is one
+# endpoint refusing, not a bad token.
+_token_accepted: set[str] = set()
 
 
 def to_rfc3339(unix_seconds: int | float) -> str:
@@ -93,13 +101,16 @@ class IntercomStream(RESTStream[PageToken | None]):
     #: Query parameters sent with every request of the stream.
     extra_params: dict[str, Any] = {}
     primary_keys: tuple[str, ...] = ("id",)
-    # Records are emitted exactly as the API serves them (timestamps converted by the
-    # schema's converter), so the SDK's per-record type conformance is not needed.
+    # Records leave `post_process` matching their schema (drift absorbed, timestamps
+    # converted), so the SDK's per-record type conformance is not needed.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Any) -> None:
-        super().__init__(tap=tap, schema=load_schema(self.name))
+        super().__init__(tap=tap, schema=with_drift_column(load_schema(self.name)))
         self._convert_timestamps = timestamp_converter(self.schema)
+        # Whether any request of this stream has been answered (a 404 before that
+        # means the workspace does not have the endpoint).
+        self._answered = False
         self._thread_local = threading.local()
         self._send_with_retries = self.request_decorator(self._request)
         self._send_retrying_rate_limits_only = self._retry_rate_limits(self._request)
@@ -201,6 +212,8 @@ class IntercomStream(RESTStream[PageToken | None]):
         else:
             self.pacer.update(response.headers)
         self.validate_response(response)
+        self._answered = True
+        _token_accepted.add(self.workspace_key)
         return response
 
     def validate_response(self, response: requests.Response) -> None:
@@ -216,15 +229,18 @@ class IntercomStream(RESTStream[PageToken | None]):
             codes, messages = _error_codes(response)
             detail = f"{status} {','.join(codes) or response.reason}: {messages}".rstrip(": ")
             if status in (401, 403):
-                raise AuthenticationError(
+                # A 401 before the token ever worked is a bad token: fatal at once.
+                refused = status == 403 or self.workspace_key in _token_accepted
+                raise (PermissionRefusedError if refused else AuthenticationError)(
                     f"Intercom refused the access token on {where} ({detail}). "
                     "Check that `access_token` is valid and that the app has the "
-                    "permission this stream needs.",
+                    f'permission this stream needs ("{permission_for(self.name)}").',
                     status,
                     codes,
+                    where,
                 )
             error_class = NotFoundError if status == 404 else IntercomAPIError
-            raise error_class(f"Intercom answered {detail} on {where}", status, codes)
+            raise error_class(f"Intercom answered {detail} on {where}", status, codes, where)
         try:
             response.intercom_payload = _json_decoder.decode(response.content)  # type: ignore[attr-defined]
         except msgspec.DecodeError as error:
@@ -386,9 +402,81 @@ class IntercomStream(RESTStream[PageToken | None]):
                     time_extracted=datetime.now(UTC),
                 )
 
+    # -- drift and refusals ---------------------------------------------------------
+
+    @cached_property
+    def drift_guard(self) -> DriftGuard:
+        """Drift handling compiled from the schema the SCHEMA message announces."""
+        return DriftGuard(
+            self.effective_schema,
+            self._tap.run_summary.drift_log(self.name),
+            self._announce_property,
+        )
+
+    def _announce_property(self, name: str, schema: dict[str, Any]) -> None:
+        """Add a property to the stream's schema and send the new SCHEMA message."""
+        self.effective_schema["properties"][name] = schema
+        for stream_map in self.stream_maps:
+            # Only maps that pass records through keep the new field; custom stream
+            # maps decide for themselves what they emit.
+            if isinstance(stream_map, SameRecordTransform) and not stream_map.flattening_enabled:
+                properties = stream_map.transformed_schema.setdefault("properties", {})
+                properties[name] = schema
+        self._write_schema_message()
+
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """UNIX-second timestamps to RFC 3339 strings, in place."""
-        return self._convert_timestamps(row)
+        """Drift absorbed (see `tap_intercom.drift`), then UNIX-second timestamps to
+        RFC 3339 strings, in place."""
+        record = self.drift_guard.absorb(row)
+        try:
+            return self._convert_timestamps(record)
+        except TimestampError:
+            # A number no date-time can be made of: the thorough pass moves it aside.
+            return self._convert_timestamps(self.drift_guard.absorb(record, thorough=True))
+
+    @override
+    def sync(self, context: Context | None = None) -> None:
+        """The SDK's sync, then this stream's drift warnings (one per drift, counted)."""
+        try:
+            super().sync(context)
+        finally:
+            for entry in self._tap.run_summary.drift_log(self.name).entries():
+                self.logger.warning(
+                    "Schema drift in %s at %s: declared %s, Intercom sent %s %d times (%s)",
+                    self.name,
+                    entry["path"],
+                    entry["declared"],
+                    entry["seen"],
+                    entry["count"],
+                    entry["outcome"],
+                )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict]:
+        """The SDK's record loop; a stream Intercom refuses is skipped (see
+        docs/permissions.md): its bookmark stays where it was and the run goes on."""
+        try:
+            yield from super()._sync_records(context, write_messages=write_messages)
+        except (PermissionRefusedError, NotFoundError) as error:
+            whole_endpoint = isinstance(error, PermissionRefusedError) or not self._answered
+            if not whole_endpoint or self.config.get("strict_permissions"):
+                raise
+            permission = permission_for(self.name)
+            self.logger.warning(
+                "Skipping stream %s: Intercom refused %s with %d %s. Grant the app the "
+                'permission "%s" (or check the workspace\'s plan) to extract it; its '
+                "bookmark is unchanged. Set strict_permissions to fail instead.",
+                self.name,
+                error.endpoint,
+                error.status,
+                ",".join(error.codes) or "(no code)",
+                permission,
+            )
+            self._tap.run_summary.skip(
+                self.name, error.endpoint, error.status, error.codes, permission
+            )
 
     def get_new_paginator(self) -> PagesPaginator:
         """Intercom's `pages` object, whatever its form."""

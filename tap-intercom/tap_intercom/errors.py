@@ -12,14 +12,22 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 class IntercomAPIError(FatalAPIError):
     """A 4xx answer that retrying will not fix; `codes` are Intercom's error codes."""
 
-    def __init__(self, message: str, status: int, codes: tuple[str, ...]) -> None:
+    def __init__(
+        self, message: str, status: int, codes: tuple[str, ...], endpoint: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.codes = codes
+        self.endpoint = endpoint  # method and path, e.g. "GET /admins/activity_logs"
 
 
 class AuthenticationError(IntercomAPIError):
     """401/403: the access token is wrong, expired or lacks a permission."""
+
+
+class PermissionRefusedError(AuthenticationError):
+    """403 (a missing permission, `api_plan_restricted`), or a 401 once the token has
+    worked in this run: one endpoint refused, the others may still answer."""
 
 
 class NotFoundError(IntercomAPIError):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from typing_extensions import override
 
 from tap_intercom.client import (
     DEFAULT_INTERCOM_VERSION,
     MAX_PAGE_SIZE,
     REGION_URLS,
+    IntercomStream,
     from_rfc3339,
 )
 from tap_intercom.streams.activity import ActivityLogsStream
@@ -44,6 +48,7 @@ from tap_intercom.streams.workspace import (
     TeamsStream,
     TicketTypesStream,
 )
+from tap_intercom.summary import RunSummary
 
 STREAM_TYPES: list[type[Stream]] = [
     AdminsStream,
@@ -147,6 +152,24 @@ class TapIntercom(Tap):
             ),
         ),
         th.Property(
+            "strict_permissions",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Fail the run when Intercom refuses a stream (403, or 404 for the whole "
+                "endpoint). By default the stream is skipped with a warning naming the "
+                "permission to grant, and the others complete."
+            ),
+        ),
+        th.Property(
+            "run_summary_path",
+            th.StringType,
+            description=(
+                "Also write the end-of-run summary (schema drift, skipped streams) as "
+                "JSON to this file. It is always logged as a `RUN SUMMARY:` line."
+            ),
+        ),
+        th.Property(
             SPOOL_DIR_SETTING,
             th.StringType,
             description=(
@@ -171,6 +194,31 @@ class TapIntercom(Tap):
                 if raise_errors:
                     raise ConfigValidationError("Config validation failed", errors=errors) from None
         return errors
+
+    @cached_property
+    def run_summary(self) -> RunSummary:
+        """This run's schema drift and refused streams, written at the end."""
+        return RunSummary()
+
+    @override
+    def sync_all(self) -> None:
+        """Every selected stream, then the run summary (also after a failure). A run
+        whose every stream was refused fails: the token can read nothing."""
+        try:
+            super().sync_all()
+        finally:
+            self.run_summary.write(self.logger, self.config.get("run_summary_path"))
+        refused = {skip["stream"] for skip in self.run_summary.skipped}
+        synced = [
+            name
+            for name, stream in self.streams.items()
+            if stream.selected and name not in refused and isinstance(stream, IntercomStream)
+        ]
+        if refused and not synced:
+            raise FatalAPIError(
+                f"Intercom refused every selected stream ({', '.join(sorted(refused))}); "
+                "see the warnings above for the permissions to grant."
+            )
 
     def load_streams(self) -> list[Stream]:
         """Streams by name, except that a per-parent stream comes right after its

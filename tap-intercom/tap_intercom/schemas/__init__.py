@@ -78,7 +78,7 @@ def _day_text(day_number: int, value: int | float, path: str) -> str:
     return text
 
 
-def _iso(value: int | float, path: str) -> str:
+def iso_timestamp(value: int | float, path: str) -> str:
     """`datetime.fromtimestamp(value, UTC).isoformat()`; `path` names the field in errors."""
     if value.__class__ is int:
         day_number, second = divmod(value, _SECONDS_PER_DAY)
@@ -121,7 +121,7 @@ def _compile_object(properties: Mapping[str, Any], path: str) -> _ValueConverter
         for key, key_path in timestamp_keys:
             timestamp = value.get(key)
             if timestamp.__class__ is int or timestamp.__class__ is float:
-                value[key] = _iso(timestamp, key_path)
+                value[key] = iso_timestamp(timestamp, key_path)
         for key, converter in nested:
             child = value.get(key)
             if child is not None:
@@ -139,7 +139,7 @@ def _compile_array(items: Mapping[str, Any], path: str) -> _ValueConverter | Non
                 return
             for index, timestamp in enumerate(value):
                 if timestamp.__class__ is int or timestamp.__class__ is float:
-                    value[index] = _iso(timestamp, item_path)
+                    value[index] = iso_timestamp(timestamp, item_path)
 
         return convert_timestamps
 
