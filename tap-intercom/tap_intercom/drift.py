@@ -62,6 +62,7 @@ CONVERTED = "converted"
 MOVED = "moved to _sdc_drift"
 NEW_COLUMN = "new column"
 KEPT = "kept (unlisted nested field)"
+NOT_DECLARED = "(not in schema)"
 
 _INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -244,7 +245,7 @@ class _Position:
             options.append(None)
         return Union[tuple(options)] if len(options) > 1 else options[0]  # noqa: UP007
 
-    def tolerated(self) -> Iterator[tuple[Steps, str]]:
+    def tolerated(self) -> Iterator[tuple[Steps, str, str]]:
         """Every unlisted nested field learnt below this position."""
         if self.object is not None:
             yield from self.object.tolerated_fields()
@@ -289,10 +290,13 @@ class _Object:
             key: _Position(schema, (*steps, key)) for key, schema in properties.items()
         }
         self.unlisted: dict[str, None] = {}  # learnt nested fields, in order
+        self.added: dict[str, None] = {}  # new top-level fields, in order
 
-    def add(self, key: str, schema: Mapping[str, Any]) -> None:
+    def add(self, key: str, schema: Mapping[str, Any], *, new_field: bool = False) -> None:
         """A new property (a top-level field announced in a new SCHEMA)."""
         self.positions[key] = _Position(schema, (*self.steps, key))
+        if new_field:
+            self.added[key] = None
 
     def msgspec_type(self) -> type[msgspec.Struct]:
         names = [*self.positions, *self.unlisted]
@@ -310,9 +314,13 @@ class _Object:
         except ValueError:  # a name msgspec cannot rename to (quote, backslash...)
             raise _Unsupported from None
 
-    def tolerated_fields(self) -> Iterator[tuple[Steps, str]]:
+    def tolerated_fields(self) -> Iterator[tuple[Steps, str, str]]:
+        """(steps, path pattern, outcome) of every field counted on the fast path:
+        learnt nested fields and new top-level fields."""
+        for key in self.added:
+            yield (key,), key, NEW_COLUMN
         for key in self.unlisted:
-            yield (*self.steps, key), _pattern((*self.steps, key))
+            yield (*self.steps, key), _pattern((*self.steps, key)), KEPT
         for position in self.positions.values():
             yield from position.tolerated()
 
@@ -321,12 +329,14 @@ class _Object:
         for key, item in list(value.items()):
             item_path = prefix + key
             position = self.positions.get(key)
+            if key in self.added and item is not None:
+                ctx.log.note(item_path, NOT_DECLARED, item, NEW_COLUMN)
             if position is None:
                 if not path and ctx.new_field(key, item):
                     position = self.positions[key]
                 else:
                     if item is not None:
-                        ctx.log.note(item_path, "unlisted", item, KEPT)
+                        ctx.log.note(item_path, NOT_DECLARED, item, KEPT)
                         if path and key not in self.unlisted:
                             self.unlisted[key] = None
                             ctx.learnt = True
@@ -395,7 +405,7 @@ class DriftGuard:
                 return True
 
             self._fits = fits
-        self._tolerated = [(steps, pattern) for steps, pattern in self._root.tolerated_fields()]
+        self._tolerated = list(self._root.tolerated_fields())
 
     def absorb(self, record: dict[str, Any], *, thorough: bool = False) -> dict[str, Any]:
         """Convert, move and announce whatever drifted in `record` (in place).
@@ -404,9 +414,9 @@ class DriftGuard:
         checks that each one is a date-time (for when the timestamp converter refused
         one)."""
         if not thorough and self._fits(record):
-            for steps, pattern in self._tolerated:
+            for steps, pattern, outcome in self._tolerated:
                 for value in _values_at(record, steps):
-                    self.log.counts[(pattern, "unlisted", json_type_name(value), KEPT)] += 1
+                    self.log.counts[(pattern, NOT_DECLARED, json_type_name(value), outcome)] += 1
             return record
         ctx = _Context(self.log, self._new_field)
         self._root.repair(record, "", ctx)
@@ -419,14 +429,14 @@ class DriftGuard:
             self._compile()
         return record
 
-    def _add(self, key: str, schema: dict[str, Any]) -> None:
-        self._root.add(key, schema)
+    def _add(self, key: str, schema: dict[str, Any], *, new_field: bool = False) -> None:
+        self._root.add(key, schema, new_field=new_field)
         self._on_new_field(key, schema)
         self._compile()
 
     def _new_field(self, key: str, value: Any) -> bool:
         if value is None:
             return False  # nothing to type it by (and a null loads as nothing)
-        self._add(key, property_schema_for(value))
-        self.log.note(key, "unlisted", value, NEW_COLUMN)
+        self._add(key, property_schema_for(value), new_field=True)
+        self.log.note(key, NOT_DECLARED, value, NEW_COLUMN)
         return True

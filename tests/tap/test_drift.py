@@ -13,6 +13,7 @@ from tap_intercom.drift import (
     KEPT,
     MOVED,
     NEW_COLUMN,
+    NOT_DECLARED,
     DriftGuard,
     DriftLog,
     with_drift_column,
@@ -125,7 +126,9 @@ def test_a_new_top_level_field_is_announced_before_its_first_record_and_typed():
     record = {"id": "3", "fresh": "three"}  # later values of another type move
     drift.absorb(record)
     assert record == {"id": "3", "fresh": None, DRIFT_PROPERTY: {"fresh": "three"}}
-    assert counts(drift)[("fresh", "unlisted", "integer", NEW_COLUMN)] == 1
+    drift.absorb({"id": "4", "fresh": 4})  # the fast path counts the new field too
+    assert counts(drift)[("fresh", NOT_DECLARED, "integer", NEW_COLUMN)] == 2
+    assert counts(drift)[("fresh", NOT_DECLARED, "string", NEW_COLUMN)] == 1
     assert counts(drift)[("fresh", "integer", "string", MOVED)] == 1
 
 
@@ -153,7 +156,7 @@ def test_unlisted_nested_fields_and_free_form_objects_keep_every_key_untouched()
     assert [record["location"]["geo"] for record in records] == [0, 1, 2]
     assert announced == []
     # Counted on every record, the first (slow path) and the others (fast path).
-    assert counts(drift) == {("location.geo", "unlisted", "integer", KEPT): 3}
+    assert counts(drift) == {("location.geo", NOT_DECLARED, "integer", KEPT): 3}
 
 
 def test_counts_are_the_same_on_the_fast_and_the_slow_path():
@@ -162,7 +165,7 @@ def test_counts_are_the_same_on_the_fast_and_the_slow_path():
         drift.absorb({"id": str(n), "statistics": {"last_closed_by_id": n, "extra": "x"}})
     assert counts(drift) == {
         ("statistics.last_closed_by_id", "string", "integer", CONVERTED): 5,
-        ("statistics.extra", "unlisted", "string", KEPT): 5,
+        ("statistics.extra", NOT_DECLARED, "string", KEPT): 5,
     }
 
 

@@ -11,6 +11,7 @@ import signal
 import sys
 from types import FrameType
 
+from testbed.intercom.drift import REFUSAL_ERRORS
 from testbed.intercom.options import FaultSettings, SandboxOptions
 from testbed.intercom.server import SandboxServer
 
@@ -22,13 +23,25 @@ def parse_args(argv: list[str] | None = None) -> SandboxOptions:
     )
     defaults = SandboxOptions()
     for f in dataclasses.fields(SandboxOptions):
-        if f.name == "faults":
+        if f.name in ("faults", "drift", "refusals"):
             continue
         value = getattr(defaults, f.name)
         kind = str if f.name in ("host", "token") else int
         parser.add_argument(
             f"--{f.name.replace('_', '-')}", type=kind, default=value, help=f"default: {value}"
         )
+    parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="serve what real workspaces send, not only what the description promises",
+    )
+    parser.add_argument(
+        "--refuse",
+        action="append",
+        default=[],
+        metavar="PATH=CODE",
+        help=f"answer PATH (and below) with Intercom's error CODE: {', '.join(REFUSAL_ERRORS)}",
+    )
     fault_defaults = FaultSettings()
     for f in dataclasses.fields(FaultSettings):
         value = getattr(fault_defaults, f.name)
@@ -40,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> SandboxOptions:
             help=f"fault setting, default: {value}",
         )
     args = vars(parser.parse_args(argv))
+    refusals = {}
+    for refuse in args.pop("refuse"):
+        path, _, code = refuse.partition("=")
+        refusals[path] = code
+    args["refusals"] = refusals
     faults = FaultSettings()
     faults.merge({f.name: args.pop(f.name) for f in dataclasses.fields(FaultSettings)})
     return SandboxOptions(**args, faults=faults)

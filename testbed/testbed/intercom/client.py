@@ -34,7 +34,8 @@ class SandboxClient:
         return self._call("GET", "health")
 
     def truth(self, streams: list[str] | None = None) -> dict[str, Any]:
-        """{"streams": {stream: [records]}, "deleted": {"conversations": [ids]}}."""
+        """{"streams": {stream: [records]}, "deleted": {"conversations": [ids]},
+        "drifted": [sites]} (sites: see testbed.intercom.drift)."""
         return self._call(
             "GET", "truth", params={"streams": ",".join(streams)} if streams else None
         )
@@ -66,6 +67,19 @@ class SandboxClient:
 
     def clear_requests(self) -> None:
         self._call("DELETE", "requests")
+
+    def drift(self) -> dict[str, Any]:
+        """{"enabled": bool, "refusals": {...}, "effective_refusals": {...}}."""
+        return self._call("GET", "drift")
+
+    def set_drift(
+        self, enabled: bool | None = None, refusals: dict[str, str | None] | None = None
+    ) -> dict[str, Any]:
+        """Switch drift on or off; set (code) or lift (None) endpoint refusals."""
+        body: dict[str, Any] = {"refusals": refusals or {}}
+        if enabled is not None:
+            body["enabled"] = enabled
+        return self._call("POST", "drift", body)
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "faults")

@@ -6,7 +6,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from testbed.intercom.truth import STREAMS, deleted_truth, stream_truth
+from testbed.intercom.drift import check_refusals
+from testbed.intercom.truth import STREAMS, deleted_truth, drifted_truth, stream_truth
 
 if TYPE_CHECKING:
     from testbed.intercom.server import SandboxServer
@@ -34,6 +35,7 @@ class Control:
                 return 200, {
                     "streams": {s: stream_truth(ws, s) for s in wanted},
                     "deleted": deleted_truth(ws),
+                    "drifted": drifted_truth(ws),
                 }
             if method == "GET" and path.startswith("/_sandbox/truth/"):
                 stream = path.rsplit("/", 1)[1]
@@ -60,6 +62,25 @@ class Control:
             if route == ("DELETE", "/_sandbox/requests"):
                 self.server.request_log.clear()
                 return 200, {"requests": []}
+            if route == ("GET", "/_sandbox/drift"):
+                return 200, self._drift_settings()
+            if route == ("POST", "/_sandbox/drift"):
+                unknown = set(body) - {"enabled", "refusals"}
+                if unknown:
+                    return 400, {"error": f"unknown drift settings {sorted(unknown)}"}
+                enabled = body.get("enabled", ws.options.drift)
+                if not isinstance(enabled, bool):
+                    return 400, {"error": "enabled must be true or false"}
+                with self.server.fault_lock, ws.lock:
+                    changes = check_refusals(body.get("refusals", {}))
+                    ws.options.drift = enabled
+                    for path, code in changes.items():
+                        if code is None:
+                            ws.options.refusals.pop(path, None)
+                        else:
+                            ws.options.refusals[path] = code
+                    ws.version += 1
+                    return 200, self._drift_settings()
             if route == ("GET", "/_sandbox/faults"):
                 return 200, ws.options.faults.as_dict()
             if route == ("POST", "/_sandbox/faults"):
@@ -71,3 +92,11 @@ class Control:
         except ValueError as error:
             return 400, {"error": str(error)}
         return 404, {"error": f"no control endpoint {method} {path}"}
+
+    def _drift_settings(self) -> dict[str, Any]:
+        options = self.server.workspace.options
+        return {
+            "enabled": options.drift,
+            "refusals": options.refusals,
+            "effective_refusals": options.effective_refusals(),
+        }

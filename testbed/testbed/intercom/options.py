@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from testbed.intercom.drift import DRIFT_REFUSALS, check_refusals
+
 DEFAULT_TOKEN = "sandbox-token"
 # Intercom's published default: 10,000 calls a minute per app, enforced per 10 seconds.
 DEFAULT_RATE_LIMIT = 1666
@@ -77,7 +79,17 @@ class SandboxOptions:
     newsfeeds: int = 2
     ticket_types: int = 3
     activity_logs: int = 60
+    # Serve what real workspaces send besides what the description promises (see
+    # testbed.intercom.drift): every kind of reality messiness checks this one flag.
+    drift: bool = False
+    # Endpoints answered with a refusal: path (and everything under it) -> Intercom's
+    # error code (drift.REFUSAL_ERRORS). Under `drift`, drift.DRIFT_REFUSALS apply too.
+    refusals: dict[str, str] = field(default_factory=dict)
     faults: FaultSettings = field(default_factory=FaultSettings)
+
+    def effective_refusals(self) -> dict[str, str]:
+        """The refusals in force: drift's defaults, then the explicit ones."""
+        return {**(DRIFT_REFUSALS if self.drift else {}), **self.refusals}
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
@@ -90,3 +102,7 @@ class SandboxOptions:
             raise ValueError("big_conversations cannot exceed conversations")
         if self.deleted_conversations > self.conversations:
             raise ValueError("deleted_conversations cannot exceed conversations")
+        if not isinstance(self.drift, bool):
+            raise ValueError("sandbox option drift must be true or false")
+        if None in check_refusals(self.refusals).values():
+            raise ValueError("sandbox option refusals: every path needs an error code")

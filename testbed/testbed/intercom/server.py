@@ -23,6 +23,7 @@ from testbed.intercom.api import (
     Request,
 )
 from testbed.intercom.control import Control
+from testbed.intercom.drift import refusal
 from testbed.intercom.options import SandboxOptions
 from testbed.intercom.store import Workspace
 
@@ -180,6 +181,9 @@ class Handler(BaseHTTPRequestHandler):
                     "intercom_version_invalid",
                     f"The requested version could not be found: {version[:20]}",
                 )
+            refused = refusal(server.options.effective_refusals(), path)
+            if refused is not None:
+                raise ApiError(*refused)
             if raw and not isinstance(body, dict | list):
                 raise ApiError(400, "bad_request", "The request body is not valid JSON")
             request = Request(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from testbed.intercom import drift
 from testbed.intercom.det import rng
 from testbed.intercom.options import SandboxOptions
 from testbed.intercom.records import DAY, Generator
@@ -147,6 +148,18 @@ class Kind:
 
     def record(self, i: int, full: bool = False) -> dict[str, Any]:
         """Record i as the API serves it; `full` adds the parts (per-item GET form)."""
+        record = self._build(i, full)
+        if self.gen.o.drift:
+            drift.apply(self.name, record, self.gen.seed)
+        return record
+
+    def drift_sites(self, i: int) -> list[drift.Site]:
+        """The values `--drift` changes in record i (and in its parts)."""
+        if not self.gen.o.drift:
+            return []
+        return drift.apply(self.name, self._build(i, full=True), self.gen.seed)
+
+    def _build(self, i: int, full: bool) -> dict[str, Any]:
         created, updated = self.times(i)
         edits = self.edits.get(i, {})
         if self.name == "contacts":

@@ -106,6 +106,17 @@ def stream_truth(ws: Workspace, stream: str) -> list[dict[str, Any]]:
         return STREAMS[stream](ws)
 
 
+def drifted_truth(ws: Workspace) -> list[dict[str, Any]]:
+    """Every value `--drift` changed in live records (see `testbed.intercom.drift`)."""
+    with ws.lock:
+        return [
+            site
+            for store in ws.kinds.values()
+            for i in store.live_indexes()
+            for site in store.drift_sites(i)
+        ]
+
+
 def deleted_truth(ws: Workspace) -> dict[str, list[str]]:
     with ws.lock:
         store = ws.kinds["conversations"]
