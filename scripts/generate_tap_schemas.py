@@ -41,6 +41,7 @@ DEFAULT_SPEC_DIR = REPO_ROOT.parent / "shared" / "intercom-openapi"
 DEFAULT_OUT_DIR = REPO_ROOT / "tap-intercom" / "tap_intercom" / "schemas"
 SPEC_2_15 = "api.intercom.io.2.15.yaml"
 SPEC_2_16 = "api.intercom.io.2.16.yaml"
+CONVERSATION_ATTRIBUTE_2_16 = "conversation_attribute"
 
 MAX_REF_DEPTH = 8
 MAX_DESCRIPTION_CHARS = 120
@@ -275,6 +276,16 @@ def generate_schemas(spec_dir: Path = DEFAULT_SPEC_DIR) -> dict[str, dict[str, A
     conversation_properties = schemas["conversations"]["properties"]
     for prop, sub in deleted.record_schema(DELETED_CONVERSATION_ITEM)["properties"].items():
         conversation_properties.setdefault(prop, sub)
+    # 2.16 lists conversation attributes at GET /conversations/attributes, in a shape
+    # of their own; the stream keeps one schema for both versions.
+    # Its `options` are objects where 2.15's are strings: the property takes either.
+    attribute_properties = schemas["conversation_attributes"]["properties"]
+    for prop, sub in deleted.record_schema(CONVERSATION_ATTRIBUTE_2_16)["properties"].items():
+        if prop not in attribute_properties:
+            attribute_properties[prop] = sub
+        elif _types(attribute_properties[prop]) != _types(sub) or "items" in sub:
+            kept = attribute_properties[prop]
+            attribute_properties[prop] = _with_description(_union([kept, sub]), kept)
     conversation_properties[SDC_DELETED_AT] = {
         "description": "When the conversation was deleted in Intercom (deletion records only).",
         **DATE_TIME,

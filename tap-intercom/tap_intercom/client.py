@@ -74,6 +74,14 @@ def from_rfc3339(value: str) -> int:
     return int(parsed.timestamp())
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """An `Intercom-Version` as numbers (`2.16` -> (2, 16)); `Unstable` sorts last."""
+    try:
+        return tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return (1_000,)
+
+
 def api_base_url(config: dict[str, Any]) -> str:
     """`api_url` if set, else the `region`'s host (US by default)."""
     if config.get("api_url"):

@@ -1,7 +1,9 @@
 """Sample responses of every served endpoint validate against Intercom's descriptions.
 
-2.15 for everything, 2.16 for GET /conversations/deleted. OpenAPI 3.0 `nullable: true` is
-turned into JSON Schema's null type; `$ref`s resolve inside the description.
+Every GET against 2.15 and again (asked with that version) against 2.16; the 2.16-only
+endpoints (GET /conversations/deleted, GET /conversations/attributes) against 2.16.
+OpenAPI 3.0 `nullable: true` is turned into JSON Schema's null type; `$ref`s resolve
+inside the description.
 """
 
 from __future__ import annotations
@@ -161,6 +163,48 @@ def test_every_get_endpoint_matches_the_2_15_description(samples):
         assert_valid("2.15", schema, body, f"GET {path} {params}")
 
 
+def test_every_get_endpoint_matches_the_2_16_description(samples):
+    samples.client.advance_clock(120)  # the 2.15 test's company scroll expires
+    for template, path, params in get_samples(samples):
+        body = get(samples, path, version="2.16", **params)
+        schema = response_schema("2.16", "GET", template)
+        assert_valid("2.16", schema, body, f"GET {path} {params} (2.16)")
+
+
+def test_conversation_attributes_move_to_their_own_endpoint_in_2_16(samples):
+    body = get(samples, "/conversations/attributes", version="2.16", include_archived="true")
+    assert_valid(
+        "2.16",
+        response_schema("2.16", "GET", "/conversations/attributes"),
+        body,
+        "GET /conversations/attributes",
+    )
+    legacy = samples.client.stream_truth("conversation_attributes")
+    assert sorted(a["id"] for a in body["data"]) == sorted(a["id"] for a in legacy)
+    live = get(samples, "/conversations/attributes", version="2.16")["data"]
+    assert [a["id"] for a in live] == [a["id"] for a in legacy if not a["archived"]]
+
+    session = api(samples, "2.16")
+    refused = session.get(f"{samples.url}/data_attributes?model=conversation", timeout=30)
+    assert refused.status_code == 422
+    assert_valid("2.16", named("error"), refused.json(), "422 of model=conversation")
+    everything = get(samples, "/data_attributes", version="2.16")["data"]
+    assert everything and "conversation" not in {a["model"] for a in everything}
+    old = api(samples, "2.15").get(f"{samples.url}/conversations/attributes", timeout=30)
+    assert old.status_code == 400
+
+
+def test_attribute_names_repeat_and_full_names_do_not(samples):
+    for model in ("company", "conversation"):
+        attributes = get(samples, "/data_attributes", model=model, include_archived="true")
+        names = [a["name"] for a in attributes["data"]]
+        full_names = [a["full_name"] for a in attributes["data"]]
+        assert len(set(names)) < len(names), model
+        assert len(set(full_names)) == len(full_names), model
+    company = get(samples, "/data_attributes", model="company")["data"]
+    assert {a["full_name"] for a in company if a["name"] == "name"} == {"name", "plan.name"}
+
+
 def test_conversation_attributes_match_except_the_model_enum(samples):
     """Intercom serves model=conversation although the 2.15 enum lists contact and company."""
     body = get(samples, "/data_attributes", model="conversation", include_archived="true")
@@ -243,6 +287,7 @@ OTHER_SAMPLES = [
     ("POST", "/tickets/search"),
     ("POST", "/companies/list"),
     ("GET", "/conversations/deleted"),
+    ("GET", "/conversations/attributes"),
 ]
 
 

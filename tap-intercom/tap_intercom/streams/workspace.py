@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tap_intercom.client import IntercomStream
+from collections.abc import Iterable
+from typing import Any
+
+from singer_sdk.helpers.types import Context
+
+from tap_intercom.client import IntercomStream, version_tuple
 
 
 class AdminsStream(IntercomStream):
@@ -37,11 +42,15 @@ class SegmentsStream(IntercomStream):
 
 
 class CompanyAttributesStream(IntercomStream):
-    """Data attributes of companies (`GET /data_attributes?model=company`)."""
+    """Data attributes of companies (`GET /data_attributes?model=company`).
+
+    Keyed on `full_name`: names repeat within a model (`name` and `plan.name` are both
+    called `name`), full names do not.
+    """
 
     name = "company_attributes"
     path = "/data_attributes"
-    primary_keys = ("model", "name")
+    primary_keys = ("model", "full_name")
     extra_params = {"model": "company", "include_archived": "true"}
 
 
@@ -52,11 +61,29 @@ class ContactAttributesStream(CompanyAttributesStream):
     extra_params = {"model": "contact", "include_archived": "true"}
 
 
-class ConversationAttributesStream(CompanyAttributesStream):
-    """Data attributes of conversations."""
+class ConversationAttributesStream(IntercomStream):
+    """Conversation attributes: `GET /data_attributes?model=conversation` up to 2.15,
+    `GET /conversations/attributes` from 2.16 (where the first answers 422).
+
+    Keyed on `id`: two live conversation attributes can share a name, and 2.16 gives
+    no `full_name`; every conversation attribute is custom, so each has an id. Records
+    from 2.16 get `model: conversation` like those from 2.15.
+    """
 
     name = "conversation_attributes"
-    extra_params = {"model": "conversation", "include_archived": "true"}
+    primary_keys = ("id",)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Every conversation attribute, archived ones included."""
+        if version_tuple(self.intercom_version) < (2, 16):
+            params = {"model": "conversation", "include_archived": "true"}
+            yield from self.request_json("/data_attributes", params=params).get("data") or ()
+            return
+        attributes = self.request_json(
+            "/conversations/attributes", params={"include_archived": "true"}
+        )
+        for attribute in attributes.get("data") or ():
+            yield {"model": "conversation", **attribute}
 
 
 class TicketTypesStream(IntercomStream):

@@ -218,6 +218,7 @@ class Api:
             ("GET", r"/conversations", self.conversations, None),
             ("POST", r"/conversations/search", self.search, None),
             ("GET", r"/conversations/deleted", self.deleted_conversations, "2.16"),
+            ("GET", r"/conversations/attributes", self.conversation_attributes, "2.16"),
             ("GET", r"/conversations/(?P<ident>[^/]+)", self.conversation, None),
             ("POST", r"/tickets/search", self.search, None),
             ("GET", r"/tickets/(?P<ident>[^/]+)", self.ticket, None),
@@ -254,7 +255,10 @@ class Api:
                     "intercom_version_invalid",
                     "Requested resource is not available in current API version.",
                 )
-            return route.handler(request, **match.groupdict())
+            body = route.handler(request, **match.groupdict())
+            if version_tuple(request.version) >= (2, 16):
+                as_of_2_16(body)
+            return body
         if path_matched:
             raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here")
         raise ApiError(404, "not_found", "Resource Not Found")
@@ -320,6 +324,14 @@ class Api:
             raise ApiError(
                 400, "parameter_invalid", "model must be contact, company or conversation"
             )
+        from_2_16 = version_tuple(request.version) >= (2, 16)
+        if model == "conversation" and from_2_16:
+            raise ApiError(
+                422,
+                "parameter_invalid",
+                "model=conversation is no longer supported. "
+                "Use GET /conversations/attributes instead",
+            )
         include_archived = request.arg("include_archived") == "true"
         return {
             "type": "list",
@@ -327,7 +339,21 @@ class Api:
                 a
                 for a in self.ws.gen.data_attributes
                 if (model is None or a["model"] == model)
+                and not (from_2_16 and a["model"] == "conversation")
                 and (include_archived or not a["archived"])
+            ],
+        }
+
+    def conversation_attributes(self, request: Request) -> dict[str, Any]:
+        """GET /conversations/attributes (2.16): the conversation data attributes in
+        their 2.16 shape."""
+        include_archived = request.arg("include_archived") == "true"
+        return {
+            "type": "list",
+            "data": [
+                conversation_attribute(a)
+                for a in self.ws.gen.data_attributes
+                if a["model"] == "conversation" and (include_archived or not a["archived"])
             ],
         }
 
@@ -757,6 +783,62 @@ class Api:
             "total_count": None,
             "scroll_param": scroll.param,
         }
+
+
+# 2.16's conversation priorities for 2.15's two.
+PRIORITIES_2_16 = {"priority": "high", "not_priority": "none"}
+
+
+def as_of_2_16(value: Any) -> None:
+    """Turn an answer built in 2.15's shape into 2.16's, in place: contact owner ids are
+    strings, ticket assignee ids integers, conversation priorities one of five levels
+    and an unassigned admin or team 0."""
+    if isinstance(value, list):
+        for item in value:
+            as_of_2_16(item)
+        return
+    if not isinstance(value, dict):
+        return
+    kind = value.get("type")
+    if kind == "contact" and isinstance(value.get("owner_id"), int):
+        value["owner_id"] = str(value["owner_id"])
+    elif kind == "ticket":
+        for key in ("admin_assignee_id", "team_assignee_id"):
+            if isinstance(value.get(key), str):
+                value[key] = int(value[key])
+    elif kind == "conversation" and "priority" in value:
+        value["priority"] = PRIORITIES_2_16.get(value["priority"], value["priority"])
+        for key in ("admin_assignee_id", "team_assignee_id"):
+            if value.get(key) is None:
+                value[key] = 0
+    for item in value.values():
+        if isinstance(item, dict | list):
+            as_of_2_16(item)
+
+
+# 2.15 data types -> 2.16 conversation attribute data types.
+CONVERSATION_ATTRIBUTE_TYPES = {"float": "decimal", "date": "datetime"}
+
+
+def conversation_attribute(attribute: dict[str, Any]) -> dict[str, Any]:
+    """A conversation data attribute as 2.16's GET /conversations/attributes lists it."""
+    data_type = attribute["data_type"]
+    converted = {
+        "type": "conversation_attribute",
+        "id": attribute["id"],
+        "name": attribute["name"],
+        "description": attribute["description"],
+        "data_type": CONVERSATION_ATTRIBUTE_TYPES.get(data_type, data_type),
+        "required": False,
+        "visible_to_team_ids": [],
+        "archived": attribute["archived"],
+        "created_at": attribute["created_at"],
+        "updated_at": attribute["updated_at"],
+        "admin_id": attribute["admin_id"],
+    }
+    if converted["data_type"] == "string":
+        converted["multiline"] = False
+    return converted
 
 
 def _index_key(position: Any) -> Key | None:

@@ -33,16 +33,18 @@ class SandboxClient:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "health")
 
-    def truth(self, streams: list[str] | None = None) -> dict[str, Any]:
+    def truth(self, streams: list[str] | None = None, version: str = "2.15") -> dict[str, Any]:
         """{"streams": {stream: [records]}, "deleted": {"conversations": [ids]},
         "drifted": [sites]} (sites: see testbed.intercom.drift)."""
-        return self._call(
-            "GET", "truth", params={"streams": ",".join(streams)} if streams else None
-        )
+        params = {"version": version}
+        if streams:
+            params["streams"] = ",".join(streams)
+        return self._call("GET", "truth", params=params)
 
-    def stream_truth(self, stream: str) -> list[dict[str, Any]]:
-        """The records a correct full extraction of `stream` yields (raw API form)."""
-        return self._call("GET", f"truth/{stream}")["records"]
+    def stream_truth(self, stream: str, version: str = "2.15") -> list[dict[str, Any]]:
+        """The records a correct full extraction of `stream` yields (raw API form, in
+        the shape `version` serves them)."""
+        return self._call("GET", f"truth/{stream}", params={"version": version})["records"]
 
     def deleted(self, stream: str) -> list[str]:
         """Ids of the `stream` objects deleted in the workspace (conversations only)."""

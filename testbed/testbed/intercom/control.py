@@ -31,9 +31,11 @@ class Control:
                 errors = self.server.internal_errors
                 return 200, {"ok": True, "now": ws.now(), "internal_errors": errors[-20:]}
             if route == ("GET", "/_sandbox/truth"):
-                wanted = parse_qs(query).get("streams", [",".join(STREAMS)])[0].split(",")
+                params = parse_qs(query)
+                wanted = params.get("streams", [",".join(STREAMS)])[0].split(",")
+                version = params.get("version", ["2.15"])[0]
                 return 200, {
-                    "streams": {s: stream_truth(ws, s) for s in wanted},
+                    "streams": {s: stream_truth(ws, s, version) for s in wanted},
                     "deleted": deleted_truth(ws),
                     "drifted": drifted_truth(ws),
                 }
@@ -41,7 +43,8 @@ class Control:
                 stream = path.rsplit("/", 1)[1]
                 if stream not in STREAMS:
                     return 404, {"error": f"unknown stream {stream!r}; known: {sorted(STREAMS)}"}
-                return 200, {"records": stream_truth(ws, stream)}
+                version = parse_qs(query).get("version", ["2.15"])[0]
+                return 200, {"records": stream_truth(ws, stream, version)}
             if route == ("POST", "/_sandbox/changes"):
                 ids = ws.change(
                     body.get("kind", ""),

@@ -276,37 +276,43 @@ class Generator:
 
     def _data_attributes(self) -> list[dict[str, Any]]:
         attributes: list[dict[str, Any]] = []
+        # (name, full_name, data_type): names repeat, full names do not (as at Intercom,
+        # where the plan's name and id are listed as `name` and `id`).
         builtins = {
             "contact": [
-                ("name", "string"),
-                ("email", "string"),
-                ("created_at", "date"),
-                ("last_seen_at", "date"),
-                ("role", "string"),
+                ("name", "name", "string"),
+                ("email", "email", "string"),
+                ("created_at", "created_at", "date"),
+                ("last_seen_at", "last_seen_at", "date"),
+                ("role", "role", "string"),
             ],
             "company": [
-                ("name", "string"),
-                ("company_id", "string"),
-                ("created_at", "date"),
-                ("monthly_spend", "float"),
+                ("name", "name", "string"),
+                ("name", "plan.name", "string"),
+                ("id", "id", "string"),
+                ("id", "plan.id", "string"),
+                ("company_id", "company_id", "string"),
+                ("created_at", "created_at", "date"),
+                ("monthly_spend", "monthly_spend", "float"),
             ],
             "conversation": [],
         }
         customs = {
             "contact": CONTACT_CUSTOM_ATTRIBUTES,
             "company": COMPANY_CUSTOM_ATTRIBUTES,
-            "conversation": CONVERSATION_CUSTOM_ATTRIBUTES,
+            # A second live "topic": two conversation attributes can share a name.
+            "conversation": [*CONVERSATION_CUSTOM_ATTRIBUTES, ("topic", "string")],
         }
         for model in ("contact", "company", "conversation"):
-            for name, data_type in builtins[model]:
+            for name, full_name, data_type in builtins[model]:
                 attributes.append(
                     {
                         "type": "data_attribute",
                         "model": model,
                         "name": name,
-                        "full_name": name,
-                        "label": name.replace("_", " ").title(),
-                        "description": f"The {name.replace('_', ' ')} of the {model}",
+                        "full_name": full_name,
+                        "label": full_name.replace("_", " ").replace(".", " ").title(),
+                        "description": f"The {full_name.replace('_', ' ')} of the {model}",
                         "data_type": data_type,
                         "api_writable": False,
                         "messenger_writable": False,
@@ -320,13 +326,15 @@ class Generator:
                 [*customs[model], (f"legacy_{model}_flag", "boolean")]
             ):
                 created, updated = self._catalog_time("attribute", model, n)
+                # Full names stay unique when names repeat.
+                repeated = any(other == name for other, _ in customs[model][:n])
                 attributes.append(
                     {
                         "type": "data_attribute",
                         "id": 300_000 + len(attributes),
                         "model": model,
                         "name": name,
-                        "full_name": f"custom_attributes.{name}",
+                        "full_name": f"custom_attributes.{name}" + (f"_{n}" if repeated else ""),
                         "label": name.replace("_", " ").title(),
                         "description": "",
                         "data_type": data_type,

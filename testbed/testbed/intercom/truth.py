@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from testbed.intercom.api import as_of_2_16, conversation_attribute, version_tuple
 from testbed.intercom.records import EVENTS_LISTED
 from testbed.intercom.store import Workspace
 
@@ -99,11 +100,18 @@ STREAMS: dict[str, Callable[[Workspace], list[dict[str, Any]]]] = {
 }
 
 
-def stream_truth(ws: Workspace, stream: str) -> list[dict[str, Any]]:
+def stream_truth(ws: Workspace, stream: str, version: str = "2.15") -> list[dict[str, Any]]:
+    """The stream's records as the API answers with `version` (2.15 or 2.16 shapes)."""
     if stream not in STREAMS:
         raise KeyError(stream)
     with ws.lock:
-        return STREAMS[stream](ws)
+        records = STREAMS[stream](ws)
+    if version_tuple(version) < (2, 16):
+        return records
+    if stream == "conversation_attributes":
+        records = [{"model": "conversation", **conversation_attribute(a)} for a in records]
+    as_of_2_16(records)
+    return records
 
 
 def drifted_truth(ws: Workspace) -> list[dict[str, Any]]:
