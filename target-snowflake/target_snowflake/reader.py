@@ -75,6 +75,8 @@ _decode_message = msgspec.json.Decoder().decode
 class SingerLineReader(GenericSingerReader[bytes]):
     """Reads stdin as bytes; counts lines so that every input error names its line."""
 
+    line_number = 0  # of the message being handled (1-based)
+
     @property
     @override
     def default_input(self) -> t.IO[bytes]:
@@ -97,7 +99,8 @@ class SingerLineReader(GenericSingerReader[bytes]):
         on_record = callbacks[SingerMessageType.RECORD]
         line_number = 0
         try:
-            for line_number, line in enumerate(file_input or self.default_input, 1):  # noqa: B007
+            for line_number, line in enumerate(file_input or self.default_input, 1):
+                self.line_number = line_number
                 try:
                     envelope = _decode_envelope(line)
                 except msgspec.DecodeError as exc:

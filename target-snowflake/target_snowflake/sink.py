@@ -16,7 +16,7 @@ import msgspec
 from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
-from target_snowflake import statements
+from target_snowflake import quarantine, statements
 from target_snowflake.batch_file import BatchFile
 from target_snowflake.naming import column_names, json_path, quote, sql_string
 from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
@@ -62,6 +62,7 @@ class SnowflakeSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._warehouse = warehouse
         self._file: BatchFile | None = None
+        self._quarantined: quarantine.QuarantineFile | None = None
         self._file_started = datetime.datetime.now(datetime.UTC)
         self._sequence = time.time_ns() // 1000  # increases across batches and runs
         self._versioned = False
@@ -158,6 +159,29 @@ class SnowflakeSink(BatchSink):
         self._file.append(line + b',"r":%b}\n' % raw)
         self.tally_record_read()
 
+    def quarantine(
+        self,
+        raw: t.Any,
+        error: str,
+        *,
+        line: int | None,
+        batch_file: str | None = None,
+        batch_row: int | None = None,
+    ) -> None:
+        """Keep a refused record for the side table; it counts in the batch (so a STATE
+        after it waits until it is loaded)."""
+        if len(raw) > MAX_VALUE_BYTES:
+            msg = f"too large to quarantine (over Snowflake's {MAX_VALUE_BYTES}-byte limit)"
+            raise RecordError(msg)
+        if self._quarantined is None:
+            self._quarantined = quarantine.QuarantineFile(
+                self._warehouse.work_dir, self.stream_name
+            )
+        self._quarantined.add(
+            bytes(raw), error, line=line, batch_file=batch_file, batch_row=batch_row
+        )
+        self.tally_record_read()
+
     @override
     def process_record(self, record: dict, context: dict) -> None:
         """Not used: the target hands records to `write` (see TargetSnowflake)."""
@@ -184,7 +208,14 @@ class SnowflakeSink(BatchSink):
 
     @override
     def process_batch(self, context: dict) -> None:
-        """Load the batch file; when this returns, every record in it is committed."""
+        """Load the batch file (and the quarantined records); when this returns, every
+        record in them is committed."""
+        if self._quarantined is not None:
+            quarantined, self._quarantined = self._quarantined, None
+            try:
+                self._load_quarantined(quarantined)
+            finally:
+                quarantined.remove()
         if self._file is None:
             return
         batch, self._file = self._file, None
@@ -198,6 +229,42 @@ class SnowflakeSink(BatchSink):
             batch.remove()
         self.record_counter_metric.increment(batch.rows)
 
+    def _copy_to_stage_table(self, path: t.Any, rows: int, variant_table: str) -> None:
+        """PUT the file and COPY it into a VARIANT table; every row must arrive."""
+        connection = self._warehouse.connection
+        prefix = uuid.uuid4().hex
+        stage = self._warehouse.stage
+        connection.execute(statements.put(str(path), stage, prefix))
+        result = connection.execute(statements.copy_json(variant_table, stage, prefix))
+        # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
+        # found no file answers with a one-column message row.
+        loaded = sum(int(row[3]) for row in result if len(row) > 3)
+        if loaded != rows:
+            msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
+            raise RuntimeError(msg)
+
+    def _load_quarantined(self, quarantined: quarantine.QuarantineFile) -> None:
+        side_table = self._warehouse.quarantine_table(self.table)
+        connection = self._warehouse.connection
+        variant_table = quote(f"{side_table.name[:200]}__LOAD_{uuid.uuid4().hex[:12]}")
+        connection.execute(statements.create_variant_table(variant_table))
+        try:
+            self._copy_to_stage_table(quarantined.close(), quarantined.rows, variant_table)
+            source = statements.batch_source(quarantine.values(), variant_table, [])
+            connection.execute(
+                statements.insert(side_table.qualified, list(quarantine.COLUMNS), source)
+            )
+        finally:
+            connection.execute(statements.drop_table(variant_table))
+        self.logger.warning(
+            "Quarantined %d invalid records of stream %r into %s (on_invalid_record: "
+            "quarantine); the first: %s",
+            quarantined.rows,
+            self.stream_name,
+            side_table.qualified,
+            quarantined.first_error,
+        )
+
     def _load(self, path: t.Any, rows: int) -> None:
         """PUT the file, COPY it into a VARIANT table, then apply it to the target table.
 
@@ -205,23 +272,14 @@ class SnowflakeSink(BatchSink):
         in it and `replace_table` swaps the table's contents at the end of the run.
         """
         connection = self._warehouse.connection
-        prefix = uuid.uuid4().hex
-        stage = self._warehouse.stage
-        connection.execute(statements.put(str(path), stage, prefix))
         overwrite = self.load_method == "overwrite"
         if overwrite:
             variant_table = self._warehouse.overwrite_table(self.table)
         else:
-            variant_table = quote(f"{self.table.name}__LOAD_{prefix[:12]}")
+            variant_table = quote(f"{self.table.name[:200]}__LOAD_{uuid.uuid4().hex[:12]}")
             connection.execute(statements.create_variant_table(variant_table))
         try:
-            result = connection.execute(statements.copy_json(variant_table, stage, prefix))
-            # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
-            # found no file answers with a one-column message row.
-            loaded = sum(int(row[3]) for row in result if len(row) > 3)
-            if loaded != rows:
-                msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
-                raise RuntimeError(msg)
+            self._copy_to_stage_table(path, rows, variant_table)
             if not overwrite:
                 connection.execute(self._apply_statement(variant_table))
         finally:
@@ -299,8 +357,11 @@ class SnowflakeSink(BatchSink):
 
     @override
     def clean_up(self) -> None:
-        """Remove a batch file left by a failed load."""
+        """Remove batch files left by a failed load."""
         if self._file is not None:
             self._file.remove()
             self._file = None
+        if self._quarantined is not None:
+            self._quarantined.remove()
+            self._quarantined = None
         super().clean_up()

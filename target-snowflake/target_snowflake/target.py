@@ -88,6 +88,17 @@ class TargetSnowflake(Target):
         th.Property("login_timeout", th.IntegerType, description="Seconds to wait for login"),
         th.Property("network_timeout", th.IntegerType, description="Seconds per request"),
         th.Property(
+            "on_invalid_record",
+            th.StringType(allowed_values=["fail", "quarantine"]),
+            default="fail",
+            description=(
+                "A record that fails its schema (or lacks a key): `fail` stops the run naming "
+                "the line, stream and key (the Singer contract); `quarantine` loads it as "
+                "received, with its error and input line, into the stream's side table "
+                "`<TABLE>__QUARANTINE` and goes on"
+            ),
+        ),
+        th.Property(
             "max_uncommitted_age_seconds",
             th.NumberType(exclusive_minimum=0),
             default=60,
@@ -108,6 +119,7 @@ class TargetSnowflake(Target):
         self._ledger = StateLedger()
         self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
         self._commit_by: float | None = None  # monotonic deadline of the oldest held record
+        self._quarantine = self.config.get("on_invalid_record") == "quarantine"
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -171,7 +183,15 @@ class TargetSnowflake(Target):
                 sink.write(raw, message.version, message.time_extracted)
             except RecordError as exc:
                 error = MissingKeyError if exc.missing_key else InvalidRecordError
-                raise error(str(exc), stream=sink.stream_name, key=exc.key) from None
+                problem = error(str(exc), stream=sink.stream_name, key=exc.key)
+                if not self._quarantine:
+                    raise problem from None
+                line = t.cast("SingerLineReader", self.message_reader).line_number
+                try:
+                    sink.quarantine(message.record, str(problem), line=line)
+                except RecordError as refused:
+                    msg = f"{exc}; {refused}"
+                    raise error(msg, stream=sink.stream_name, key=exc.key) from None
             if sink.current_size == 1:
                 now = time.monotonic()
                 self._ledger.hold(sink, position, now)

@@ -11,7 +11,7 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from target_snowflake import statements
+from target_snowflake import quarantine, statements
 from target_snowflake.connection import Connection
 from target_snowflake.naming import normalize, quote
 from target_snowflake.reader import InputError
@@ -30,6 +30,7 @@ class Warehouse:
         self._stage: str | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
         self._overwrites: dict[str, str] = {}  # table name -> the run's VARIANT table
+        self._quarantine_tables: dict[str, Table] = {}  # table name -> its side table
 
     @property
     def work_dir(self) -> Path:
@@ -61,6 +62,14 @@ class Warehouse:
             msg = f"streams {other!r} and {stream_name!r} both normalize to table {name}"
             raise InputError(msg, stream=stream_name)
         return Table(self.connection, self.schema_name, name)
+
+    def quarantine_table(self, table: Table) -> Table:
+        """The side table for a table's quarantined records, created on first use."""
+        if table.name not in self._quarantine_tables:
+            side_table = Table(self.connection, self.schema_name, quarantine.table_name(table.name))
+            side_table.ensure({column: kind for column, (kind, _) in quarantine.COLUMNS.items()})
+            self._quarantine_tables[table.name] = side_table
+        return self._quarantine_tables[table.name]
 
     def overwrite_table(self, table: Table) -> str:
         """The run's VARIANT table collecting an `overwrite` stream's batches."""

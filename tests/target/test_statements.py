@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_snowflake import statements
+from target_snowflake import quarantine, statements
 
 TABLE = '"DB"."SCH"."CONTACTS"'
 VALUES = [("ID", 'V:"r":"id"::VARCHAR'), ("N", 'V:"r":"n"::NUMBER(38,0)')]
@@ -104,4 +104,18 @@ def test_retire_old_versions() -> None:
         'UPDATE "DB"."SCH"."CONTACTS" SET "_SDC_DELETED_AT" = CURRENT_TIMESTAMP() '
         'WHERE ("_SDC_TABLE_VERSION" IS NULL OR "_SDC_TABLE_VERSION" < 7) '
         'AND "_SDC_DELETED_AT" IS NULL'
+    )
+
+
+def test_quarantine_load() -> None:
+    source = statements.batch_source(quarantine.values(), '"Q__LOAD_1"', [])
+    assert statements.insert('"DB"."SCH"."T__QUARANTINE"', list(quarantine.COLUMNS), source) == (
+        'INSERT INTO "DB"."SCH"."T__QUARANTINE" '
+        '("STREAM", "LINE", "BATCH_FILE", "BATCH_ROW", "ERROR", "RAW", "RECEIVED_AT") '
+        'SELECT s."STREAM", s."LINE", s."BATCH_FILE", s."BATCH_ROW", s."ERROR", s."RAW", '
+        's."RECEIVED_AT" FROM (SELECT V:"stream"::VARCHAR AS "STREAM", '
+        'V:"line"::NUMBER(38,0) AS "LINE", V:"file"::VARCHAR AS "BATCH_FILE", '
+        'V:"row"::NUMBER(38,0) AS "BATCH_ROW", V:"error"::VARCHAR AS "ERROR", '
+        'V:"raw"::VARCHAR AS "RAW", V:"at"::TIMESTAMP_TZ AS "RECEIVED_AT", '
+        'V:"q"::NUMBER AS "_load_seq" FROM "Q__LOAD_1") s'
     )

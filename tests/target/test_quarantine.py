@@ -1,0 +1,100 @@
+"""on_invalid_record: quarantine keeps refused records in `<TABLE>__QUARANTINE` (raw as
+received, error, input line) and goes on; a STATE after them waits until they are in."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import threading
+import time
+
+from tests.target.conftest import (
+    TARGET_BIN,
+    messages_text,
+    query,
+    record,
+    run_target,
+    schema_message,
+    state,
+    table_rows,
+)
+
+PEOPLE = {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}}
+COLUMNS = '"STREAM", "LINE", "BATCH_FILE", "BATCH_ROW", "ERROR", "RAW"'
+
+
+def test_invalid_records_go_to_the_side_table_and_the_run_goes_on(config, snowflake, schema):
+    config["on_invalid_record"] = "quarantine"
+    bad_type = '{"type": "RECORD", "stream": "people", "record": {"id": 2, "name": 5.50}}'
+    states = run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),  # line 1
+            record("people", {"id": 1, "name": "a"}),
+            bad_type,  # line 3: kept as sent, 5.50 included
+            state({"n": 3}),
+            record("people", {"name": "no key"}),  # line 5
+            record("people", {"id": 3, "name": "c"}),
+            state({"n": 6}),
+        ],
+    )
+    assert states == [{"n": 6}]
+    assert table_rows(snowflake, schema, "PEOPLE", '"ID", "NAME"') == [(1, "a"), (3, "c")]
+    rows = table_rows(snowflake, schema, "PEOPLE__QUARANTINE", COLUMNS, order_by='"LINE"')
+    assert [row[:4] for row in rows] == [("people", 3, None, None), ("people", 5, None, None)]
+    assert "key {'id': 2}" in rows[0][4]
+    assert "Expected `str | null`, got `float`" in rows[0][4]
+    assert "$.name" in rows[0][4]
+    assert rows[0][5] == '{"id": 2, "name": 5.50}'
+    assert "missing key property 'id'" in rows[1][4]
+    assert json.loads(rows[1][5]) == {"name": "no key"}
+    received = query(
+        snowflake,
+        f'SELECT COUNT(*) FROM TARGET_TESTS."{schema}"."PEOPLE__QUARANTINE" '
+        'WHERE "RECEIVED_AT" IS NOT NULL',
+    )
+    assert received == [(2,)]
+
+
+def test_a_state_after_a_quarantined_record_waits_for_it(config, snowflake, schema, tmp_path):
+    """Nothing else is pending, so only the quarantined record can hold the STATE back."""
+    config["on_invalid_record"] = "quarantine"
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [TARGET_BIN, "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    lines: queue.Queue[bytes] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
+    reader.start()
+    try:
+        head = [
+            schema_message("people", PEOPLE, ["id"]),
+            record("people", {"id": 1, "name": 7}),
+            state({"n": 2}),
+        ]
+        process.stdin.write(messages_text(head).encode())
+        process.stdin.flush()
+        time.sleep(3)  # the target has read it all by now
+        assert lines.empty(), "STATE emitted before the quarantined record was loaded"
+    finally:
+        process.stdin.close()
+        assert process.wait(120) == 0
+        reader.join(10)
+    assert [json.loads(lines.get())] == [{"n": 2}]
+    rows = table_rows(snowflake, schema, "PEOPLE__QUARANTINE", '"LINE", "RAW"')
+    assert rows == [(2, '{"id": 1, "name": 7}')]
+
+
+def test_the_side_table_name_stays_within_255_characters(config, snowflake, schema):
+    config["on_invalid_record"] = "quarantine"
+    stream = "s" * 300
+    run_target(config, [schema_message(stream, PEOPLE, ["id"]), record(stream, {"id": "x"})])
+    name = "S" * 243 + "__QUARANTINE"
+    assert table_rows(snowflake, schema, name, '"STREAM", "LINE"') == [(stream, 2)]
