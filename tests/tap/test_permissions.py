@@ -81,9 +81,10 @@ def test_refused_streams_are_skipped_with_their_permission_and_the_others_comple
         "error_codes": ["api_plan_restricted"],
         "permission": "Read admin activity logs",
     }
-    assert json.loads(summary_path.read_text())["skipped_streams"] == summary(run.stderr)[
-        "skipped_streams"
-    ]
+    assert (
+        json.loads(summary_path.read_text())["skipped_streams"]
+        == summary(run.stderr)["skipped_streams"]
+    )
 
 
 def test_strict_permissions_makes_a_refusal_fatal(sandbox_factory, tap_runner):
