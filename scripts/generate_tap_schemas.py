@@ -71,6 +71,10 @@ STREAM_SOURCES: dict[str, tuple[str, str | None]] = {
     "company_segments": ("segment", "company_id"),  # GET /companies/{id}/segments
     "contact_notes": ("note", "contact_id"),  # GET /contacts/{id}/notes
     "contact_events": ("data_event", "contact_id"),  # GET /events?type=user
+    # contact.tags.data items, or GET /contacts/{id}/tags when the embedded list is cut short
+    "contact_tags": ("tag", "contact_id"),
+    # contact.companies.data items, or GET /contacts/{id}/companies (id and type kept)
+    "contact_companies": ("company_data", "contact_id"),
     "activity_logs": ("activity_log", None),  # GET /admins/activity_logs
 }
 
@@ -78,6 +82,12 @@ STREAM_SOURCES: dict[str, tuple[str, str | None]] = {
 # `conversations`: their item fields join that schema, plus the Singer deletion marker.
 DELETED_CONVERSATION_ITEM = "deleted_conversation_item"
 SDC_DELETED_AT = "_sdc_deleted_at"
+# Contacts (deleted, merged) and companies (archived) are marked deleted too; on 2.16 a user
+# lists the contacts merged into it (`include_merge_history=true`).
+DELETABLE_STREAMS = ("contacts", "companies")
+MERGE_HISTORY_ITEM = "merge_history_item"
+# Membership rows (contact_tags, contact_companies) carry the contact's updated_at.
+MEMBERSHIP_STREAMS = ("contact_tags", "contact_companies")
 
 # Where the spec's own response examples (recorded API responses) contradict its schemas,
 # the schema is widened to accept both: component -> properties added or replaced.
@@ -290,6 +300,23 @@ def generate_schemas(spec_dir: Path = DEFAULT_SPEC_DIR) -> dict[str, dict[str, A
         "description": "When the conversation was deleted in Intercom (deletion records only).",
         **DATE_TIME,
     }
+    for stream in DELETABLE_STREAMS:
+        schemas[stream]["properties"][SDC_DELETED_AT] = {
+            "description": "When the tap saw the record gone (deletion records only).",
+            **DATE_TIME,
+        }
+    schemas["contacts"]["properties"]["merge_history"] = {
+        "description": "Contacts merged into this one (2.16, users only).",
+        "type": ["array", "null"],
+        "items": {**deleted.record_schema(MERGE_HISTORY_ITEM), "type": ["object", "null"]},
+    }
+    tag_properties = schemas["contact_tags"]["properties"]
+    tag_properties.setdefault("url", {"description": "The tag's URL.", "type": ["string", "null"]})
+    for stream in MEMBERSHIP_STREAMS:
+        schemas[stream]["properties"]["contact_updated_at"] = {
+            "description": "The contact's updated_at when the row was read (added by the tap).",
+            **DATE_TIME,
+        }
     return schemas
 
 

@@ -45,11 +45,16 @@ class IncrementalStream(IntercomStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Emit batch after batch, checkpointing between them."""
         start = self.start_seconds()
-        listing: list[Batch] | None = [] if self._has_selected_children() else None
-        key = self.replication_key
+        children = self._selected_children()
+        listing: list[Batch] | None = [] if children else None
+        fields = (self.replication_key, *{f for child in children for f in child.parent_fields})
         for records, checkpoint in self.iter_batches(start):
             if listing is not None:
-                parents = [{"id": record["id"], key: record.get(key)} for record in records]
+                parents = [
+                    {"id": record["id"], **{name: record.get(name) for name in fields}}
+                    for record in records
+                    if "_sdc_deleted_at" not in record  # deletions have no children
+                ]
                 listing.append((parents, checkpoint))
             yield from records
             if checkpoint is not None:
@@ -67,11 +72,14 @@ class IncrementalStream(IntercomStream):
         for parents, checkpoint in self._listing[1]:
             yield [parent for parent in parents if (parent[key] or 0) >= start], checkpoint
 
-    def _has_selected_children(self) -> bool:
-        return any(
-            getattr(stream, "parent_stream", None) == self.name and stream.selected
+    def _selected_children(self) -> list[ChildStream]:
+        return [
+            stream
             for stream in self._tap.streams.values()
-        )
+            if isinstance(stream, ChildStream)
+            and stream.parent_stream == self.name
+            and stream.selected
+        ]
 
     # -- bookmarks -------------------------------------------------------------
 
@@ -105,6 +113,10 @@ class IncrementalStream(IntercomStream):
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = to_rfc3339(unix_seconds)
+        self.write_state()
+
+    def write_state(self) -> None:
+        """Emit STATE now (after a change to `stream_state` other than the bookmark)."""
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -125,6 +137,9 @@ class ChildStream(IncrementalStream):
     parent_stream: str
     #: Field added to every child record: the parent's id.
     parent_key: str
+    #: Parent fields `fetch_children` reads besides `id` and the replication key (kept,
+    #: as JSON values, in the parent's listing that children replay).
+    parent_fields: tuple[str, ...] = ()
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The child records of one parent (raw API form, without the parent id)."""

@@ -40,6 +40,10 @@ def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
 class SortedSearchStream(IncrementalStream):
     """A search endpoint that sorts by `updated_at` and filters by calendar day."""
 
+    def search_params(self) -> dict[str, Any]:
+        """Query parameters of every search request."""
+        return {}
+
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """One batch per page, each ending at a checkpoint while the order holds."""
         body = {
@@ -48,7 +52,8 @@ class SortedSearchStream(IncrementalStream):
             "pagination": {"per_page": self.page_size},
         }
         newest, in_order = start, True
-        for payload in self.iter_pages(f"{self.path}/search", body=body):
+        pages = self.iter_pages(f"{self.path}/search", body=body, params=self.search_params())
+        for payload in pages:
             batch = []
             for record in payload.get(self.records_key) or ():
                 updated_at = record.get("updated_at") or 0

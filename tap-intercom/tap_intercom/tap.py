@@ -17,6 +17,7 @@ from tap_intercom.client import (
     IntercomStream,
     from_rfc3339,
 )
+from tap_intercom.deletions import DEFAULT_CAPACITY
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
     ConversationPartsStream,
@@ -25,11 +26,14 @@ from tap_intercom.streams.conversations import (
     TicketsStream,
 )
 from tap_intercom.streams.people import (
+    DEFAULT_RECONCILIATION_DAYS,
     CompaniesStream,
     CompanySegmentsStream,
+    ContactCompaniesStream,
     ContactEventsStream,
     ContactNotesStream,
     ContactsStream,
+    ContactTagsStream,
 )
 from tap_intercom.streams.webhooks import SPOOL_DIR_SETTING, WebhookNotificationsStream
 from tap_intercom.streams.workspace import (
@@ -66,6 +70,8 @@ STREAM_TYPES: list[type[Stream]] = [
     NewsfeedsStream,
     ArticlesStream,
     ContactsStream,
+    ContactTagsStream,
+    ContactCompaniesStream,
     ContactNotesStream,
     ContactEventsStream,
     CompaniesStream,
@@ -167,6 +173,24 @@ class TapIntercom(Tap):
             description=(
                 "Also write the end-of-run summary (schema drift, skipped streams) as "
                 "JSON to this file. It is always logged as a `RUN SUMMARY:` line."
+            ),
+        ),
+        th.Property(
+            "contacts_reconciliation_days",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_RECONCILIATION_DAYS,
+            description=(
+                "Every this many days (0: every run), list every contact id to find "
+                "deleted and merged contacts (docs/deletions.md)."
+            ),
+        ),
+        th.Property(
+            "deletion_sketch_capacity",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_CAPACITY,
+            description=(
+                "Ids gone between two listings that the state's id sketch can name "
+                "(contacts, companies); 80 bytes of state each."
             ),
         ),
         th.Property(

@@ -37,6 +37,8 @@ CONTRACT_STREAMS = {
     "company_segments",
     "contact_notes",
     "contact_events",
+    "contact_tags",
+    "contact_companies",
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +60,8 @@ def test_truth_covers_every_contract_stream(intercom_sandbox):
         ("company_segments", "company_id"),
         ("contact_notes", "contact_id"),
         ("contact_events", "contact_id"),
+        ("contact_tags", "contact_id"),
+        ("contact_companies", "contact_id"),
     ]:
         assert all(record[parent] for record in truth["streams"][stream]), stream
 
@@ -91,7 +95,7 @@ def test_add_and_targeted_changes(intercom_sandbox):
     with pytest.raises(RuntimeError, match="unknown companies ids"):
         sb.client.change("companies", "update", ids=["nope"])
     with pytest.raises(RuntimeError, match="accept actions"):
-        sb.client.change("contacts", "delete", 1)
+        sb.client.change("tickets", "delete", 1)
 
 
 def test_parts_and_deletions(intercom_sandbox):

@@ -143,6 +143,8 @@ def get_samples(sb) -> list[tuple[str, str, dict[str, Any]]]:
         ("/contacts", "/contacts", {"per_page": 5}),
         ("/contacts/{contact_id}", f"/contacts/{contact}", {}),
         ("/contacts/{contact_id}/notes", f"/contacts/{contact}/notes", {}),
+        ("/contacts/{contact_id}/tags", f"/contacts/{contact}/tags", {}),
+        ("/contacts/{contact_id}/companies", f"/contacts/{contact}/companies", {}),
         ("/conversations", "/conversations", {"per_page": 5}),
         ("/conversations/{conversation_id}", f"/conversations/{big}", {}),
         ("/tickets/{ticket_id}", f"/tickets/{truth_id(sb, 'tickets')}", {}),
@@ -264,6 +266,27 @@ def test_deleted_conversations_match_the_2_16_description(samples):
     )
 
 
+def test_merge_history_matches_the_2_16_description(samples):
+    (lead,) = samples.client.change("contacts", "merge", 1)
+    listed = get(samples, "/contacts", version="2.16", per_page=150, include_merge_history="true")
+    (user,) = [c for c in listed["data"] if c.get("merge_history")]
+    assert [m["source_contact_id"] for m in user["merge_history"]] == [lead]
+    assert_valid(
+        "2.16",
+        {"type": "array", "items": named("merge_history_item")},
+        user["merge_history"],
+        "contact.merge_history",
+    )
+    body = get(samples, f"/contacts/{user['id']}/merge_history", version="2.16")
+    assert body["data"] == user["merge_history"] and body["has_more"] is False
+    assert_valid(
+        "2.16",
+        response_schema("2.16", "GET", "/contacts/{id}/merge_history"),
+        body,
+        "GET /contacts/{id}/merge_history",
+    )
+
+
 def test_error_bodies_match_the_error_schema(samples):
     session = api(samples)
     unauthorized = session.get(
@@ -288,6 +311,7 @@ OTHER_SAMPLES = [
     ("POST", "/companies/list"),
     ("GET", "/conversations/deleted"),
     ("GET", "/conversations/attributes"),
+    ("GET", "/contacts/0/merge_history"),
 ]
 
 

@@ -53,6 +53,8 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "company_segments": ("company_id", "id"),
     "contact_notes": ("id",),
     "contact_events": ("contact_id", "event_name", "created_at"),
+    "contact_tags": ("contact_id", "id"),
+    "contact_companies": ("contact_id", "id"),
     "activity_logs": ("id",),
 }
 REPLICATION_KEYS = {
@@ -68,6 +70,8 @@ PARENT_FIELDS = {
     "company_segments": "company_id",
     "contact_notes": "contact_id",
     "contact_events": "contact_id",
+    "contact_tags": "contact_id",
+    "contact_companies": "contact_id",
 }
 DATE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 OPEN_OBJECTS = {"custom_attributes", "ticket_attributes"}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.helpers.types import Context
 
-from tap_intercom.client import to_rfc3339
+from tap_intercom.client import from_rfc3339, to_rfc3339
+from tap_intercom.deletions import deletion_record
 from tap_intercom.errors import IntercomAPIError
 from tap_intercom.incremental import ChildStream
 from tap_intercom.search import WindowedSearchStream
@@ -15,6 +17,8 @@ from tap_intercom.search import WindowedSearchStream
 #: Deleted conversations are listed from this API version on, whatever the config says.
 DELETIONS_VERSION = "2.16"
 DELETIONS_PAGE_SIZE = 60  # the endpoint's maximum
+#: Stream state key: deletions at or after this instant are emitted in the next run.
+DELETIONS_SINCE_KEY = "deletions_since"
 
 
 class ConversationsStream(WindowedSearchStream):
@@ -26,16 +30,26 @@ class ConversationsStream(WindowedSearchStream):
     records_key = "conversations"
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Deletions since the bookmark first (so a checkpoint never passes an unseen
-        deletion), then the changed conversations. Without a bookmark (a first run, a
-        full refresh) every deletion since `start_date` goes out: rows loaded before
-        a full refresh get marked, and for conversations never loaded the target
+        """Deletions first, then the changed conversations. Without a bookmark (a first
+        run, a full refresh) every deletion since `start_date` goes out: rows loaded
+        before a full refresh get marked, and for conversations never loaded the target
         receives a harmless tombstone."""
-        yield from self._deletions_since(self.start_seconds())
+        yield from self._deletions()
         yield from super().get_records(context)
 
-    def _deletions_since(self, start: int) -> Iterable[dict[str, Any]]:
-        params = {"per_page": DELETIONS_PAGE_SIZE, "order": "desc"}
+    def _deletions(self) -> Iterable[dict[str, Any]]:
+        """Every deletion since the previous listing began.
+
+        The description says the list is ordered by conversation id, its example orders
+        it by `deleted_at`: no order is relied on. Every page is read each run (one
+        request per 60 deletions) and deletions are kept from the moment the previous
+        run's listing started (less the look-back window, for clock skew): one made
+        while a listing was being read is therefore in the next one, whatever its page.
+        """
+        listing_started = int(time.time())
+        since = self.stream_state.get(DELETIONS_SINCE_KEY)
+        start = from_rfc3339(since) if isinstance(since, str) else self.start_seconds()
+        params = {"per_page": DELETIONS_PAGE_SIZE}
         headers = {"Intercom-Version": DELETIONS_VERSION}
         try:
             for payload in self.iter_pages(
@@ -43,9 +57,8 @@ class ConversationsStream(WindowedSearchStream):
             ):
                 for deleted in payload.get("conversations") or ():
                     deleted_at = deleted.get("deleted_at") or 0
-                    if deleted_at < start:
-                        return  # newest first: everything after this is older
-                    yield {"id": deleted["id"], "_sdc_deleted_at": to_rfc3339(deleted_at)}
+                    if deleted_at >= start:
+                        yield deletion_record(deleted["id"], deleted_at)
         except IntercomAPIError as error:
             self.logger.warning(
                 "Deleted conversations cannot be seen: Intercom refused "
@@ -54,6 +67,11 @@ class ConversationsStream(WindowedSearchStream):
                 DELETIONS_VERSION,
                 error,
             )
+            return
+        # Saved with the stream's next STATE, after these deletions went out.
+        self.stream_state[DELETIONS_SINCE_KEY] = to_rfc3339(
+            max(listing_started - self.lookback_seconds, 0)
+        )
 
 
 class TicketsStream(WindowedSearchStream):

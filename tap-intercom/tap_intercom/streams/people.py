@@ -1,39 +1,184 @@
-"""Contacts and companies, and what hangs off them (notes, events, segments)."""
+"""Contacts and companies, what hangs off them (tags, companies, notes, events, segments),
+and their deletions.
+
+Deletions (see docs/deletions.md) are emitted as records carrying `_sdc_deleted_at`:
+- companies: the scroll lists every live company each run; ids of the previous complete
+  scroll that this one lacks were archived (compared through an `IdSketch` in state);
+- contacts: on 2.16, leads merged into a changed user come with it (`merge_history`, at
+  no extra request); every `contacts_reconciliation_days` (and on a first run) all
+  contact ids are listed (`GET /contacts`, 150 per request) and compared the same way,
+  and each id missing is confirmed gone (404/410) before it is marked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from singer_sdk.helpers.types import Context
+
+from tap_intercom.deletions import (
+    DEFAULT_CAPACITY,
+    LISTED_AT_KEY,
+    IdReconciliation,
+    deletion_record,
+)
+from tap_intercom.errors import IntercomAPIError
+from tap_intercom.idsketch import Difference
 from tap_intercom.incremental import Batch, ChildStream, IncrementalStream
 from tap_intercom.pagination import CompanyScroll
+from tap_intercom.parallel import ordered_parallel_map
 from tap_intercom.search import SortedSearchStream
 
+DAY_SECONDS = 86_400
+DEFAULT_RECONCILIATION_DAYS = 7
+#: `merge_history` on contacts exists from this version on.
+MERGE_HISTORY_VERSION = (2, 16)
 
-class ContactsStream(SortedSearchStream):
-    """Contacts (users and leads), from `POST /contacts/search`."""
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return ()
+
+
+class _Reconciling(IncrementalStream):
+    """A stream whose complete id listings are compared run to run (`IdReconciliation`)."""
+
+    def _reconciliation(self) -> IdReconciliation:
+        capacity = int(self.config.get("deletion_sketch_capacity") or DEFAULT_CAPACITY)
+        return IdReconciliation(self.stream_state, capacity)
+
+    def _report(self, difference: Difference, listed: int) -> None:
+        if not difference.complete:
+            self.logger.warning(
+                "%s: more ids left than the deletion sketch can name (%d named, %d cells "
+                "undecoded); the rest stay unmarked. Raise `deletion_sketch_capacity` "
+                "(the sketch grows by itself from the next listing on).",
+                self.name,
+                len(difference.removed),
+                difference.undecoded_cells,
+            )
+        self.logger.info(
+            "%s: %d ids listed, %d gone since the previous listing",
+            self.name,
+            listed,
+            len(difference.removed),
+        )
+
+    def _save(self, reconciliation: IdReconciliation) -> None:
+        reconciliation.save()
+        self.write_state()
+
+
+class ContactsStream(_Reconciling, SortedSearchStream):
+    """Contacts (users and leads), from `POST /contacts/search`, and their deletions."""
 
     name = "contacts"
     path = "/contacts"
 
+    def search_params(self) -> dict[str, Any]:
+        """On 2.16, each user comes with the leads merged into it."""
+        if _version(self.intercom_version) >= MERGE_HISTORY_VERSION:
+            return {"include_merge_history": "true"}
+        return {}
 
-class CompaniesStream(IncrementalStream):
+    def iter_batches(self, start: int) -> Iterator[Batch]:
+        """The search's batches, each followed by deletions of the leads merged into
+        its users (a merge updates the user, so it is in the search)."""
+        for records, checkpoint in super().iter_batches(start):
+            merged = [
+                deletion_record(entry["source_contact_id"], entry.get("merged_at") or time.time())
+                for record in records
+                for entry in record.get("merge_history") or ()
+                if isinstance(entry, dict) and entry.get("source_contact_id")
+            ]
+            yield records + merged, checkpoint
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Changed contacts, then (when due) the deletions a full id listing reveals."""
+        yield from super().get_records(context)
+        if self._reconciliation_due():
+            yield from self._reconcile()
+
+    def _reconciliation_due(self) -> bool:
+        days = self.config.get("contacts_reconciliation_days")
+        days = DEFAULT_RECONCILIATION_DAYS if days is None else int(days)
+        listed_at = self.stream_state.get(LISTED_AT_KEY)
+        return not isinstance(listed_at, int) or time.time() - listed_at >= days * DAY_SECONDS
+
+    def _reconcile(self) -> Iterator[dict[str, Any]]:
+        reconciliation = self._reconciliation()
+        for payload in self.iter_pages(self.path, params={"per_page": self.page_size}):
+            for contact in payload.get("data") or ():
+                reconciliation.add(contact["id"], contact.get("created_at"))
+        difference = reconciliation.finish()
+        self._report(difference, reconciliation.listed)
+        # A listing paged by position can skip a contact while others are deleted: every
+        # id missing is asked for, and only a 404 (deleted, or merged on 2.15) or a 410
+        # (merged, 2.16) marks it.
+        verdicts = ordered_parallel_map(
+            self._verdict, [(difference.removed, None)], self.max_workers
+        )
+        for results, _ in verdicts:
+            for ident, gone_at in results:
+                if gone_at is None:
+                    reconciliation.keep(ident)
+                else:
+                    yield deletion_record(ident, gone_at)
+        self._save(reconciliation)
+
+    def _verdict(self, ident: str) -> list[tuple[str, float | None]]:
+        try:
+            self.request_json(f"{self.path}/{ident}")
+        except IntercomAPIError as error:
+            if error.status in (404, 410):
+                return [(ident, time.time())]
+            raise
+        return [(ident, None)]
+
+
+class CompaniesStream(_Reconciling):
     """Companies, from the scroll API; incremental by filtering on `updated_at`.
 
     The scroll cannot start in the middle, so every run scrolls through all companies
     and the bookmark moves once, at the end. `company_segments` replays this run's
     listing rather than opening a second scroll, which Intercom would refuse
-    (`scroll_exists`) until the first expired.
+    (`scroll_exists`) until the first expired. Ids that a complete scroll no longer
+    lists were archived (deleted): they are emitted as deletions at the end.
     """
 
     name = "companies"
     path = "/companies/scroll"
+
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap)
+        self._listing_ids: IdReconciliation | None = None
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Changed companies, then the ones archived since the previous run."""
+        self._listing_ids = self._reconciliation()
+        try:
+            yield from super().get_records(context)
+            reconciliation = self._listing_ids
+            difference = reconciliation.finish()
+            self._report(difference, reconciliation.listed)
+            now = time.time()
+            yield from (deletion_record(ident, now) for ident in difference.removed)
+            self._save(reconciliation)
+        finally:
+            self._listing_ids = None
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """One batch per scroll page of companies changed since `start`."""
         scroll = CompanyScroll(self._fetch_scroll_page, self.logger)
         newest = start
         for page in scroll.pages():
+            if self._listing_ids is not None:
+                for company in page:
+                    self._listing_ids.add(company["id"], company.get("created_at"))
             batch = [company for company in page if (company.get("updated_at") or 0) >= start]
             newest = max([newest, *(company["updated_at"] for company in batch)])
             yield batch, None
@@ -59,17 +204,90 @@ class CompanySegmentsStream(ChildStream):
         return payload.get("data") or []
 
 
+class _ContactMembershipStream(ChildStream):
+    """One row per (contact, member) of a list a contact embeds (at most 10 items, with
+    `has_more` and a `url` to the full list). Only contacts whose embedded list is cut
+    short cost a request; the others' rows come from the embedded list.
+
+    Each row carries the contact's `updated_at` as `contact_updated_at`: a row is current
+    when it equals the contact's `updated_at` (removals leave older rows behind).
+    """
+
+    parent_stream = "contacts"
+    parent_key = "contact_id"
+    primary_keys = ("contact_id", "id")
+    replication_key = "contact_updated_at"
+    #: The contact's embedded list, and the field of its full list's answer.
+    embedded: str
+
+    def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
+        """The embedded list when complete, else the full list."""
+        listed = parent.get(self.embedded)
+        if isinstance(listed, dict) and not listed.get("has_more"):
+            items = listed.get("data") or []
+        else:
+            items = self.fetch_full_list(parent["id"])
+        return [{**item, "contact_updated_at": parent.get("updated_at")} for item in items]
+
+    def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every item of the contact's list (`GET /contacts/{id}/<embedded>`)."""
+        raise NotImplementedError
+
+
+class ContactTagsStream(_ContactMembershipStream):
+    """The tags of each changed contact, beyond the 10 a contact embeds.
+
+    Rows read from the full list (`GET /contacts/{id}/tags`) also carry the tag's name,
+    `applied_at` and `applied_by`; rows from the embedded list carry its `url`.
+    """
+
+    name = "contact_tags"
+    embedded = "tags"
+    parent_fields = ("tags",)
+
+    def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
+        """`GET /contacts/{id}/tags` (one unpaged list)."""
+        return self.request_json(f"/contacts/{contact_id}/tags").get("data") or []
+
+
+class ContactCompaniesStream(_ContactMembershipStream):
+    """The companies of each changed contact, beyond the 10 a contact embeds (`id` and
+    `type`: the companies themselves are in `companies`)."""
+
+    name = "contact_companies"
+    embedded = "companies"
+    parent_fields = ("companies",)
+
+    def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every page of `GET /contacts/{id}/companies`. The description names the list
+        `companies` in its schema and `data` in its example: either is read."""
+        companies: list[dict[str, Any]] = []
+        path = f"/contacts/{contact_id}/companies"
+        for payload in self.iter_pages(path, params={"per_page": self.page_size}):
+            listed = payload.get("companies")
+            listed = payload.get("data") if listed is None else listed
+            companies += [
+                {"type": company.get("type"), "id": company["id"]} for company in listed or ()
+            ]
+        return companies
+
+
 class ContactNotesStream(ChildStream):
-    """Notes on each changed contact (`GET /contacts/{id}/notes`)."""
+    """Notes on each changed contact (`GET /contacts/{id}/notes`), all pages; contacts
+    whose embedded notes say there are none cost no request."""
 
     name = "contact_notes"
     parent_stream = "contacts"
     parent_key = "contact_id"
     replication_key = "created_at"
     selected_by_default = False
+    parent_fields = ("notes",)
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """All pages of the contact's notes."""
+        embedded = parent.get("notes")
+        if isinstance(embedded, dict) and embedded.get("total_count") == 0:
+            return []
         notes: list[dict[str, Any]] = []
         for payload in self.iter_pages(
             f"/contacts/{parent['id']}/notes", params={"per_page": self.page_size}

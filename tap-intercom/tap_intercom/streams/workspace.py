@@ -34,11 +34,12 @@ class TagsStream(IntercomStream):
 
 
 class SegmentsStream(IntercomStream):
-    """Person and company segments (`GET /segments`), each with its `type`."""
+    """Person and company segments (`GET /segments`), each with its `type` and size."""
 
     name = "segments"
     path = "/segments"
     records_key = "segments"
+    extra_params = {"include_count": "true"}  # segment sizes, in `count`
 
 
 class CompanyAttributesStream(IntercomStream):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from testbed.intercom.det import stable_hash
 from testbed.intercom.records import EVENTS_LISTED
 from testbed.intercom.search import (
     Field,
@@ -215,6 +216,9 @@ class Api:
             ("POST", r"/contacts/search", self.search, None),
             ("GET", r"/contacts/(?P<ident>[^/]+)", self.contact, None),
             ("GET", r"/contacts/(?P<ident>[^/]+)/notes", self.notes, None),
+            ("GET", r"/contacts/(?P<ident>[^/]+)/tags", self.contact_tags, None),
+            ("GET", r"/contacts/(?P<ident>[^/]+)/companies", self.contact_companies, None),
+            ("GET", r"/contacts/(?P<ident>[^/]+)/merge_history", self.merge_history, "2.16"),
             ("GET", r"/conversations", self.conversations, None),
             ("POST", r"/conversations/search", self.search, None),
             ("GET", r"/conversations/deleted", self.deleted_conversations, "2.16"),
@@ -308,7 +312,8 @@ class Api:
     def all_segments(self, include_count: bool = False) -> list[dict[str, Any]]:
         segments = self.ws.gen.segments + self.ws.gen.company_segment_list
         if include_count:
-            return [{**s, "count": 0} for s in segments]
+            counts = self.ws.segment_counts()
+            return [{**s, "count": counts[s["id"]]} for s in segments]
         return segments
 
     def segments(self, request: Request) -> dict[str, Any]:
@@ -387,18 +392,103 @@ class Api:
         return store, i
 
     def contacts(self, request: Request) -> dict[str, Any]:
-        """GET /contacts: every contact in creation order, cursor paged."""
+        """GET /contacts: every live contact in creation order, cursor paged (positions
+        among the live ones: a deletion during a listing shifts later pages)."""
         with self.ws.lock:
             store = self.ws.kinds["contacts"]
+            total = store.live_count()
             data, pages = offset_page(
-                request, store.count, lambda a, b: [store.record(i) for i in range(a, b)]
+                request,
+                total,
+                lambda a, b: [
+                    self._contact_as_asked(request, i, store.record(i))
+                    for i in store.live_slice(a, b)
+                ],
             )
-            return {"type": "list", "data": data, "total_count": store.count, "pages": pages}
+            return {"type": "list", "data": data, "total_count": total, "pages": pages}
 
     def contact(self, request: Request, ident: str) -> dict[str, Any]:
         with self.ws.lock:
             store, i = self._record_or_404("contacts", ident, "User")
-            return store.record(i)
+            return self._contact_as_asked(request, i, store.record(i))
+
+    def _contact_as_asked(self, request: Request, i: int, record: dict[str, Any]) -> dict[str, Any]:
+        """2.16 adds `merge_history` to users when asked (`include_merge_history=true`)."""
+        if (
+            version_tuple(request.version) < (2, 16)
+            or request.arg("include_merge_history") != "true"
+            or record.get("role") != "user"
+        ):
+            return record
+        return {**record, "merge_history": self._merge_history(i)}
+
+    def _merge_history(self, i: int) -> list[dict[str, Any]]:
+        """The leads merged into contact i, newest first."""
+        store = self.ws.kinds["contacts"]
+        return [
+            {
+                "type": "merge_history",
+                "source_contact_id": store.codec.encode(source),
+                "source_contact_role": self.ws.gen.contact_role(source),
+                "merged_at": at,
+            }
+            for source, at in reversed(store.merged_into.get(i, []))
+        ]
+
+    def merge_history(self, request: Request, ident: str) -> dict[str, Any]:
+        """GET /contacts/{id}/merge_history (2.16): users only, cursor paged."""
+        per_page = request.int_arg("per_page", 50, MAX_PER_PAGE)
+        order = request.arg("order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "parameter_invalid", "order must be asc or desc")
+        with self.ws.lock:
+            store, i = self._record_or_404("contacts", ident, "Contact")
+            if self.ws.gen.contact_role(i) != "user":
+                raise ApiError(404, "not_found", "Contact not found")
+            history = self._merge_history(i)
+        if order == "asc":
+            history.reverse()
+        cursor = request.arg("cursor")
+        start = decode_cursor(cursor)[1] if cursor else 0
+        if not isinstance(start, int) or start < 0:
+            raise ApiError(400, "parameter_invalid", "cursor is not valid")
+        more = start + per_page < len(history)
+        body: dict[str, Any] = {
+            "type": "list",
+            "data": history[start : start + per_page],
+            "has_more": more,
+        }
+        if more:
+            body["next_cursor"] = encode_cursor([0, start + per_page])
+        return body
+
+    def _memberships(self, ident: str) -> tuple[int, dict[str, Any], list[int], list[int]]:
+        with self.ws.lock:
+            store, i = self._record_or_404("contacts", ident, "User")
+            created, updated = store.times(i)
+        return i, *self.ws.gen.contact_with_memberships(i, created, updated)
+
+    def contact_tags(self, request: Request, ident: str) -> dict[str, Any]:
+        """GET /contacts/{id}/tags: every tag of the contact, in one unpaged list."""
+        i, contact, _, tag_ids = self._memberships(ident)
+        return {"type": "list", "data": self.ws.gen.contact_tags(i, tag_ids, contact["created_at"])}
+
+    def contact_companies(self, request: Request, ident: str) -> dict[str, Any]:
+        """GET /contacts/{id}/companies: every company of the contact, page-numbered with a
+        `next` URL. The description's schema names the list `companies`, its example
+        `data`: with drift the sandbox serves `data`."""
+        _, _, company_ids, _ = self._memberships(ident)
+        with self.ws.lock:
+            store = self.ws.kinds["companies"]
+            companies = [store.record(c) for c in company_ids]
+        data, pages = numbered_page(request, companies, 50)
+        more = pages["page"] < pages["total_pages"]
+        query = {"per_page": pages["per_page"], "page": pages["page"] + 1}
+        pages["next"] = (
+            f"{request.base_url}/contacts/{ident}/companies?{urlencode(query)}" if more else None
+        )
+        key = "data" if self.ws.options.drift else "companies"
+        return {"type": "list", key: data, "total_count": len(companies), "pages": pages}
 
     def notes(self, request: Request, ident: str) -> dict[str, Any]:
         with self.ws.lock:
@@ -535,6 +625,9 @@ class Api:
                 ((at, store.codec.encode(i)) for i, at in store.deleted.items()),
                 reverse=order == "desc",
             )
+        if self.ws.options.drift:
+            # The description says id order, its example deleted_at order: serve neither.
+            deleted.sort(key=lambda item: stable_hash(self.ws.gen.seed, item[1]))
         items = [
             {"type": "conversation", "id": ident, "metrics_retained": False, "deleted_at": at}
             for at, ident in deleted
@@ -577,7 +670,7 @@ class Api:
             if sort_field == "updated_at":
                 matches = self._index_matches(store, plan, descending, _index_key(after), now)
                 keys = _take(matches, per_page)
-                data = [record for _, record in keys]
+                data = [self._contact_as_asked(request, k[1], r) for k, r in keys]
                 last_key: list[Any] | None = list(keys[-1][0]) if keys else None
             else:
                 ordered = self._sorted_matches(store, plan, sort_field, descending, now)
@@ -585,7 +678,10 @@ class Api:
                     raise ApiError(400, "parameter_invalid", "starting_after is not a valid cursor")
                 start = _position_after(ordered, after, descending)
                 chunk = ordered[start : start + per_page]
-                data = [record for _, record in chunk]
+                data = [
+                    self._contact_as_asked(request, store.codec.decode(r["id"]) or 0, r)
+                    for _, r in chunk
+                ]
                 last_key = list(chunk[-1][0]) if chunk else None
             total = self._total(store, plan, body, now)
         more = len(data) == per_page
@@ -770,9 +866,15 @@ class Api:
                     "error. Please restart the scroll operation.",
                 )
             store = self.ws.kinds["companies"]
-            stop = min(scroll.position + SCROLL_PAGE_SIZE, store.count)
-            data = [store.record(i) for i in range(scroll.position, stop)]
-            scroll.position, scroll.last_used = stop, now
+            # Archived companies leave the scroll; the position walks all indexes, so an
+            # archive during a scroll shifts nothing.
+            indexes: list[int] = []
+            while len(indexes) < SCROLL_PAGE_SIZE and scroll.position < store.count:
+                if store.exists(scroll.position):
+                    indexes.append(scroll.position)
+                scroll.position += 1
+            data = [store.record(i) for i in indexes]
+            scroll.last_used = now
             scroll.pages += 1
             if not data:
                 self.scroll = None  # the end: the scroll parameter expires

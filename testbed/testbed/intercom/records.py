@@ -15,6 +15,9 @@ from testbed.intercom.options import SandboxOptions
 DAY = 86400
 PARTS_SHOWN = 500  # GET /conversations/{id} returns only the most recent 500 parts
 EVENTS_LISTED = 90 * DAY  # GET /events lists only events of the last 90 days
+EMBEDDED_LIST_MAX = 10  # a contact's embedded tags/companies/notes hold at most this many
+# With `drift`, the workspace has enough tags for contacts to carry more than the embedded 10.
+DRIFT_MIN_TAGS = 24
 NOTE_SLOTS = 64  # note ids are encoded from contact index * NOTE_SLOTS + note number
 PART_SLOTS = 100_000  # part ids are conversation/ticket id * PART_SLOTS + part number
 
@@ -178,7 +181,8 @@ class Generator:
                 "primary_team_ids": admin["team_ids"],
                 "secondary_team_ids": [],
             }
-        self.tags = [self._tag(k) for k in range(options.tags)]
+        tag_count = max(options.tags, DRIFT_MIN_TAGS) if options.drift else options.tags
+        self.tags = [self._tag(k) for k in range(tag_count)]
         self.segments = [self._segment(k, company=False) for k in range(options.segments)]
         self.company_segment_list = [
             self._segment(k, company=True) for k in range(options.company_segments)
@@ -535,6 +539,9 @@ class Generator:
             "external_id": f"user-{index}" if role == "user" else None,
         }
 
+    def contact_role(self, index: int) -> str:
+        return self._contact_role(index)[0]
+
     def _contact_role(self, index: int) -> tuple[str, Any]:
         r = rng(self.seed, "contact", index)
         return ("user" if r.random() < 0.8 else "lead"), r
@@ -573,6 +580,38 @@ class Generator:
 
     # ----- contacts ---------------------------------------------------------------------------
     def contact(self, i: int, created_at: int, updated_at: int) -> dict[str, Any]:
+        return self.contact_with_memberships(i, created_at, updated_at)[0]
+
+    def _crowded(
+        self, i: int, company_ids: list[int], tag_ids: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """With `drift`, some contacts carry more tags or companies than the embedded 10."""
+        if not self.o.drift:
+            return company_ids, tag_ids
+        r = rng(self.seed, "crowded", i)
+        if i % 9 == 4 and len(self.tags) > EMBEDDED_LIST_MAX:
+            tag_ids = sorted(r.sample(range(len(self.tags)), min(11 + i % 7, len(self.tags))))
+        if i % 13 == 6 and self.o.companies > EMBEDDED_LIST_MAX:
+            size = min(11 + i % 5, self.o.companies)
+            company_ids = sorted(r.sample(range(self.o.companies), size))
+        return company_ids, tag_ids
+
+    def contact_tags(self, i: int, tag_ids: list[int], created_at: int) -> list[dict[str, Any]]:
+        """The tags `GET /contacts/{id}/tags` lists (all of them, with who applied them)."""
+        return [
+            {
+                **self.tags[t],
+                "applied_at": created_at + (n + 1) * 3600,
+                "applied_by": {"type": "admin", "id": self.admins[t % len(self.admins)]["id"]},
+            }
+            for n, t in enumerate(tag_ids)
+        ]
+
+    def contact_with_memberships(
+        self, i: int, created_at: int, updated_at: int
+    ) -> tuple[dict[str, Any], list[int], list[int]]:
+        """Contact i as served, with the indexes of all its companies and tags (the record
+        embeds at most 10 of each)."""
         role, r = self._contact_role(i)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         domain = r.choice(DOMAINS)
@@ -587,9 +626,11 @@ class Generator:
             if self.o.tags
             else []
         )
+        company_ids, tag_ids = self._crowded(i, company_ids, tag_ids)
+        shown_tags, shown_companies = tag_ids[:EMBEDDED_LIST_MAX], company_ids[:EMBEDDED_LIST_MAX]
         notes = self.note_count(i)
         url = f"/contacts/{contact_id}"
-        return {
+        contact = {
             "type": "contact",
             "id": contact_id,
             "external_id": f"user-{i}" if role == "user" else None,
@@ -641,11 +682,11 @@ class Generator:
             "tags": {
                 "data": [
                     {"type": "tag", "id": self.tags[t]["id"], "url": f"/tags/{self.tags[t]['id']}"}
-                    for t in tag_ids
+                    for t in shown_tags
                 ],
                 "url": f"{url}/tags",
                 "total_count": len(tag_ids),
-                "has_more": False,
+                "has_more": len(tag_ids) > len(shown_tags),
             },
             "notes": {
                 "data": [
@@ -654,11 +695,11 @@ class Generator:
                         "id": self.note_id(i, n),
                         "url": f"/notes/{self.note_id(i, n)}",
                     }
-                    for n in range(min(notes, 10))
+                    for n in range(min(notes, EMBEDDED_LIST_MAX))
                 ],
                 "url": f"{url}/notes",
                 "total_count": notes,
-                "has_more": notes > 10,
+                "has_more": notes > EMBEDDED_LIST_MAX,
             },
             "companies": {
                 "data": [
@@ -667,15 +708,16 @@ class Generator:
                         "type": "company",
                         "url": f"/companies/{self.codecs['companies'].encode(c)}",
                     }
-                    for c in company_ids
+                    for c in shown_companies
                 ],
                 "url": f"{url}/companies",
                 "total_count": len(company_ids),
-                "has_more": False,
+                "has_more": len(company_ids) > len(shown_companies),
             },
             "location": {"type": "location", "country": country, "region": region, "city": city},
             "social_profiles": {"type": "list", "data": []},
         }
+        return contact, company_ids, tag_ids
 
     def note_id(self, contact_index: int, n: int) -> str:
         return self.codecs["notes"].encode(contact_index * NOTE_SLOTS + n)

@@ -13,6 +13,7 @@ from testbed.intercom import drift
 from testbed.intercom.det import rng
 from testbed.intercom.options import SandboxOptions
 from testbed.intercom.records import DAY, Generator
+from testbed.intercom.search import contact_segment_ids
 
 BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
 Key = tuple[int, int]  # (updated_at, index): the total order of a kind's records
@@ -116,7 +117,9 @@ class Kind:
         self.updated: dict[int, int] = {}  # records changed since start: index -> updated_at
         self.edits: dict[int, dict[str, Any]] = {}  # field overrides from changes
         self.extra_parts: dict[int, list[int]] = {}  # parts added since start: their times
-        self.deleted: dict[int, int] = {}  # index -> deleted_at
+        self.deleted: dict[int, int] = {}  # index -> deleted_at (contacts: merged ones too)
+        # contacts: merge target index -> [(merged source index, merged_at)], oldest first
+        self.merged_into: dict[int, list[tuple[int, int]]] = {}
 
     def exists(self, i: int | None) -> bool:
         return i is not None and 0 <= i < self.count and i not in self.deleted
@@ -178,6 +181,34 @@ class Kind:
     def live_indexes(self) -> Iterator[int]:
         return (i for i in range(self.count) if i not in self.deleted)
 
+    def live_count(self) -> int:
+        return self.count - len(self.deleted)
+
+    def live_slice(self, start: int, stop: int) -> list[int]:
+        """The live indexes at positions start..stop-1 of the live ones in index order,
+        found without walking the records before them."""
+        dead = sorted(self.deleted)
+        i = start  # the smallest index with `start` live indexes before it
+        while True:
+            shifted = start + bisect.bisect_right(dead, i)
+            if shifted == i:
+                break
+            i = shifted
+        found: list[int] = []
+        while len(found) < stop - start and i < self.count:
+            if i not in self.deleted:
+                found.append(i)
+            i += 1
+        return found
+
+    def delete(self, i: int, at: int) -> None:
+        self.deleted[i] = at
+        self.index.drop(i)
+
+    def touch(self, i: int, at: int) -> None:
+        self.updated[i] = at
+        self.index.place(i, at)
+
 
 class Workspace:
     """All data of one sandbox, guarded by one lock; time is the wall clock plus an offset."""
@@ -193,8 +224,11 @@ class Workspace:
         self.gen = Generator(options, anchor)
         self.kinds = {name: Kind(name, self.gen, getattr(options, name)) for name in BIG_KINDS}
         self.version = 0  # bumped by every change; keys the search count cache
+        self._segment_counts: tuple[int, dict[str, int]] = (-1, {})
         self._changes = 0
         self._predelete_conversations()
+        if options.drift:
+            self._predelete_people()
 
     def _predelete_conversations(self) -> None:
         conversations = self.kinds["conversations"]
@@ -211,11 +245,58 @@ class Workspace:
                 > 100
             ):
                 i += 1  # keep the big conversations alive: they are there to be fetched
-            conversations.deleted[i] = self.gen.anchor - (k + 1) * 3600
-            conversations.index.drop(i)
+            conversations.delete(i, self.gen.anchor - (k + 1) * 3600)
+
+    def _predelete_people(self) -> None:
+        """Drift: before the anchor, a few contacts were deleted, a few leads merged into
+        users, and a few companies archived (one in 50 of each, at least one)."""
+        contacts, companies = self.kinds["contacts"], self.kinds["companies"]
+        r = rng(self.gen.seed, "predelete-people")
+        for k, i in enumerate(range(7, contacts.base_count, 50)):
+            at = self.gen.anchor - (k + 1) * 1800
+            if self.gen.contact_role(i) == "user":
+                contacts.delete(i, at)
+                continue
+            users = [j for j in r.sample(range(contacts.base_count), 20) if self._mergeable_into(j)]
+            if users and users[0] != i:
+                self._merge(contacts, i, users[0], max(at, contacts.times(users[0])[0]))
+        for k, i in enumerate(range(3, companies.base_count, 50)):
+            companies.delete(i, self.gen.anchor - (k + 1) * 2400)
+
+    def _mergeable_into(self, i: int) -> bool:
+        contacts = self.kinds["contacts"]
+        return contacts.exists(i) and self.gen.contact_role(i) == "user"
+
+    def _merge(self, contacts: Kind, source: int, target: int, at: int) -> None:
+        """Merge lead `source` into user `target`: the lead is gone (404, out of search and
+        lists); the user is updated and lists the lead in its merge history."""
+        contacts.delete(source, at)
+        contacts.merged_into.setdefault(target, []).append((source, at))
+        _, updated = contacts.times(target)
+        contacts.touch(target, max(at, updated))
 
     def now(self) -> int:
         return int(time.time() + self.offset)
+
+    def segment_counts(self) -> dict[str, int]:
+        """Live members per segment id (`include_count=true`), counted once per version."""
+        with self.lock:
+            if self._segment_counts[0] == self.version:
+                return self._segment_counts[1]
+            gen = self.gen
+            counts = {s["id"]: 0 for s in gen.segments + gen.company_segment_list}
+            contacts = self.kinds["contacts"]
+            person_segments = [s["id"] for s in gen.segments]
+            for i in contacts.live_indexes():
+                for segment in contact_segment_ids(
+                    gen.seed, person_segments, contacts.codec.encode(i)
+                ):
+                    counts[segment] += 1
+            for i in self.kinds["companies"].live_indexes():
+                for company_segment in gen.company_segments_of(i):
+                    counts[company_segment["id"]] += 1
+            self._segment_counts = (self.version, counts)
+            return counts
 
     def advance_clock(self, seconds: float) -> int:
         if seconds < 0:
@@ -233,8 +314,8 @@ class Workspace:
 
     # ----- changes ---------------------------------------------------------------------------
     ACTIONS = {
-        "contacts": ("add", "update"),
-        "companies": ("add", "update"),
+        "contacts": ("add", "update", "delete", "merge"),
+        "companies": ("add", "update", "archive"),
         "conversations": ("add", "update", "add_parts", "delete"),
         "tickets": ("add", "update", "add_parts"),
     }
@@ -260,37 +341,60 @@ class Workspace:
                     store.created[i] = now
                     store.index.place(i, now)
                 return [store.codec.encode(i) for i in targets]
+            if action == "merge":
+                return self._merge_leads(store, count, ids, r, now)
             targets = self._targets(store, count, ids, r)
             for i in targets:
-                if action == "delete":
-                    store.deleted[i] = now
-                    store.index.drop(i)
+                if action in ("delete", "archive"):
+                    store.delete(i, now)
                     continue
                 if action == "add_parts":
                     store.extra_parts.setdefault(i, []).append(now)
                 else:
                     store.edits.setdefault(i, {}).update(self._edit(store, i, r))
-                store.updated[i] = now
-                store.index.place(i, now)
+                store.touch(i, now)
             return [store.codec.encode(i) for i in targets]
 
-    def _targets(self, store: Kind, count: int, ids: list[str] | None, r: Any) -> list[int]:
+    def _merge_leads(
+        self, store: Kind, count: int, ids: list[str] | None, r: Any, now: int
+    ) -> list[str]:
+        """Merge `count` leads (or the given ones) each into a random user."""
+        leads = self._targets(store, count, ids, r, lambda i: self.gen.contact_role(i) == "lead")
+        for source in leads:
+            target = self._targets(store, 1, None, r, self._mergeable_into)[0]
+            self._merge(store, source, target, now)
+        return [store.codec.encode(i) for i in leads]
+
+    def _targets(
+        self,
+        store: Kind,
+        count: int,
+        ids: list[str] | None,
+        r: Any,
+        accept: Callable[[int], bool] = lambda i: True,
+    ) -> list[int]:
         if ids is not None:
             found = [store.lookup(str(ident)) for ident in ids]
             missing = [ident for ident, i in zip(ids, found, strict=True) if i is None]
             if missing:
                 raise ValueError(f"unknown {store.name} ids: {missing}")
+            refused = [ident for ident, i in zip(ids, found, strict=True) if not accept(i)]
+            if refused:
+                raise ValueError(f"{store.name} {refused} cannot take this change")
             return [i for i in found if i is not None]
-        live = store.count - len(store.deleted)
+        live = store.live_count()
         if count > live:
             raise ValueError(f"only {live} {store.name} exist, cannot change {count}")
         picked: list[int] = []
         seen: set[int] = set()
         while len(picked) < count:
+            if len(seen) >= live:
+                raise ValueError(f"fewer than {count} {store.name} can take this change")
             i = r.randrange(store.count)
             if i not in seen and i not in store.deleted:
                 seen.add(i)
-                picked.append(i)
+                if accept(i):
+                    picked.append(i)
         return picked
 
     def _edit(self, store: Kind, i: int, r: Any) -> dict[str, Any]:

@@ -72,11 +72,38 @@ def _contact_events(ws: Workspace) -> list[dict[str, Any]]:
     return events
 
 
+def _contact_memberships(ws: Workspace, what: str) -> list[dict[str, Any]]:
+    """contact_tags / contact_companies: the embedded list when it is complete, else the
+    full list (`GET /contacts/{id}/tags|companies`), reduced to what the tap keeps."""
+    store = ws.kinds["contacts"]
+    rows = []
+    for i in store.live_indexes():
+        created, updated = store.times(i)
+        contact, company_ids, tag_ids = ws.gen.contact_with_memberships(i, created, updated)
+        embedded = contact[what]
+        if not embedded["has_more"]:
+            items = embedded["data"]
+        elif what == "tags":
+            items = ws.gen.contact_tags(i, tag_ids, created)
+        else:
+            items = [
+                {"type": "company", "id": ws.kinds["companies"].codec.encode(c)}
+                for c in company_ids
+            ]
+        rows += [
+            {**item, "contact_id": contact["id"], "contact_updated_at": updated} for item in items
+        ]
+    return rows
+
+
 STREAMS: dict[str, Callable[[Workspace], list[dict[str, Any]]]] = {
     "admins": lambda ws: list(ws.gen.admins),
     "teams": lambda ws: list(ws.gen.teams),
     "tags": lambda ws: list(ws.gen.tags),
-    "segments": lambda ws: ws.gen.segments + ws.gen.company_segment_list,
+    "segments": lambda ws: [
+        {**s, "count": ws.segment_counts()[s["id"]]}
+        for s in ws.gen.segments + ws.gen.company_segment_list
+    ],
     "company_attributes": lambda ws: _attributes(ws, "company"),
     "contact_attributes": lambda ws: _attributes(ws, "contact"),
     "conversation_attributes": lambda ws: _attributes(ws, "conversation"),
@@ -97,6 +124,8 @@ STREAMS: dict[str, Callable[[Workspace], list[dict[str, Any]]]] = {
     "company_segments": _company_segments,
     "contact_notes": _contact_notes,
     "contact_events": _contact_events,
+    "contact_tags": lambda ws: _contact_memberships(ws, "tags"),
+    "contact_companies": lambda ws: _contact_memberships(ws, "companies"),
 }
 
 
@@ -126,6 +155,9 @@ def drifted_truth(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def deleted_truth(ws: Workspace) -> dict[str, list[str]]:
+    """Ids of the records deleted (contacts: merged too; companies: archived)."""
     with ws.lock:
-        store = ws.kinds["conversations"]
-        return {"conversations": sorted(store.codec.encode(i) for i in store.deleted)}
+        return {
+            kind: sorted(ws.kinds[kind].codec.encode(i) for i in ws.kinds[kind].deleted)
+            for kind in ("contacts", "companies", "conversations")
+        }
