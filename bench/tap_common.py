@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,8 @@ def sandbox(**flags: Any) -> Iterator[Sandbox]:
     args = [sys.executable, "-m", "testbed.intercom", "--host", "127.0.0.1"]
     args += ["--port", str(port), "--token", TOKEN]
     for name, value in flags.items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
+        flag = f"--{name.replace('_', '-')}"
+        args += [flag] if value is True else [flag, str(value)]
     RESULTS.mkdir(parents=True, exist_ok=True)
     with managed_process(args, port, RESULTS / "sandbox.log"):
         url = f"http://127.0.0.1:{port}"
@@ -66,6 +67,9 @@ class TapRun:
     requests: int
     failed_requests: int
     request_span: float
+    final_state: dict[str, Any] | None = None
+    #: Deletion records (`_sdc_deleted_at`) by stream.
+    deleted: dict[str, int] = field(default_factory=dict)
 
 
 def write_catalog(streams: list[str], workdir: Path) -> Path:
@@ -74,27 +78,40 @@ def write_catalog(streams: list[str], workdir: Path) -> Path:
     return path
 
 
-def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
-    """One full run of `streams`; wall time, the tap's CPU time and the request log."""
+def run_tap(
+    box: Sandbox, streams: list[str], state: dict[str, Any] | None = None, **config: Any
+) -> TapRun:
+    """One run of `streams` (from `state` if given); wall time, the tap's CPU time, the
+    request log and the last STATE."""
     box.client.clear_requests()
+    final_state = None
     with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
         workdir = Path(tmp)
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps({"access_token": TOKEN, "api_url": box.url, **config}))
         catalog = write_catalog(streams, workdir)
+        state_args = []
+        if state is not None:
+            (workdir / "state.json").write_text(json.dumps(state))
+            state_args = ["--state", str(workdir / "state.json")]
         started = time.perf_counter()
         process = subprocess.Popen(
-            [TAP, "--config", str(config_path), "--catalog", str(catalog)],
+            [TAP, "--config", str(config_path), "--catalog", str(catalog), *state_args],
             stdout=subprocess.PIPE,
             stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
         )
         records: dict[str, int] = {}
+        deleted: dict[str, int] = {}
         assert process.stdout is not None
         for line in process.stdout:
             if line.startswith(RECORD_PREFIX):
                 start = len(RECORD_PREFIX)
                 stream = line[start : line.index(b'"', start)].decode()
                 records[stream] = records.get(stream, 0) + 1
+                if b'"_sdc_deleted_at"' in line:
+                    deleted[stream] = deleted.get(stream, 0) + 1
+            elif line.startswith(b'{"type":"STATE"'):
+                final_state = json.loads(line)["value"]
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         if status != 0:
@@ -108,6 +125,8 @@ def run_tap(box: Sandbox, streams: list[str], **config: Any) -> TapRun:
         requests=len(log),
         failed_requests=sum(1 for entry in log if entry["status"] >= 400),
         request_span=(max(times) - min(times)) if times else 0.0,
+        final_state=final_state,
+        deleted=deleted,
     )
 
 

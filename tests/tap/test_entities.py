@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from testbed.intercom.expected import assert_same_records, expected_record
-from tests.tap.conftest import control, live_records, request_log, tap_config, truth
+from tests.tap.conftest import live_records, tap_config
 
 MEMBERSHIPS = ("contact_tags", "contact_companies")
 KEY = ("contact_id", "id")
@@ -28,20 +28,21 @@ def test_contact_tags_and_companies_are_complete_and_only_cut_lists_cost_request
     sandbox_factory, tap_runner
 ):
     sandbox = _drifting(sandbox_factory)
-    contacts = truth(sandbox, "contacts")
+    contacts = sandbox.client.stream_truth("contacts")
     crowded = {
         what: {c["id"] for c in contacts if c[what]["has_more"]} for what in ("tags", "companies")
     }
     assert crowded["tags"] and crowded["companies"], "no list beyond 10: nothing proved"
-    control(sandbox, "DELETE", "requests")
+    sandbox.client.clear_requests()
     run = tap_runner(tap_config(sandbox), ["contacts", *MEMBERSHIPS])
     assert run.returncode == 0, run.stderr[-3000:]
     for stream in MEMBERSHIPS:
-        expected = [expected_record(stream, raw) for raw in truth(sandbox, stream)]
+        expected = [expected_record(stream, raw) for raw in sandbox.client.stream_truth(stream)]
         assert_same_records(stream, run.records[stream], expected, KEY)
-    paths = Counter(r["path"].rsplit("/", 1)[-1] for r in request_log(sandbox))
+    served = [r["path"] for r in sandbox.client.requests()]
+    paths = Counter(path.rsplit("/", 1)[-1] for path in served)
     asked = {
-        what: {r["path"].split("/")[2] for r in request_log(sandbox) if r["path"].endswith(what)}
+        what: {path.split("/")[2] for path in served if path.endswith(f"/{what}")}
         for what in ("tags", "companies")
     }
     assert asked == crowded, "only contacts whose embedded list is cut short are asked"
@@ -56,12 +57,8 @@ def test_an_incremental_run_reads_the_memberships_of_changed_contacts_only(
     sandbox = _drifting(sandbox_factory)
     first = tap_runner(tap_config(sandbox), ["contacts", *MEMBERSHIPS])
     assert first.returncode == 0, first.stderr[-3000:]
-    control(sandbox, "POST", "clock", {"advance_seconds": 3600})
-    changed = set(
-        control(sandbox, "POST", "changes", {"kind": "contacts", "action": "update", "count": 5})[
-            "ids"
-        ]
-    )
+    sandbox.client.advance_clock(3600)
+    changed = set(sandbox.client.change("contacts", "update", 5))
     second = tap_runner(
         tap_config(sandbox, lookback_window_seconds=0),
         ["contacts", *MEMBERSHIPS],
@@ -74,7 +71,7 @@ def test_an_incremental_run_reads_the_memberships_of_changed_contacts_only(
     for stream in MEMBERSHIPS:
         expected = [
             expected_record(stream, raw)
-            for raw in truth(sandbox, stream)
+            for raw in sandbox.client.stream_truth(stream)
             if raw["contact_id"] in emitted
         ]
         assert_same_records(stream, second.records[stream], expected, KEY)
@@ -89,13 +86,12 @@ def test_deleted_and_merged_contacts_and_archived_companies_are_marked_in_the_ne
     streams = ["contacts", "companies"]
     first = tap_runner(config, streams)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert not _deleted(first.records["contacts"]) - set(truth_deleted(sandbox, "contacts"))
+    assert not _deleted(first.records["contacts"]) - set(sandbox.client.deleted("contacts"))
 
     def change(kind: str, action: str, count: int) -> set[str]:
-        body = {"kind": kind, "action": action, "count": count}
-        return set(control(sandbox, "POST", "changes", body)["ids"])
+        return set(sandbox.client.change(kind, action, count))
 
-    control(sandbox, "POST", "clock", {"advance_seconds": 600})
+    sandbox.client.advance_clock(600)
     gone_contacts = change("contacts", "delete", 3) | change("contacts", "merge", 3)
     archived = change("companies", "archive", 4)
     second = tap_runner(config, streams, state=first.final_state)
@@ -105,7 +101,7 @@ def test_deleted_and_merged_contacts_and_archived_companies_are_marked_in_the_ne
     for stream in streams:  # nothing alive is marked, the live ones are right
         live = live_records(sandbox, stream, second.records[stream])
         changed = {r["id"] for r in live}
-        expected = [expected_record(stream, r) for r in truth(sandbox, stream)]
+        expected = [expected_record(stream, r) for r in sandbox.client.stream_truth(stream)]
         assert_same_records(
             stream,
             [_without_merge_history(r) for r in live],
@@ -121,17 +117,13 @@ def test_merged_contacts_are_marked_without_a_reconciliation_on_2_16(sandbox_fac
     config = tap_config(sandbox, intercom_version="2.16")  # reconciliation every 7 days
     first = tap_runner(config, ["contacts"])
     assert first.returncode == 0, first.stderr[-3000:]
-    control(sandbox, "POST", "clock", {"advance_seconds": 600})
-    merged = set(
-        control(sandbox, "POST", "changes", {"kind": "contacts", "action": "merge", "count": 2})[
-            "ids"
-        ]
-    )
-    control(sandbox, "DELETE", "requests")
+    sandbox.client.advance_clock(600)
+    merged = set(sandbox.client.change("contacts", "merge", 2))
+    sandbox.client.clear_requests()
     second = tap_runner(config, ["contacts"], state=first.final_state)
     assert second.returncode == 0, second.stderr[-3000:]
     assert merged <= _deleted(second.records["contacts"])
-    assert not any(r["path"] == "/contacts" for r in request_log(sandbox)), "no listing"
+    assert not any(r["path"] == "/contacts" for r in sandbox.client.requests()), "no listing"
 
 
 def test_conversation_deletions_are_found_whatever_the_list_order(sandbox_factory, tap_runner):
@@ -140,14 +132,10 @@ def test_conversation_deletions_are_found_whatever_the_list_order(sandbox_factor
     sandbox = _drifting(sandbox_factory)
     first = tap_runner(tap_config(sandbox), ["conversations"])
     assert first.returncode == 0, first.stderr[-3000:]
-    assert _deleted(first.records["conversations"]) == set(truth_deleted(sandbox, "conversations"))
-    deleted = set(
-        control(
-            sandbox, "POST", "changes", {"kind": "conversations", "action": "delete", "count": 3}
-        )["ids"]
-    )
-    control(sandbox, "POST", "clock", {"advance_seconds": 7200})
-    control(sandbox, "POST", "changes", {"kind": "conversations", "action": "update", "count": 1})
+    assert _deleted(first.records["conversations"]) == set(sandbox.client.deleted("conversations"))
+    deleted = set(sandbox.client.change("conversations", "delete", 3))
+    sandbox.client.advance_clock(7200)
+    sandbox.client.change("conversations", "update", 1)
     second = tap_runner(tap_config(sandbox), ["conversations"], state=first.final_state)
     assert second.returncode == 0, second.stderr[-3000:]
     assert _deleted(second.records["conversations"]) == deleted
@@ -155,10 +143,6 @@ def test_conversation_deletions_are_found_whatever_the_list_order(sandbox_factor
     state["bookmarks"]["conversations"]["replication_key_value"] = second.bookmark("conversations")
     again = tap_runner(tap_config(sandbox), ["conversations"], state=state)
     assert deleted <= _deleted(again.records["conversations"])
-
-
-def truth_deleted(sandbox, kind: str) -> list[str]:
-    return control(sandbox, "GET", "truth")["deleted"][kind]
 
 
 def _without_merge_history(record: dict) -> dict:

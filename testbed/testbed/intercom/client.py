@@ -47,7 +47,8 @@ class SandboxClient:
         return self._call("GET", f"truth/{stream}", params={"version": version})["records"]
 
     def deleted(self, stream: str) -> list[str]:
-        """Ids of the `stream` objects deleted in the workspace (conversations only)."""
+        """Ids of the `stream` objects deleted in the workspace (contacts, merged ones
+        included; archived companies; conversations)."""
         return self.truth([stream])["deleted"].get(stream, [])
 
     def change(
