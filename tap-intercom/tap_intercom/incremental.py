@@ -8,11 +8,16 @@ resumes from its last STATE without reading everything again.
 
 Children (parts, notes, segments, events) reuse their parent's batches: they fetch
 one request per parent in parallel and keep one bookmark, the parent checkpoint up
-to which every child was emitted.
+to which every child was emitted. The parents between two checkpoints (a search
+window, a contacts page) are fetched in order of their replication key, so the child
+bookmark can also move between them (`Interim` checkpoints): every
+`state_interval_seconds` a STATE goes out even where the parent's checkpoints are far
+apart, and a run killed hours into a first sync loses at most that much work.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,9 +26,22 @@ from singer_sdk.helpers.types import Context, Record
 from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
 from tap_intercom.parallel import ordered_parallel_map
+from tap_intercom.spool import Spool, read_ahead
 
 #: A batch of raw records and the checkpoint reached once they are emitted (or None).
 Batch = tuple[list[dict[str, Any]], int | None]
+DEFAULT_STATE_INTERVAL_SECONDS = 60
+# Batches of parents listed ahead of the children being fetched: several seconds of
+# work at the full rate budget, so the workers never wait for the next page.
+PARENT_BATCHES_AHEAD = 8
+# Parents between two checkpoints sorted in memory (ids and replication keys only);
+# beyond this the children of that stretch are fetched in listing order instead.
+MAX_SORTED_PARENTS = 50_000
+
+
+class Interim(int):
+    """A checkpoint between two of the parent's: it moves the bookmark, and a STATE
+    follows when the last one is `state_interval_seconds` old."""
 
 
 class IncrementalStream(IntercomStream):
@@ -33,10 +51,11 @@ class IncrementalStream(IntercomStream):
 
     def __init__(self, tap: Any) -> None:
         super().__init__(tap)
-        # This run's listing, kept as (start, batches of (id, replication key value))
-        # when a selected child stream will need the same parents: the children then
-        # replay it instead of asking the API again.
-        self._listing: tuple[int, list[Batch]] | None = None
+        # This run's listing, spooled to disk as (start, batches of (id, replication
+        # key value)) when a selected child stream will need the same parents: the
+        # children then replay it instead of asking the API again.
+        self._listing: tuple[int, Spool[Batch]] | None = None
+        self._state_written_at = time.monotonic()
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """Records changed at or after `start` (UNIX seconds), batch by batch."""
@@ -46,7 +65,7 @@ class IncrementalStream(IntercomStream):
         """Emit batch after batch, checkpointing between them."""
         start = self.start_seconds()
         children = self._selected_children()
-        listing: list[Batch] | None = [] if children else None
+        listing: Spool[Batch] | None = Spool() if children else None
         fields = (self.replication_key, *{f for child in children for f in child.parent_fields})
         for records, checkpoint in self.iter_batches(start):
             if listing is not None:
@@ -60,6 +79,7 @@ class IncrementalStream(IntercomStream):
             if checkpoint is not None:
                 self.checkpoint(checkpoint)
         if listing is not None:
+            listing.close()
             self._listing = (start, listing)
 
     def iter_parent_batches(self, start: int) -> Iterator[Batch]:
@@ -105,19 +125,32 @@ class IncrementalStream(IntercomStream):
         start = max((value for value in starts if value is not None), default=0)
         return max(0, start - self.lookback_seconds)
 
+    @property
+    def state_interval_seconds(self) -> float:
+        """Longest wall time between two STATE messages of a stream making progress."""
+        configured = self.config.get("state_interval_seconds")
+        return float(DEFAULT_STATE_INTERVAL_SECONDS if configured is None else configured)
+
     def checkpoint(self, unix_seconds: int) -> None:
-        """Move the bookmark forward (never back) and emit STATE."""
+        """Move the bookmark forward (never back) and emit STATE (for an `Interim`
+        checkpoint, only when the last STATE is `state_interval_seconds` old)."""
         bookmark = self.bookmark_seconds()
         if bookmark is not None and unix_seconds <= bookmark:
             return
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = to_rfc3339(unix_seconds)
+        if isinstance(unix_seconds, Interim) and (
+            time.monotonic() - self._state_written_at < self.state_interval_seconds
+        ):
+            self.state_manager.is_flushed = False  # the next STATE carries it
+            return
         self.write_state()
 
     def write_state(self) -> None:
         """Emit STATE now (after a change to `stream_state` other than the bookmark)."""
         self.state_manager.is_flushed = False
+        self._state_written_at = time.monotonic()
         self._write_state_message()
 
     def _increment_stream_state(
@@ -146,10 +179,16 @@ class ChildStream(IncrementalStream):
         raise NotImplementedError
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
-        """Parents changed since `start`, their children fetched `max_workers` at a time."""
+        """Parents changed since `start` (listed ahead, in a thread of their own), their
+        children fetched as many at a time as the rate budget sustains (at most
+        `max_workers`), with interim checkpoints between the parent's."""
         parents: IncrementalStream = self._tap.streams[self.parent_stream]  # type: ignore[assignment]
+        listed = read_ahead(parents.iter_parent_batches(start), PARENT_BATCHES_AHEAD)
         yield from ordered_parallel_map(
-            self._children_with_parent_id, parents.iter_parent_batches(start), self.max_workers
+            self._children_with_parent_id,
+            by_change(listed, parents.replication_key, self.parent_fields),
+            self.max_workers,
+            self.pacer.sustainable_in_flight,
         )
 
     def _children_with_parent_id(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
@@ -167,3 +206,39 @@ class ChildStream(IncrementalStream):
         for child in children:
             child[self.parent_key] = parent_id
         return children
+
+
+def by_change(batches: Iterable[Batch], key: str, fields: tuple[str, ...] = ()) -> Iterator[Batch]:
+    """The same parents, each stretch between two checkpoints sorted by `key` and cut
+    where the value changes, with an `Interim` checkpoint at every cut: once the
+    parents before the cut are done, every parent changed before the value after it
+    is (the stretch is complete, and earlier stretches are done). Sorted parents keep
+    only `id`, `key` and `fields`."""
+    kept = (key, *fields)
+    stretch: list[dict[str, Any]] | None = []  # None: too long to sort, passed through
+    for parents, checkpoint in batches:
+        if stretch is None or len(stretch) + len(parents) > MAX_SORTED_PARENTS:
+            if stretch:
+                yield stretch, None
+            stretch = None
+            yield parents, checkpoint
+        else:
+            stretch.extend(
+                {"id": parent["id"], **{name: parent.get(name) for name in kept}}
+                for parent in parents
+            )
+            if checkpoint is not None:
+                yield from _cut_where_changed(stretch, key, checkpoint)
+        if checkpoint is not None:
+            stretch = []
+
+
+def _cut_where_changed(parents: list[dict[str, Any]], key: str, checkpoint: int) -> Iterator[Batch]:
+    parents.sort(key=lambda parent: parent.get(key) or 0)
+    cut = 0
+    for index in range(1, len(parents)):
+        changed_at = parents[index].get(key) or 0
+        if changed_at > (parents[index - 1].get(key) or 0):
+            yield parents[cut:index], Interim(changed_at)
+            cut = index
+    yield parents[cut:], checkpoint

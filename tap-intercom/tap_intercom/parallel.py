@@ -1,13 +1,21 @@
-"""A bounded worker pool for per-item endpoints that keeps order and checkpoints honest.
+"""An adaptive worker pool for per-item endpoints that keeps order and checkpoints honest.
 
-Items are fetched up to `max_workers` at a time (the shared pacer keeps them inside
-the rate budget); results come out in input order, and a batch's checkpoint comes
-out only after every item of that batch, so a STATE never covers unfetched items.
-Listing the next batch of parents overlaps with fetching the current one.
+Items are fetched by threads (`requests` is synchronous, and the pacer, sessions and
+retries are thread-based already). How many run at once is not a fixed figure: after
+every finished item the pool asks `in_flight_target` (the workspace pacer's Little's
+law estimate: the rate the rate-limit window still allows times the observed latency)
+and starts new items only below it, never above `max_workers`. Until the budget and
+the latency are known it starts small and grows by one per finished item.
+
+Results come out in input order, and a batch's checkpoint comes out only after every
+item of that batch, so a STATE never covers unfetched items. Finished results wait
+for the slowest earlier item in a bounded queue; listing the next batch of parents
+overlaps with fetching the current one.
 """
 
 from __future__ import annotations
 
+import queue
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,27 +25,75 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 Checkpoint = TypeVar("Checkpoint")
 
-# Items queued per worker: enough that no worker idles while the next batch of
-# parents is listed, few enough that memory stays small.
-QUEUED_PER_WORKER = 4
+# Items in flight before the first answers tell the budget and the latency.
+INITIAL_IN_FLIGHT = 4
+# Finished results held for ordering, per item in flight (plus a few): enough that
+# one slow item does not stall the others at once, bounded so memory stays small.
+QUEUED_PER_IN_FLIGHT = 2
+QUEUED_EXTRA = 16
+
+
+class ConcurrencyLimit:
+    """How many items may be in flight: the pacer's estimate, within `[1, upper]`."""
+
+    def __init__(self, upper: int, in_flight_target: Callable[[], int | None]) -> None:
+        self.upper = upper
+        self._target = in_flight_target
+        self.current = min(INITIAL_IN_FLIGHT, upper)
+        self.peak = self.current
+
+    def item_finished(self) -> None:
+        """Follow the estimate; without one, grow by one (a doubling per round trip)."""
+        target = self._target()
+        wanted = self.current + 1 if target is None else target
+        self.current = max(1, min(self.upper, wanted))
+        self.peak = max(self.peak, self.current)
 
 
 def ordered_parallel_map(
     fetch: Callable[[Item], list[Result]],
     batches: Iterable[tuple[list[Item], Checkpoint | None]],
     max_workers: int,
+    in_flight_target: Callable[[], int | None] = lambda: None,
 ) -> Iterator[tuple[list[Result], Checkpoint | None]]:
     """For every item, `(fetch(item), None)` in input order; after each batch that has
     a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order."""
+    limit = ConcurrencyLimit(max_workers, in_flight_target)
+    # Threads start only when an item finds none idle: a high `max_workers` costs
+    # nothing where the budget needs few.
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
     pending: deque[tuple[Future[list[Result]] | None, Checkpoint | None]] = deque()
-    limit = max_workers * QUEUED_PER_WORKER
+    finished: queue.SimpleQueue[None] = queue.SimpleQueue()
+    running = 0
+
+    def collect(block: bool) -> None:
+        nonlocal running
+        try:
+            finished.get(block=block)
+            while True:
+                running -= 1
+                limit.item_finished()
+                finished.get_nowait()
+        except queue.Empty:
+            pass
+
     try:
         for items, checkpoint in batches:
             for item in items:
-                pending.append((pool.submit(fetch, item), None))
-                while len(pending) > limit:
-                    yield _result(pending.popleft())
+                while True:
+                    collect(block=False)
+                    while pending and (pending[0][0] is None or pending[0][0].done()):
+                        yield _result(pending.popleft())
+                    if len(pending) >= QUEUED_PER_IN_FLIGHT * limit.current + QUEUED_EXTRA:
+                        yield _result(pending.popleft())  # the oldest holds everyone up
+                    elif running < limit.current:
+                        break
+                    else:
+                        collect(block=True)
+                future = pool.submit(fetch, item)
+                running += 1
+                future.add_done_callback(lambda _: finished.put(None))
+                pending.append((future, None))
             if checkpoint is not None:
                 pending.append((None, checkpoint))
         while pending:

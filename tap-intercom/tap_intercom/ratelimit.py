@@ -6,10 +6,18 @@ estimate of what is left in the current window: each request takes one unit befo
 it is sent, each response corrects the estimate, and when it runs out every caller
 waits for the reset (plus a little jitter, so threads do not stampede) instead of
 provoking 429s.
+
+The pacer also tells per-item fetchers how many requests to keep in flight
+(`sustainable_in_flight`): by Little's law, the rate that spends what is left of the
+window by its reset, times the observed round-trip time. Concurrency then grows while
+the window has room and shrinks as it runs out, before any 429; the budget itself
+caps the request rate whatever the concurrency, so a slower server never draws more
+requests than the budget allows.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -21,6 +29,15 @@ MAX_WINDOW_SECONDS = 10.0
 # Requests kept in hand per window, against small disagreements between our clock
 # and the server's window boundaries.
 SAFETY_MARGIN = 2
+# Weight of each new round-trip time in the running latency estimate: a few dozen
+# responses settle it, one slow answer does not swing it.
+LATENCY_WEIGHT = 0.1
+# The catch-up rate near a window's end never exceeds this multiple of the steady
+# rate (limit / window): a window that was barely used must not ask for a huge pool.
+MAX_CATCH_UP = 2.0
+# Below this many seconds left in a window, the rate is computed over this horizon
+# instead: what remains of the window is too short to measure a rate on.
+MIN_HORIZON_SECONDS = 1.0
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -42,6 +59,7 @@ class RateLimitPacer:
         self._remaining: int | None = None  # None: unknown, do not hold anyone back
         self._window_end = 0.0  # monotonic time at which the current window resets
         self._in_flight = 0  # sent, no answer yet: not yet counted by the server's headers
+        self._latency: float | None = None  # running estimate of a round trip, seconds
         self.waits = 0  # how often a caller had to wait (for logs and benchmarks)
 
     def acquire(self) -> None:
@@ -72,13 +90,20 @@ class RateLimitPacer:
         with self._condition:
             self._in_flight = max(0, self._in_flight - 1)
 
-    def update(self, headers: Mapping[str, str]) -> None:
-        """Correct the estimate from a response's `X-RateLimit-*` headers."""
+    def update(self, headers: Mapping[str, str], round_trip: float | None = None) -> None:
+        """Correct the estimate from a response's `X-RateLimit-*` headers, and the
+        latency estimate from its round-trip time (seconds)."""
         limit = _header_int(headers, "X-RateLimit-Limit")
         remaining = _header_int(headers, "X-RateLimit-Remaining")
         reset = _header_int(headers, "X-RateLimit-Reset")
         with self._condition:
             self._in_flight = max(0, self._in_flight - 1)
+            if round_trip is not None:
+                self._latency = (
+                    round_trip
+                    if self._latency is None
+                    else self._latency + LATENCY_WEIGHT * (round_trip - self._latency)
+                )
             if limit is None or remaining is None:
                 return
             self._limit = limit
@@ -102,6 +127,21 @@ class RateLimitPacer:
             self._window_end = max(self._window_end, self._window_end_from(reset))
             self._remaining = 0
             return max(0.0, self._window_end - time.monotonic())
+
+    def sustainable_in_flight(self) -> int | None:
+        """Requests to keep in flight so that the window's budget is spent by its reset
+        and not before; None while the budget or the latency is unknown."""
+        with self._condition:
+            if self._limit is None or self._remaining is None or self._latency is None:
+                return None
+            steady_rate = self._limit / MAX_WINDOW_SECONDS
+            left = self._window_end - time.monotonic()
+            if left <= 0:
+                rate = steady_rate  # a new window: the full budget
+            else:
+                spendable = max(self._remaining - self._margin(), 0)
+                rate = min(spendable / max(left, MIN_HORIZON_SECONDS), MAX_CATCH_UP * steady_rate)
+            return math.ceil(rate * self._latency) + 1
 
     @staticmethod
     def _window_end_from(reset: int | None) -> float:

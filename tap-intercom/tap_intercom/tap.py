@@ -12,12 +12,14 @@ from typing_extensions import override
 
 from tap_intercom.client import (
     DEFAULT_INTERCOM_VERSION,
+    DEFAULT_MAX_WORKERS,
     MAX_PAGE_SIZE,
     REGION_URLS,
     IntercomStream,
     from_rfc3339,
 )
 from tap_intercom.deletions import DEFAULT_CAPACITY
+from tap_intercom.incremental import DEFAULT_STATE_INTERVAL_SECONDS
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
     ConversationPartsStream,
@@ -133,9 +135,12 @@ class TapIntercom(Tap):
         ),
         th.Property(
             "max_workers",
-            th.IntegerType(minimum=1, maximum=64),
-            default=8,
-            description="Parallel requests for per-item endpoints (parts, notes, ...).",
+            th.IntegerType(minimum=1, maximum=1000),
+            default=DEFAULT_MAX_WORKERS,
+            description=(
+                "Upper bound of parallel requests for per-item endpoints (parts, notes, "
+                "...); the working figure adapts to the rate budget and the latency."
+            ),
         ),
         th.Property(
             "request_timeout",
@@ -191,6 +196,15 @@ class TapIntercom(Tap):
             description=(
                 "Ids gone between two listings that the state's id sketch can name "
                 "(contacts, companies); 80 bytes of state each."
+            ),
+        ),
+        th.Property(
+            "state_interval_seconds",
+            th.NumberType(minimum=0),
+            default=DEFAULT_STATE_INTERVAL_SECONDS,
+            description=(
+                "A stream making progress emits STATE at least this often (seconds of "
+                "wall time), also between its natural checkpoints."
             ),
         ),
         th.Property(

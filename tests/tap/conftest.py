@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +62,12 @@ def run_tap(
     *,
     state: dict[str, Any] | None = None,
     kill_after_records: int | None = None,
+    seconds_per_record: float = 0.0,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> TapRun:
     """Run `tap-intercom` on `streams`; with `kill_after_records`, SIGKILL it once it
-    has written that many records (what a crash mid-stream leaves behind)."""
+    has written that many records (what a crash mid-stream leaves behind); with
+    `seconds_per_record`, read its output that slowly (a slow downstream)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     run_id = len(list(tmp_path.glob("config-*.json")))
     config_path = tmp_path / f"config-{run_id}.json"
@@ -84,7 +87,7 @@ def run_tap(
         run = TapRun(returncode=0)
         lines = []
         try:
-            if kill_after_records is None:
+            if kill_after_records is None and not seconds_per_record:
                 stdout, _ = process.communicate(timeout=timeout)
                 lines = stdout.splitlines()
             else:
@@ -94,7 +97,8 @@ def run_tap(
                     lines.append(line)
                     if '"RECORD"' in line[:40]:
                         records += 1
-                        if records >= kill_after_records:
+                        time.sleep(seconds_per_record)
+                        if kill_after_records is not None and records >= kill_after_records:
                             os.killpg(process.pid, signal.SIGKILL)
                             break
                 process.wait(timeout)

@@ -30,7 +30,7 @@ def test_settings_are_the_documented_ones():
     assert TapIntercom.config_jsonschema["required"] == ["access_token"]
     assert settings["intercom_version"]["default"] == "2.15"
     assert settings["page_size"]["default"] == 150
-    assert settings["max_workers"]["default"] == 8
+    assert settings["max_workers"]["default"] == 200
 
 
 @pytest.mark.parametrize(

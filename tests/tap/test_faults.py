@@ -83,3 +83,14 @@ def test_rate_budget_is_respected_without_429s(sandbox_factory, tap_runner):
     assert statuses[429] == 0, statuses
     times = [r["time"] for r in served]
     assert max(times) - min(times) > 10
+
+
+def test_a_slow_downstream_does_not_let_the_companies_scroll_expire(sandbox_factory, tap_runner):
+    # 6 scroll pages; the reader takes about 10 s for them, far longer than the
+    # 1-second idle expiry: a scroll paced by the reader would expire and restart.
+    sandbox = sandbox_factory(companies=300, scroll_idle_seconds=1)
+    run = tap_runner(tap_config(sandbox), ["companies"], seconds_per_record=0.035)
+    _assert_complete(sandbox, run, ["companies"])
+    scroll = [e for e in sandbox.client.requests() if e["path"] == "/companies/scroll"]
+    assert [entry["status"] for entry in scroll] == [200] * 7  # 6 pages and the empty end
+    assert "restarting" not in run.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from tap_intercom.incremental import Interim, by_change
 from tap_intercom.tap import TapIntercom
 
 from testbed.intercom.expected import assert_same_records, expected_record
@@ -140,3 +141,52 @@ def test_contacts_that_reach_search_late_are_caught_by_the_lookback(sandbox_fact
     third = tap_runner(config, ["contacts"], state=second.final_state)
     assert third.returncode == 0, third.stderr[-3000:]
     assert set(added) <= _ids(third.records["contacts"])
+
+
+def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
+    # A search window (unsorted, its end 100 the checkpoint), then a second one.
+    window = [{"id": "c", "updated_at": 30}, {"id": "a", "updated_at": 10}]
+    window2 = [{"id": "d", "updated_at": 30}, {"id": "b", "updated_at": 10}]
+    batches = [(window[:1], None), (window[1:], None), ([], 40), (window2, None), ([], 100)]
+    out = list(by_change(iter(batches), "updated_at"))
+    assert out == [
+        ([{"id": "a", "updated_at": 10}], 30),
+        ([{"id": "c", "updated_at": 30}], 40),
+        ([{"id": "b", "updated_at": 10}], 30),
+        ([{"id": "d", "updated_at": 30}], 100),
+    ]
+    # Cuts inside a stretch are interim; the parent's own checkpoints are not.
+    assert [type(checkpoint) for _, checkpoint in out] == [Interim, int, Interim, int]
+
+
+def test_a_stretch_too_long_to_sort_passes_through_in_listing_order(monkeypatch):
+    monkeypatch.setattr("tap_intercom.incremental.MAX_SORTED_PARENTS", 3)
+    pages = [[{"id": str(n), "updated_at": 9 - n}] * 2 for n in range(3)]
+    batches = [(pages[0], None), (pages[1], None), (pages[2], None), ([], 50)]
+    out = list(by_change(iter(batches), "updated_at"))
+    assert [parent["id"] for parents, _ in out for parent in parents] == [
+        "0",
+        "0",
+        "1",
+        "1",
+        "2",
+        "2",
+    ]
+    assert [checkpoint for _, checkpoint in out if checkpoint is not None] == [50]
+
+
+def test_a_child_stream_emits_state_between_the_parents_checkpoints(sandbox_factory, tap_runner):
+    # One search window holds every conversation: the parent checkpoints only at its
+    # end; with a 1-second cadence and slow requests the child still emits STATE on
+    # the way, and each is a bookmark the run had reached.
+    sandbox = sandbox_factory(conversations=120, big_conversations=0, latency_ms=150)
+    config = tap_config(sandbox, state_interval_seconds=1, max_workers=2)
+    run = tap_runner(config, ["conversation_parts"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    bookmarks = [
+        state["bookmarks"]["conversation_parts"]["replication_key_value"]
+        for state in run.states
+        if state.get("bookmarks", {}).get("conversation_parts", {}).get("replication_key_value")
+    ]
+    assert len(set(bookmarks)) >= 3, bookmarks
+    assert bookmarks == sorted(bookmarks)

@@ -48,3 +48,56 @@ def test_a_failed_fetch_raises_in_order():
     assert next(results) == ([2], None)
     with pytest.raises(RuntimeError, match="boom"):
         next(results)
+
+
+def _concurrency_probe(delay: float):
+    """A fetch that records the most items running at once."""
+    state = {"running": 0, "most": 0}
+    lock = threading.Lock()
+
+    def fetch(item: int) -> list[int]:
+        with lock:
+            state["running"] += 1
+            state["most"] = max(state["most"], state["running"])
+        time.sleep(delay)
+        with lock:
+            state["running"] -= 1
+        return [item]
+
+    return fetch, state
+
+
+def test_in_flight_follows_the_target_not_the_bound():
+    fetch, state = _concurrency_probe(0.02)
+    out = list(ordered_parallel_map(fetch, iter([(list(range(200)), None)]), 100, lambda: 5))
+    assert [records for records, _ in out] == [[item] for item in range(200)]
+    assert state["most"] <= 5
+
+
+def test_the_bound_caps_a_larger_target():
+    fetch, state = _concurrency_probe(0.02)
+    list(ordered_parallel_map(fetch, iter([(list(range(200)), None)]), 6, lambda: 50))
+    assert 1 < state["most"] <= 6
+
+
+def test_without_a_target_concurrency_grows_from_a_few():
+    fetch, state = _concurrency_probe(0.01)
+    list(ordered_parallel_map(fetch, iter([(list(range(300)), None)]), 40))
+    # Starts at a handful, one more per finished item: well above the start, never
+    # above the bound.
+    assert 10 < state["most"] <= 40
+
+
+def test_a_slow_first_item_bounds_the_results_held_for_ordering():
+    started: list[int] = []
+
+    def fetch(item: int) -> list[int]:
+        started.append(item)
+        time.sleep(1.0 if item == 0 else 0.001)
+        return [item]
+
+    results = ordered_parallel_map(fetch, iter([(list(range(1000)), None)]), 50, lambda: 4)
+    assert next(results) == ([0], None)
+    # While item 0 ran, the others finished but only a bounded number were started.
+    assert len(started) < 4 * 2 + 16 + 4 + 1
+    assert len(list(results)) == 999

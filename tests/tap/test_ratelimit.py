@@ -93,3 +93,21 @@ def test_every_stream_and_tap_instance_of_a_workspace_shares_one_pacer():
     shared = first[0].pacer
     assert all(stream.pacer is shared for stream in first + second)
     assert api_streams("token-b")[0].pacer is not shared
+
+
+def test_sustainable_in_flight_is_the_remaining_budget_rate_times_the_latency():
+    pacer = RateLimitPacer()
+    assert pacer.sustainable_in_flight() is None  # nothing known yet
+    pacer.acquire()
+    # 1,000 left for 10 s (the margin aside): 100 a second, at 0.5 s each: ~50 in flight.
+    pacer.update(_headers(limit=1_000, remaining=1_000, reset_in=10), round_trip=0.5)
+    assert 45 <= pacer.sustainable_in_flight() <= 65
+    # The same window almost spent: fewer in flight, before any 429.
+    pacer.acquire()
+    pacer.update(_headers(limit=1_000, remaining=100, reset_in=10), round_trip=0.5)
+    assert pacer.sustainable_in_flight() <= 8
+    # Higher latency: more in flight for the same rate.
+    slow = RateLimitPacer()
+    slow.acquire()
+    slow.update(_headers(limit=1_000, remaining=1_000, reset_in=10), round_trip=2.0)
+    assert slow.sustainable_in_flight() >= 180

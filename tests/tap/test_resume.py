@@ -20,6 +20,8 @@ KEYS = {stream_type.name: stream_type.primary_keys for stream_type in STREAM_TYP
         ("contacts", {"contacts": 2500}, 1200),
         ("conversations", {"conversations": 1500}, 700),
         ("conversation_parts", {"conversations": 600, "big_conversations": 0}, 1200),
+        # Read in time slices, a checkpoint after each.
+        ("activity_logs", {"activity_logs": 600}, 300),
     ],
 )
 def test_killed_run_resumes_from_its_last_state(
@@ -57,15 +59,23 @@ def _records_before(run, states_seen: int, stream: str) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("stream", "sizes"),
+    ("stream", "sizes", "settings"),
     [
-        ("contacts", {"contacts": 800}),
-        ("conversations", {"conversations": 500, "big_conversations": 0}),
+        ("contacts", {"contacts": 800}, {}),
+        ("conversations", {"conversations": 500, "big_conversations": 0}, {}),
+        # Interim checkpoints between the parent's (a STATE at every one of them).
+        (
+            "conversation_parts",
+            {"conversations": 300, "big_conversations": 0},
+            {"state_interval_seconds": 0, "page_size": 150},
+        ),
     ],
 )
-def test_any_emitted_state_is_a_safe_resume_point(sandbox_factory, tap_runner, stream, sizes):
+def test_any_emitted_state_is_a_safe_resume_point(
+    sandbox_factory, tap_runner, stream, sizes, settings
+):
     sandbox = sandbox_factory(**sizes)
-    config = tap_config(sandbox, page_size=10)
+    config = tap_config(sandbox, **{"page_size": 10, **settings})
     full = tap_runner(config, [stream])
     assert full.returncode == 0, full.stderr[-3000:]
     with_bookmark = [

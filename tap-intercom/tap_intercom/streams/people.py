@@ -30,6 +30,7 @@ from tap_intercom.incremental import Batch, ChildStream, IncrementalStream
 from tap_intercom.pagination import CompanyScroll
 from tap_intercom.parallel import ordered_parallel_map
 from tap_intercom.search import SortedSearchStream
+from tap_intercom.spool import read_ahead
 
 DAY_SECONDS = 86_400
 DEFAULT_RECONCILIATION_DAYS = 7
@@ -120,7 +121,10 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         # id missing is asked for, and only a 404 (deleted, or merged on 2.15) or a 410
         # (merged, 2.16) marks it.
         verdicts = ordered_parallel_map(
-            self._verdict, [(difference.removed, None)], self.max_workers
+            self._verdict,
+            [(difference.removed, None)],
+            self.max_workers,
+            self.pacer.sustainable_in_flight,
         )
         for results, _ in verdicts:
             for ident, gone_at in results:
@@ -144,7 +148,9 @@ class CompaniesStream(_Reconciling):
     """Companies, from the scroll API; incremental by filtering on `updated_at`.
 
     The scroll cannot start in the middle, so every run scrolls through all companies
-    and the bookmark moves once, at the end. `company_segments` replays this run's
+    and the bookmark moves once, at the end. The scroll is read ahead in a thread of
+    its own (spooled to disk): a slow downstream never leaves it idle long enough for
+    Intercom to expire it. `company_segments` replays this run's
     listing rather than opening a second scroll, which Intercom would refuse
     (`scroll_exists`) until the first expired. Ids that a complete scroll no longer
     lists were archived (deleted): they are emitted as deletions at the end.
@@ -175,7 +181,7 @@ class CompaniesStream(_Reconciling):
         """One batch per scroll page of companies changed since `start`."""
         scroll = CompanyScroll(self._fetch_scroll_page, self.logger)
         newest = start
-        for page in scroll.pages():
+        for page in read_ahead(scroll.pages()):
             if self._listing_ids is not None:
                 for company in page:
                     self._listing_ids.add(company["id"], company.get("created_at"))

@@ -1,0 +1,119 @@
+"""Disk-backed queues: what a run must keep for later, or read ahead, without holding
+it in memory.
+
+- A parent stream's listing (ids and replication keys of every changed parent) is
+  written to a `Spool` as it goes out and replayed by each child stream: memory stays
+  flat however many parents a first sync finds.
+- `read_ahead` runs a source (the companies scroll, a parent listing) in a thread of
+  its own, so it never waits for a slow consumer: the scroll cannot sit idle long
+  enough to expire, and parents are listed while their children are fetched.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+_LENGTH = struct.Struct("<Q")
+
+
+class Spool(Generic[Item]):
+    """Items appended to an anonymous temporary file, read back in order by any number
+    of readers, also while the writer is still appending."""
+
+    def __init__(self) -> None:
+        # Lives as long as the spool (closed by `discard`), not one block.
+        self._file = tempfile.TemporaryFile(prefix="tap-intercom-spool-")  # noqa: SIM115
+        self._fd = self._file.fileno()
+        self._condition = threading.Condition()
+        self._size = 0  # bytes of complete items
+        self._count = 0
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, item: Item) -> None:
+        """Write one item (the writer side; one writer at a time)."""
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        os.pwrite(self._fd, _LENGTH.pack(len(data)) + data, self._size)
+        with self._condition:
+            self._size += _LENGTH.size + len(data)
+            self._count += 1
+            self._condition.notify_all()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """No more items; readers raise `error` (if any) once they have read them all."""
+        with self._condition:
+            self._closed, self._error = True, error
+            self._condition.notify_all()
+
+    def __iter__(self) -> Iterator[Item]:
+        """Every item from the first, waiting for the writer until it closes."""
+        offset = 0
+        while True:
+            with self._condition:
+                while offset >= self._size and not self._closed:
+                    self._condition.wait()
+                if offset >= self._size:
+                    if self._error is not None:
+                        raise self._error
+                    return
+            (length,) = _LENGTH.unpack(os.pread(self._fd, _LENGTH.size, offset))
+            offset += _LENGTH.size
+            yield pickle.loads(os.pread(self._fd, length, offset))
+            offset += length
+
+    def discard(self) -> None:
+        """Delete the file (readers must be done)."""
+        self._file.close()
+
+
+def read_ahead(source: Iterable[Item], max_ahead: int | None = None) -> Iterator[Item]:
+    """The items of `source`, produced by a thread of its own into a `Spool`: at most
+    `max_ahead` items ahead of the consumer, or as far as the source goes (None).
+
+    An error of the source is raised here after the items before it. When the consumer
+    stops early, the producer stops at its next item."""
+    spool: Spool[Item] = Spool()
+    consumed = 0
+    room = threading.Condition()
+    stopped = False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                with room:
+                    while max_ahead is not None and len(spool) - consumed >= max_ahead:
+                        if stopped:
+                            return
+                        room.wait()
+                    if stopped:
+                        return
+                spool.append(item)
+        except BaseException as error:  # handed to the consumer, raised there
+            spool.close(error)
+        else:
+            spool.close()
+
+    producer = threading.Thread(target=produce, name="tap-intercom-read-ahead", daemon=True)
+    producer.start()
+    try:
+        for item in spool:
+            yield item
+            with room:
+                consumed += 1
+                room.notify_all()
+    finally:
+        with room:
+            stopped = True
+            room.notify_all()
+        producer.join()
+        spool.discard()

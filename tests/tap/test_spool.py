@@ -1,0 +1,68 @@
+"""Disk spools and read-ahead: order, several readers, errors, bounds, early stops."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from tap_intercom.spool import Spool, read_ahead
+
+
+def test_a_spool_is_read_back_in_order_by_every_reader_while_it_is_written():
+    spool: Spool[tuple[list[dict], int | None]] = Spool()
+    early: list = []
+    reader = threading.Thread(target=lambda: early.extend(spool))
+    reader.start()
+    for number in range(500):
+        spool.append(([{"id": str(number)}], number if number % 7 == 0 else None))
+    spool.close()
+    reader.join(10)
+    late = list(spool)
+    assert early == late == [([{"id": str(n)}], n if n % 7 == 0 else None) for n in range(500)]
+    assert len(spool) == 500
+    spool.discard()
+
+
+def test_read_ahead_raises_the_source_error_after_the_items_before_it():
+    def source():
+        yield 1
+        yield 2
+        raise ValueError("page 3 failed")
+
+    items = read_ahead(source())
+    assert next(items) == 1
+    assert next(items) == 2
+    with pytest.raises(ValueError, match="page 3 failed"):
+        next(items)
+
+
+def test_read_ahead_runs_the_source_without_waiting_for_the_consumer():
+    produced: list[float] = []
+
+    def source():
+        for number in range(20):
+            produced.append(time.monotonic())
+            yield number
+
+    items = read_ahead(source())
+    assert next(items) == 0
+    time.sleep(0.3)  # a slow consumer: the source has gone on to its end meanwhile
+    assert len(produced) == 20
+    assert list(items) == list(range(1, 20))
+
+
+def test_bounded_read_ahead_stays_within_its_bound_and_stops_with_the_consumer():
+    produced: list[int] = []
+
+    def source():
+        for number in range(1_000):
+            produced.append(number)
+            yield number
+
+    items = read_ahead(source(), max_ahead=5)
+    assert next(items) == 0
+    time.sleep(0.2)
+    assert len(produced) <= 1 + 5 + 1
+    items.close()  # the consumer stops: so does the producer
+    assert len(produced) <= 1 + 5 + 2
