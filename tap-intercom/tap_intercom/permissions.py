@@ -27,6 +27,8 @@ STREAM_PERMISSIONS: dict[str, str] = {
     "contacts": USERS_AND_COMPANIES,
     "contact_notes": USERS_AND_COMPANIES,
     "contact_events": "Read events",
+    "contact_tags": USERS_AND_COMPANIES,
+    "contact_companies": USERS_AND_COMPANIES,
     "companies": USERS_AND_COMPANIES,
     "company_segments": USERS_AND_COMPANIES,
     "conversations": CONVERSATIONS,

@@ -420,20 +420,7 @@ class Api:
             or record.get("role") != "user"
         ):
             return record
-        return {**record, "merge_history": self._merge_history(i)}
-
-    def _merge_history(self, i: int) -> list[dict[str, Any]]:
-        """The leads merged into contact i, newest first."""
-        store = self.ws.kinds["contacts"]
-        return [
-            {
-                "type": "merge_history",
-                "source_contact_id": store.codec.encode(source),
-                "source_contact_role": self.ws.gen.contact_role(source),
-                "merged_at": at,
-            }
-            for source, at in reversed(store.merged_into.get(i, []))
-        ]
+        return {**record, "merge_history": merge_history_of(self.ws, i)}
 
     def merge_history(self, request: Request, ident: str) -> dict[str, Any]:
         """GET /contacts/{id}/merge_history (2.16): users only, cursor paged."""
@@ -445,7 +432,7 @@ class Api:
             store, i = self._record_or_404("contacts", ident, "Contact")
             if self.ws.gen.contact_role(i) != "user":
                 raise ApiError(404, "not_found", "Contact not found")
-            history = self._merge_history(i)
+            history = merge_history_of(self.ws, i)
         if order == "asc":
             history.reverse()
         cursor = request.arg("cursor")
@@ -885,6 +872,20 @@ class Api:
             "total_count": None,
             "scroll_param": scroll.param,
         }
+
+
+def merge_history_of(ws: Workspace, i: int) -> list[dict[str, Any]]:
+    """The leads merged into contact i, newest first (2.16's `merge_history`)."""
+    store = ws.kinds["contacts"]
+    return [
+        {
+            "type": "merge_history",
+            "source_contact_id": store.codec.encode(source),
+            "source_contact_role": ws.gen.contact_role(source),
+            "merged_at": at,
+        }
+        for source, at in reversed(store.merged_into.get(i, []))
+    ]
 
 
 # 2.16's conversation priorities for 2.15's two.

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from testbed.intercom.api import as_of_2_16, conversation_attribute, version_tuple
+from testbed.intercom.api import (
+    as_of_2_16,
+    conversation_attribute,
+    merge_history_of,
+    version_tuple,
+)
 from testbed.intercom.records import EVENTS_LISTED
 from testbed.intercom.store import Workspace
 
@@ -139,6 +144,13 @@ def stream_truth(ws: Workspace, stream: str, version: str = "2.15") -> list[dict
         return records
     if stream == "conversation_attributes":
         records = [{"model": "conversation", **conversation_attribute(a)} for a in records]
+    if stream == "contacts":  # a full extraction on 2.16 asks for the merge history
+        store = ws.kinds["contacts"]
+        with ws.lock:
+            for record in records:
+                if record.get("role") == "user":
+                    i = store.lookup(record["id"])
+                    record["merge_history"] = merge_history_of(ws, i)
     as_of_2_16(records)
     return records
 
