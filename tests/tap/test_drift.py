@@ -4,6 +4,7 @@ fields announced, unlisted nested fields kept and counted; never an exception.""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,9 @@ from tap_intercom.drift import (
     with_drift_column,
 )
 from tap_intercom.schemas import load_schema, timestamp_converter
+from tap_intercom.summary import SUMMARY_PREFIX
+
+from tests.tap.conftest import tap_config
 
 T = 1_700_000_000
 
@@ -174,3 +178,47 @@ def test_every_stream_schema_compiles_and_accepts_its_own_null_record():
         drift, _ = guard(stream)
         record = {name: None for name in with_drift_column(load_schema(stream))["properties"]}
         assert drift.absorb(dict(record)) == record
+
+
+def test_the_tap_announces_new_fields_before_their_first_record_and_reports_drift(
+    sandbox_factory, tap_runner, tmp_path
+):
+    """Against a drifting sandbox: the SDK's SCHEMA/RECORD order and our overrides
+    (`sync` reporting, `post_process` absorbing) hold end to end."""
+    sandbox = sandbox_factory(contacts=20, conversations=12, companies=4, tickets=3, drift=True)
+    run = tap_runner(tap_config(sandbox), ["conversations"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    messages = [json.loads(line) for line in run.stdout.splitlines()]
+    schemas = [
+        (n, m["schema"]["properties"])
+        for n, m in enumerate(messages)
+        if m["type"] == "SCHEMA" and m["stream"] == "conversations"
+    ]
+    first_with_field = next(
+        n for n, m in enumerate(messages) if m["type"] == "RECORD" and "ai_topic" in m["record"]
+    )
+    announced = [n for n, properties in schemas if "ai_topic" in properties]
+    assert announced and announced[0] < first_with_field
+    assert "ai_topic" not in schemas[0][1] and DRIFT_PROPERTY in schemas[0][1]
+
+    drifted = [r for r in run.records["conversations"] if r.get(DRIFT_PROPERTY)]
+    assert drifted and all(
+        r[DRIFT_PROPERTY] == {"statistics.median_time_to_reply": "n/a"} for r in drifted
+    )
+    assert all(isinstance(r["statistics"]["last_closed_by_id"], str) for r in drifted)
+
+    line = next(x for x in run.stderr.splitlines() if SUMMARY_PREFIX in x)
+    entries = json.loads(line.split(SUMMARY_PREFIX, 1)[1])["drift"]["conversations"]
+    moved = next(e for e in entries if e["path"] == "statistics.median_time_to_reply")
+    assert moved == {
+        "path": "statistics.median_time_to_reply",
+        "declared": "integer",
+        "seen": "string",
+        "outcome": MOVED,
+        "count": len(drifted),
+    }
+    warning = (
+        "Schema drift in conversations at statistics.median_time_to_reply: declared "
+        f"integer, Intercom sent string {len(drifted)} times (moved to _sdc_drift)"
+    )
+    assert run.stderr.count(warning) == 1

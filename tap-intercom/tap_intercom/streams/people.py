@@ -18,6 +18,7 @@ from typing import Any
 
 from singer_sdk.helpers.types import Context
 
+from tap_intercom.client import version_tuple
 from tap_intercom.deletions import (
     DEFAULT_CAPACITY,
     LISTED_AT_KEY,
@@ -36,13 +37,6 @@ DAY_SECONDS = 86_400
 DEFAULT_RECONCILIATION_DAYS = 7
 #: `merge_history` on contacts exists from this version on.
 MERGE_HISTORY_VERSION = (2, 16)
-
-
-def _version(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split("."))
-    except ValueError:
-        return ()
 
 
 class _Reconciling(IncrementalStream):
@@ -82,7 +76,7 @@ class ContactsStream(_Reconciling, SortedSearchStream):
 
     def search_params(self) -> dict[str, Any]:
         """On 2.16, each user comes with the leads merged into it."""
-        if _version(self.intercom_version) >= MERGE_HISTORY_VERSION:
+        if version_tuple(self.intercom_version) >= MERGE_HISTORY_VERSION:
             return {"include_merge_history": "true"}
         return {}
 
