@@ -32,7 +32,8 @@ def _at(value, steps):
 
 
 def test_refusals_and_drift_are_cli_options():
-    options = parse_args(["--drift", "--refuse", "/tags=not_found", "--refuse", "/teams=unauthorized"])
+    refuse = ["--refuse", "/tags=not_found", "--refuse", "/teams=unauthorized"]
+    options = parse_args(["--drift", *refuse])
     assert options.drift is True
     assert options.refusals == {"/tags": "not_found", "/teams": "unauthorized"}
     assert options.effective_refusals() == {**DRIFT_REFUSALS, **options.refusals}
