@@ -151,12 +151,15 @@ class IntercomStream(RESTStream[PageToken | None]):
         """When the workspace was created (`GET /me`), 0 if Intercom will not say."""
         key = self.workspace_key
         if key not in _workspace_created_at:
+            answered = self._answered  # /me says nothing of the stream's own endpoint
             try:
                 app = self.request_json("/me").get("app") or {}
                 _workspace_created_at[key] = int(app.get("created_at") or 0)
             except IntercomAPIError as error:
                 self.logger.info("Workspace creation time unknown (%s)", error)
                 _workspace_created_at[key] = 0
+            finally:
+                self._answered = answered
         return _workspace_created_at[key]
 
     @property

@@ -117,3 +117,12 @@ def test_a_run_whose_every_stream_is_refused_fails(sandbox_factory, tap_runner):
     run = tap_runner(tap_config(sandbox), ["tags"])
     assert run.returncode != 0
     assert "refused every selected stream (tags)" in run.stderr
+
+
+def test_a_404_on_a_search_endpoint_after_asking_me_skips_the_stream(sandbox_factory, tap_runner):
+    """Windowed searches ask GET /me first: that answer must not make the stream's own
+    404 look like a missing object."""
+    sandbox = sandbox_factory(refusals={"/tickets": "not_found"})
+    run = tap_runner(tap_config(sandbox), ["tickets", "admins"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Skipping stream tickets: Intercom refused POST /tickets/search with 404" in run.stderr
