@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from tap_intercom.client import to_rfc3339
-from tap_intercom.idsketch import Difference, IdSketch, cells_for
+from tap_intercom.idsketch import Difference, IdSketch, cells_for, digest
 
 SKETCH_KEY = "id_sketch"
 NEWEST_CREATED_KEY = "id_sketch_newest_created_at"
@@ -58,7 +58,8 @@ class IdReconciliation:
 
     def add(self, ident: str, created_at: Any) -> None:
         """One listed id (each at most once) and its `created_at` (UNIX seconds)."""
-        self.current.add(ident)
+        stored = digest(ident)
+        self.current.add(stored)
         self.listed += 1
         created = created_at if isinstance(created_at, int) else None
         if created is not None and created > self.newest_created_at:
@@ -66,7 +67,7 @@ class IdReconciliation:
         if self.comparable is not None and (
             self.compared_up_to is None or created is None or created <= self.compared_up_to
         ):
-            self.comparable.add(ident)
+            self.comparable.add(stored)
 
     def finish(self) -> Difference:
         """The ids of the previous listing that this one lacks (`removed`)."""

@@ -36,13 +36,21 @@ def cells_for(capacity: int) -> int:
     return -(-wanted // HASHES) * HASHES
 
 
-def _digest(ident: str) -> tuple[bytes, int, int]:
-    """The id as a fixed-width key, its checksum, and a 64-bit position seed."""
+#: An id as the sketch stores it: its bytes as an integer, its checksum, a position seed.
+Digest = tuple[int, int, int]
+
+
+def digest(ident: str) -> Digest:
+    """What the sketch stores of `ident` (computed once, added to several sketches)."""
     key = ident.encode()
     if len(key) > KEY_BYTES or key.endswith(b"\0"):
         raise ValueError(f"id {ident!r} cannot be carried by the id sketch")
-    digest = hashlib.blake2b(key, digest_size=16).digest()
-    return key, int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
+    hashed = hashlib.blake2b(key, digest_size=16).digest()
+    return (
+        int.from_bytes(key, "little"),
+        int.from_bytes(hashed[:8], "little"),
+        int.from_bytes(hashed[8:], "little"),
+    )
 
 
 @dataclass
@@ -76,10 +84,10 @@ class IdSketch:
         width = len(self.counts) // HASHES
         return [n * width + (seed >> (n * 20)) % width for n in range(HASHES)]
 
-    def add(self, ident: str) -> None:
-        """Put `ident` in the set (an id must be added at most once)."""
-        key, check, seed = _digest(ident)
-        self._apply(int.from_bytes(key, "little"), check, seed, 1)
+    def add(self, ident: str | Digest) -> None:
+        """Put an id (or its `digest`) in the set; an id must be added at most once."""
+        key, check, seed = digest(ident) if isinstance(ident, str) else ident
+        self._apply(key, check, seed, 1)
 
     def _apply(self, key: int, check: int, seed: int, sign: int) -> None:
         for position in self._positions(seed):
@@ -107,16 +115,14 @@ class IdSketch:
             if count not in (1, -1):
                 continue
             key_bytes = self.keys[position].to_bytes(KEY_BYTES, "little")
-            ident_bytes = key_bytes.rstrip(b"\0")
             try:
-                ident = ident_bytes.decode()
-                _, check, seed = _digest(ident)
+                ident = key_bytes.rstrip(b"\0").decode()
+                key, check, seed = digest(ident)
             except (UnicodeDecodeError, ValueError):
                 continue
             if check != self.checks[position]:
                 continue  # several ids whose counts cancel out, not a pure cell
             (result.removed if count == 1 else result.added).append(ident)
-            key = int.from_bytes(key_bytes, "little")
             positions = self._positions(seed)
             self._apply(key, check, seed, -count)
             pending.extend(positions)

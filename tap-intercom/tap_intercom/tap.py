@@ -195,7 +195,7 @@ class TapIntercom(Tap):
             default=DEFAULT_CAPACITY,
             description=(
                 "Ids gone between two listings that the state's id sketch can name "
-                "(contacts, companies); 80 bytes of state each."
+                "(contacts, companies); about 100 bytes of state each."
             ),
         ),
         th.Property(
