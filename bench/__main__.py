@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark with its default (issue-sized) figures.
 
 Usage: python -m bench [NAME ...]   (names: tap_contacts tap_parts tap_pages
-target_upsert webhook_load timestamp_converter tap_requests; default: all). Each prints its own
+target_upsert webhook_load timestamp_converter tap_requests tap_memory pipeline_kills;
+default: all). Each prints its own
 table and writes bench/results/NAME.md.
 """
 
@@ -18,6 +19,8 @@ BENCHMARKS = [
     "webhook_load",
     "timestamp_converter",
     "tap_requests",
+    "tap_memory",
+    "pipeline_kills",
 ]
 
 

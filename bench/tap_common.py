@@ -67,6 +67,7 @@ class TapRun:
     requests: int
     failed_requests: int
     request_span: float
+    peak_rss_mb: float  # the tap process's maximum resident set size
     final_state: dict[str, Any] | None = None
     #: Deletion records (`_sdc_deleted_at`) by stream.
     deleted: dict[str, int] = field(default_factory=dict)
@@ -125,6 +126,7 @@ def run_tap(
         requests=len(log),
         failed_requests=sum(1 for entry in log if entry["status"] >= 400),
         request_span=(max(times) - min(times)) if times else 0.0,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
         final_state=final_state,
         deleted=deleted,
     )

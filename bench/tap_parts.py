@@ -3,20 +3,23 @@
 Run: .venv/bin/python -m bench.tap_parts [--conversations N] [--latencies MS ...]
      [--budgets N ...] [--max-workers W] [--repeats R]
 For every (latency, budget) pair: requests/s over the full 10-second windows of the
-sandbox's rate limiter (the first and the last, partial, windows left out) and that
-rate's share of the budget, 429s (all, and after the first window), other failed
-requests; medians of R runs. Writes bench/results/tap_parts.md.
+sandbox's rate limiter while parts are fetched (the window of the first part request
+and the last, partial, window left out) and that rate's share of the budget, 429s
+(all, and after the first window), other failed requests; medians of R runs.
+Writes bench/results/tap_parts.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from bench.tap_common import Sandbox, median, print_table, run_tap, sandbox
 
+PART = re.compile(r"^/conversations/\d+$")
 WINDOW = 10  # seconds: the sandbox counts requests per 10-second window, as Intercom does
 
 
@@ -36,7 +39,10 @@ def measure(box: Sandbox, latency: float, config: dict[str, Any]) -> Pace:
         entry["time"] -= latency
     windows = Counter(int(entry["time"]) // WINDOW for entry in log)
     first, last = min(windows), max(windows)
-    full = [count for window, count in windows.items() if first < window < last]
+    # Steady state: from the first window in which parts were fetched (before it, the
+    # tap only lists the first search window of conversations).
+    parts_from = min(int(e["time"]) // WINDOW for e in log if PART.match(e["path"]))
+    full = [count for window, count in windows.items() if parts_from < window < last]
     # Shorter than three windows: the span of the log is all there is.
     rate = sum(full) / (WINDOW * len(full)) if full else run.requests / max(run.request_span, 1e-9)
     statuses = [(int(entry["time"]) // WINDOW, entry["status"]) for entry in log]

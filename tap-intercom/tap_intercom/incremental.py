@@ -31,9 +31,10 @@ from tap_intercom.spool import Spool, read_ahead
 #: A batch of raw records and the checkpoint reached once they are emitted (or None).
 Batch = tuple[list[dict[str, Any]], int | None]
 DEFAULT_STATE_INTERVAL_SECONDS = 60
-# Batches of parents listed ahead of the children being fetched: several seconds of
-# work at the full rate budget, so the workers never wait for the next page.
-PARENT_BATCHES_AHEAD = 8
+# Batches (pages) of parents listed ahead of the children being fetched, spooled to
+# disk: more than a whole search window (up to 2 x 20 pages), so the next window is
+# complete, and can be sorted, by the time the workers finish the current one.
+PARENT_BATCHES_AHEAD = 64
 # Parents between two checkpoints sorted in memory (ids and replication keys only);
 # beyond this the children of that stretch are fetched in listing order instead.
 MAX_SORTED_PARENTS = 50_000
@@ -189,6 +190,7 @@ class ChildStream(IncrementalStream):
             by_change(listed, parents.replication_key, self.parent_fields),
             self.max_workers,
             self.pacer.sustainable_in_flight,
+            self.logger,
         )
 
     def _children_with_parent_id(self, parent: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ overlaps with fetching the current one.
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -40,14 +41,12 @@ class ConcurrencyLimit:
         self.upper = upper
         self._target = in_flight_target
         self.current = min(INITIAL_IN_FLIGHT, upper)
-        self.peak = self.current
 
     def item_finished(self) -> None:
         """Follow the estimate; without one, grow by one (a doubling per round trip)."""
         target = self._target()
         wanted = self.current + 1 if target is None else target
         self.current = max(1, min(self.upper, wanted))
-        self.peak = max(self.peak, self.current)
 
 
 def ordered_parallel_map(
@@ -55,16 +54,18 @@ def ordered_parallel_map(
     batches: Iterable[tuple[list[Item], Checkpoint | None]],
     max_workers: int,
     in_flight_target: Callable[[], int | None] = lambda: None,
+    logger: logging.Logger | None = None,
 ) -> Iterator[tuple[list[Result], Checkpoint | None]]:
     """For every item, `(fetch(item), None)` in input order; after each batch that has
-    a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order."""
+    a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order. At the end,
+    `logger` (if any) is told the most items that were in flight."""
     limit = ConcurrencyLimit(max_workers, in_flight_target)
     # Threads start only when an item finds none idle: a high `max_workers` costs
     # nothing where the budget needs few.
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
     pending: deque[tuple[Future[list[Result]] | None, Checkpoint | None]] = deque()
     finished: queue.SimpleQueue[None] = queue.SimpleQueue()
-    running = 0
+    running = most = 0
 
     def collect(block: bool) -> None:
         nonlocal running
@@ -92,12 +93,15 @@ def ordered_parallel_map(
                         collect(block=True)
                 future = pool.submit(fetch, item)
                 running += 1
+                most = max(most, running)
                 future.add_done_callback(lambda _: finished.put(None))
                 pending.append((future, None))
             if checkpoint is not None:
                 pending.append((None, checkpoint))
         while pending:
             yield _result(pending.popleft())
+        if logger is not None:
+            logger.info("Up to %d requests in flight (max_workers %d)", most, max_workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -1,0 +1,110 @@
+"""Benchmark: seconds of work lost when `tap-intercom | target-snowflake` is killed.
+
+Run: .venv/bin/python -m bench.pipeline_kills [--kills N] [--cadence S]
+     [--earliest T] [--latest T] [--latency-ms MS]
+Each kill is a fresh first sync (conversations and their parts, on the sandbox with
+MS latency and the default budget of 1,666 requests per 10 s, into the local
+Snowflake), SIGKILLed at a moment drawn uniformly from [T_earliest, T_latest] seconds
+into the run. Work lost: the kill's moment minus the moment the tap wrote the last
+STATE the target had passed on (the whole run when there was none). With no
+--cadence, both sides run with their defaults (tap `state_interval_seconds` 60,
+target `max_uncommitted_age_seconds` 60); with --cadence S both are S. Prints the
+median and the maximum; writes bench/results/pipeline_kills.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.tap_common import median, print_table
+from testbed.crash import KillablePipeline
+from testbed.intercom import SandboxOptions, run_sandbox
+from testbed.pipeline import LocalEndpoints
+from testbed.servers import local_snowflake
+
+STREAMS = ["conversations", "conversation_parts"]
+PARTS_PER_SECOND = 160  # about what the default budget sustains: sizes the workspace
+
+
+def main() -> None:
+    # A plain `kill` of the benchmark stops its servers and pipelines too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--cadence", type=float, help="seconds (default: the plugins' own)")
+    parser.add_argument("--earliest", type=float, help="default: one minute, or 2 cadences")
+    parser.add_argument("--latest", type=float, help="default: three minutes, or 6 cadences")
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--seed", type=int, default=12)
+    args = parser.parse_args()
+    unit = args.cadence or 60.0
+    earliest = args.earliest if args.earliest is not None else (2 * unit if args.cadence else 60)
+    latest = args.latest if args.latest is not None else 3 * earliest
+    rng = random.Random(args.seed)
+    settings: dict[str, Any] = {}
+    target_settings: dict[str, Any] = {}
+    if args.cadence:
+        settings["state_interval_seconds"] = args.cadence
+        target_settings["max_uncommitted_age_seconds"] = args.cadence
+
+    conversations = int(latest * PARTS_PER_SECOND * 1.5)
+    options = SandboxOptions(
+        contacts=100, conversations=conversations, big_conversations=0, companies=5, tickets=2
+    )
+    options.faults.merge({"latency_ms": args.latency_ms})
+    lost: list[float] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-kills-") as tmp,
+        local_snowflake(Path(tmp) / "fakesnow") as snowflake,
+        run_sandbox(options) as sandbox,
+    ):
+        for kill in range(args.kills):
+            endpoints = LocalEndpoints(
+                intercom_url=sandbox.url,
+                intercom_token=sandbox.token,
+                snowflake=snowflake,
+                database=f"BENCH_KILL_{kill}",
+            )
+            run = KillablePipeline(
+                Path(tmp) / f"kill-{kill}",
+                endpoints.tap_config() | settings,
+                endpoints.target_config() | target_settings,
+                STREAMS,
+            ).start()
+            moment = rng.uniform(earliest, latest)
+            try:
+                time.sleep(max(0.0, run.started_at + moment - time.monotonic()))
+                ended = run.tap.poll() is not None
+            finally:
+                killed_at = run.kill()
+            if ended:
+                raise SystemExit(f"the first sync ended before {moment:.0f} s: a bigger sandbox")
+            lost.append(run.work_lost(killed_at))
+            committed = len(run.committed)
+            print(
+                f"kill {kill + 1}: at {moment:.1f} s, {committed} STATE committed before, "
+                f"{lost[-1]:.1f} s of work lost",
+                flush=True,
+            )
+    cadence = f"{args.cadence:g} s" if args.cadence else "defaults (60 s)"
+    print_table(
+        f"pipeline killed at random moments in [{earliest:g}, {latest:g}] s of a first sync "
+        f"({args.kills} kills; cadences: {cadence}; {args.latency_ms:g} ms latency)",
+        [
+            ("work lost, median (s)", f"{median(lost):.1f}"),
+            ("work lost, maximum (s)", f"{max(lost):.1f}"),
+            ("work lost, every kill (s)", ", ".join(f"{value:.0f}" for value in lost)),
+        ],
+        "pipeline_kills.md" if not args.cadence else f"pipeline_kills_{args.cadence:g}s.md",
+    )
+
+
+if __name__ == "__main__":
+    main()
