@@ -11,6 +11,7 @@ import hashlib
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -23,6 +24,7 @@ from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.metrics import Counter
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
@@ -117,6 +119,8 @@ class IntercomStream(RESTStream[PageToken | None]):
     # Records leave `post_process` matching their schema (drift absorbed, timestamps
     # converted), so the SDK's per-record type conformance is not needed.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    # Redirects are refused: they would resend the bearer token elsewhere.
+    allow_redirects = False
 
     def __init__(self, tap: Any) -> None:
         super().__init__(tap=tap, schema=with_drift_column(load_schema(self.name)))
@@ -125,12 +129,15 @@ class IntercomStream(RESTStream[PageToken | None]):
         # means the workspace does not have the endpoint).
         self._answered = False
         self._thread_local = threading.local()
-        self._send_with_retries = self.request_decorator(self._request)
-        self._send_retrying_rate_limits_only = self._retry_rate_limits(self._request)
+        self._send_with_retries = self.request_decorator(self._send_paced)
+        self._send_retrying_rate_limits_only = self._retry_rate_limits(self._send_paced)
+        self._request_counter: Counter | None = None
+        self._request_counter_lock = threading.Lock()
 
     # -- configuration ------------------------------------------------------------
 
     @property
+    @override
     def url_base(self) -> str:
         """The configured API host."""
         return api_base_url(dict(self.config))
@@ -178,11 +185,13 @@ class IntercomStream(RESTStream[PageToken | None]):
         return int(self.config.get("max_workers") or DEFAULT_MAX_WORKERS)
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds before a request is abandoned (and retried)."""
         return int(self.config.get("request_timeout") or 60)
 
     @cached_property
+    @override
     def http_headers(self) -> dict[str, str]:
         """Headers of every request, the bearer token included."""
         return {
@@ -193,11 +202,13 @@ class IntercomStream(RESTStream[PageToken | None]):
         }
 
     @cached_property
+    @override
     def user_agent(self) -> str:
         """`user_agent` from the config, else the tap's name and version."""
         return str(self.config.get("user_agent") or f"tap-intercom/{self._tap.plugin_version}")
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """One session per thread: requests' sessions are not thread-safe."""
         session = getattr(self._thread_local, "session", None)
@@ -211,30 +222,37 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     # -- one request --------------------------------------------------------------
 
-    def _request(
+    def _send_paced(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        """Send once under the pacer; decode and classify the answer."""
+        """Send once under the pacer, through the SDK's `_request`: it sends with
+        `requests_session`, `timeout` and `allow_redirects`, logs the SDK's
+        `http_request_duration` metric, and hands the answer to `validate_response`."""
         self.pacer.acquire()
+        self._thread_local.answered = False
         try:
-            response = self.requests_session.send(
-                prepared_request, timeout=self.timeout, allow_redirects=False
-            )
+            response = self._request(prepared_request, context)
         except BaseException:
-            self.pacer.release()
+            if not self._thread_local.answered:
+                self.pacer.release()  # no answer: the request did not count
             raise
-        if response.status_code == 429:
-            self.pacer.exhausted(response.headers)
-        else:
-            self.pacer.update(response.headers, response.elapsed.total_seconds())
-        self.validate_response(response)
         self._answered = True
         _token_accepted.add(self.workspace_key)
         return response
 
+    def _account_to_pacer(self, response: requests.Response) -> None:
+        """Every answer corrects the pacer's estimate (a 429 empties the window)."""
+        self._thread_local.answered = True
+        if response.status_code == 429:
+            self.pacer.exhausted(response.headers)
+        else:
+            self.pacer.update(response.headers, response.elapsed.total_seconds())
+
+    @override
     def validate_response(self, response: requests.Response) -> None:
-        """Raise the right error for the status; attach the decoded body as
-        `response.intercom_payload`."""
+        """Account the answer to the pacer, raise the right error for the status, and
+        attach the decoded body as `response.intercom_payload`."""
+        self._account_to_pacer(response)
         status = response.status_code
         where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
         if status == 429:
@@ -267,6 +285,7 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     # -- retries (singer-sdk backoff hooks) ----------------------------------------
 
+    @override
     def request_decorator(self, func: Callable) -> Callable:
         """Retry transient failures (5xx, broken bodies, timeouts, drops) with bounded
         exponential backoff, and 429s until the rate window lets the request through."""
@@ -296,10 +315,12 @@ class IntercomStream(RESTStream[PageToken | None]):
             logger=None,
         )(func)
 
+    @override
     def backoff_max_tries(self) -> int:
         """Attempts per request for transient failures other than 429."""
         return MAX_TRIES
 
+    @override
     def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
         """429: until the window resets (the pacer holds every thread back too);
         anything else: exponential, capped, with jitter."""
@@ -315,6 +336,7 @@ class IntercomStream(RESTStream[PageToken | None]):
                 wait = min(0.5 * 2**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.75, 1.25)
             error = yield wait
 
+    @override
     def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
         """Log the retry without the request (its headers hold the token)."""
         self.logger.warning(
@@ -350,7 +372,11 @@ class IntercomStream(RESTStream[PageToken | None]):
             if retry_only_rate_limits
             else self._send_with_retries
         )
-        return send(prepared, None)
+        response = send(prepared, None)
+        if self._request_counter is not None:
+            with self._request_counter_lock:  # requests come from worker threads too
+                self._request_counter.increment()
+        return response
 
     def request_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
         """The decoded body of `request(path, **kwargs)`."""
@@ -392,6 +418,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         """Query parameters of the first page of a list."""
         return {"per_page": self.page_size, **self.extra_params}
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every record of the list at `path`."""
         for payload in self.iter_pages(self.path, params=self.list_params()):
@@ -401,6 +428,7 @@ class IntercomStream(RESTStream[PageToken | None]):
     def _every_property_selected(self) -> bool:
         return not any(selected is False for selected in self.mask.values())
 
+    @override
     def _generate_record_messages(self, record: dict) -> Iterator[RecordMessage]:
         """The SDK's record messages, minus two walks of every record that do nothing
         here: dropping deselected properties when none is deselected, and type
@@ -440,6 +468,7 @@ class IntercomStream(RESTStream[PageToken | None]):
                 properties[name] = schema
         self._write_schema_message()
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Drift absorbed (see `tap_intercom.drift`), then UNIX-second timestamps to
         RFC 3339 strings, in place."""
@@ -452,9 +481,13 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     @override
     def sync(self, context: Context | None = None) -> None:
-        """The SDK's sync, then this stream's drift warnings (one per drift, counted)."""
+        """The SDK's sync, counting this stream's API calls as the SDK's
+        `http_request_count` metric (the SDK counts them only in `request_records`,
+        which the streams here replace with `request`); then this stream's drift
+        warnings (one per drift, counted)."""
         try:
-            super().sync(context)
+            with self.counting_requests(context):
+                super().sync(context)
         finally:
             for entry in self._tap.run_summary.drift_log(self.name).entries():
                 self.logger.warning(
@@ -466,6 +499,21 @@ class IntercomStream(RESTStream[PageToken | None]):
                     entry["count"],
                     entry["outcome"],
                 )
+
+    @contextmanager
+    def counting_requests(self, context: Context | None) -> Iterator[None]:
+        """Count this stream's API calls while the block runs (one metric per stream;
+        a no-op when they are being counted already)."""
+        if self._request_counter is not None:
+            yield
+            return
+        with self.get_http_request_counter() as counter:
+            counter.with_context(context)
+            self._request_counter = counter
+            try:
+                yield
+            finally:
+                self._request_counter = None
 
     @override
     def _sync_records(
@@ -494,6 +542,7 @@ class IntercomStream(RESTStream[PageToken | None]):
                 self.name, error.endpoint, error.status, error.codes, permission
             )
 
+    @override
     def get_new_paginator(self) -> PagesPaginator:
         """Intercom's `pages` object, whatever its form."""
         return PagesPaginator()

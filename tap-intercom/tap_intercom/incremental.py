@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from singer_sdk.helpers.types import Context, Record
+from typing_extensions import override
 
 from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
@@ -62,6 +63,7 @@ class IncrementalStream(IntercomStream):
         """Records changed at or after `start` (UNIX seconds), batch by batch."""
         raise NotImplementedError
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Emit batch after batch, checkpointing between them."""
         start = self.start_seconds()
@@ -154,6 +156,7 @@ class IncrementalStream(IntercomStream):
         self._state_written_at = time.monotonic()
         self._write_state_message()
 
+    @override
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
     ) -> None:
@@ -175,6 +178,20 @@ class ChildStream(IncrementalStream):
     #: as JSON values, in the parent's listing that children replay).
     parent_fields: tuple[str, ...] = ()
 
+    @property
+    def parent(self) -> IncrementalStream:
+        """The stream whose changed records are the parents."""
+        stream = self._tap.streams[self.parent_stream]
+        if not isinstance(stream, IncrementalStream):
+            raise TypeError(f"{self.name}: parent stream {self.parent_stream} is not incremental")
+        return stream
+
+    @override
+    def sync(self, context: Context | None = None) -> None:
+        """Also count the parent's API calls made for this sync (its listing)."""
+        with self.parent.counting_requests(context):
+            super().sync(context)
+
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The child records of one parent (raw API form, without the parent id)."""
         raise NotImplementedError
@@ -183,7 +200,7 @@ class ChildStream(IncrementalStream):
         """Parents changed since `start` (listed ahead, in a thread of their own), their
         children fetched as many at a time as the rate budget sustains (at most
         `max_workers`), with interim checkpoints between the parent's."""
-        parents: IncrementalStream = self._tap.streams[self.parent_stream]  # type: ignore[assignment]
+        parents = self.parent
         listed = read_ahead(parents.iter_parent_batches(start), PARENT_BATCHES_AHEAD)
         yield from ordered_parallel_map(
             self._children_with_parent_id,

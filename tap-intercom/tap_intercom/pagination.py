@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
 from tap_intercom.errors import IntercomAPIError, NotFoundError
 
@@ -51,6 +52,7 @@ class PagesPaginator(BaseAPIPaginator[PageToken | None]):
     def __init__(self) -> None:
         super().__init__(None)
 
+    @override
     def get_next(self, response: requests.Response) -> PageToken | None:
         """The next page's arguments from the parsed body (see `IntercomStream`)."""
         return next_page_token(response.intercom_payload)  # type: ignore[attr-defined]

@@ -217,21 +217,30 @@ class TapIntercom(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The schema's checks, plus what it cannot say: `start_date` must parse (the
-        SDK does not check `format: date-time`), else every incremental stream fails."""
-        errors = super()._validate_config(raise_errors=raise_errors)
+        SDK does not check `format: date-time`), else every incremental stream fails.
+        Every problem is reported at once."""
+        own_errors = self._start_date_errors()
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as failure:
+            failure.errors.extend(own_errors)
+            raise
+        if own_errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=own_errors)
+        return errors + own_errors
+
+    def _start_date_errors(self) -> list[str]:
         start_date = self.config.get("start_date")
-        if start_date:
-            try:
-                from_rfc3339(str(start_date))
-            except ValueError:
-                errors.append(
-                    f"{start_date!r} is not an ISO-8601 date-time in config['start_date']"
-                )
-                if raise_errors:
-                    raise ConfigValidationError("Config validation failed", errors=errors) from None
-        return errors
+        if not start_date:
+            return []
+        try:
+            from_rfc3339(str(start_date))
+        except ValueError:
+            return [f"{start_date!r} is not an ISO-8601 date-time in config['start_date']"]
+        return []
 
     @cached_property
     def run_summary(self) -> RunSummary:
@@ -258,6 +267,7 @@ class TapIntercom(Tap):
                 "see the warnings above for the permissions to grant."
             )
 
+    @override
     def load_streams(self) -> list[Stream]:
         """Streams by name, except that a per-parent stream comes right after its
         parent, whose listing it then replays instead of asking the API again."""
@@ -270,6 +280,7 @@ class TapIntercom(Tap):
             ),
         )
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """Return the streams this tap offers."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
 from tap_intercom.client import from_rfc3339, to_rfc3339
 from tap_intercom.deletions import deletion_record
@@ -29,6 +30,7 @@ class ConversationsStream(WindowedSearchStream):
     path = "/conversations"
     records_key = "conversations"
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Deletions first, then the changed conversations. Without a bookmark (a first
         run, a full refresh) every deletion since `start_date` goes out: rows loaded
@@ -90,12 +92,13 @@ class ConversationPartsStream(ChildStream):
     """
 
     name = "conversation_parts"
+    path = "/conversations/{id}"
     parent_stream = "conversations"
     parent_key = "conversation_id"
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The parts the API returns for one conversation."""
-        conversation = self.request_json(f"/conversations/{parent['id']}")
+        conversation = self.request_json(self.path.format(id=parent["id"]))
         listing = conversation.get("conversation_parts") or {}
         parts = listing.get("conversation_parts") or []
         total = listing.get("total_count") or len(parts)
@@ -113,10 +116,11 @@ class TicketPartsStream(ChildStream):
     """Parts of every changed ticket (`GET /tickets/{id}`)."""
 
     name = "ticket_parts"
+    path = "/tickets/{id}"
     parent_stream = "tickets"
     parent_key = "ticket_id"
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The ticket's parts."""
-        ticket = self.request_json(f"/tickets/{parent['id']}")
+        ticket = self.request_json(self.path.format(id=parent["id"]))
         return (ticket.get("ticket_parts") or {}).get("ticket_parts") or []

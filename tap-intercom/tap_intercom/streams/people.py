@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
 from tap_intercom.client import version_tuple
 from tap_intercom.deletions import (
@@ -92,6 +93,7 @@ class ContactsStream(_Reconciling, SortedSearchStream):
             ]
             yield records + merged, checkpoint
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Changed contacts, then (when due) the deletions a full id listing reveals."""
         yield from super().get_records(context)
@@ -157,6 +159,7 @@ class CompaniesStream(_Reconciling):
         super().__init__(tap)
         self._listing_ids: IdReconciliation | None = None
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Changed companies, then the ones archived since the previous run."""
         self._listing_ids = self._reconciliation()
@@ -194,13 +197,14 @@ class CompanySegmentsStream(ChildStream):
 
     name = "company_segments"
     parent_stream = "companies"
+    path = "/companies/{id}/segments"
     parent_key = "company_id"
     primary_keys = ("company_id", "id")
     selected_by_default = False
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The company's segments."""
-        payload = self.request_json(f"/companies/{parent['id']}/segments")
+        payload = self.request_json(self.path.format(id=parent["id"]))
         return payload.get("data") or []
 
 
@@ -242,12 +246,13 @@ class ContactTagsStream(_ContactMembershipStream):
     """
 
     name = "contact_tags"
+    path = "/contacts/{id}/tags"
     embedded = "tags"
     parent_fields = ("tags",)
 
     def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
         """`GET /contacts/{id}/tags` (one unpaged list)."""
-        return self.request_json(f"/contacts/{contact_id}/tags").get("data") or []
+        return self.request_json(self.path.format(id=contact_id)).get("data") or []
 
 
 class ContactCompaniesStream(_ContactMembershipStream):
@@ -255,6 +260,7 @@ class ContactCompaniesStream(_ContactMembershipStream):
     `type`: the companies themselves are in `companies`)."""
 
     name = "contact_companies"
+    path = "/contacts/{id}/companies"
     embedded = "companies"
     parent_fields = ("companies",)
 
@@ -262,8 +268,10 @@ class ContactCompaniesStream(_ContactMembershipStream):
         """Every page of `GET /contacts/{id}/companies`. The description names the list
         `companies` in its schema and `data` in its example: either is read."""
         companies: list[dict[str, Any]] = []
-        path = f"/contacts/{contact_id}/companies"
-        for payload in self.iter_pages(path, params={"per_page": self.page_size}):
+        pages = self.iter_pages(
+            self.path.format(id=contact_id), params={"per_page": self.page_size}
+        )
+        for payload in pages:
             listed = payload.get("companies")
             listed = payload.get("data") if listed is None else listed
             companies += [
@@ -277,6 +285,7 @@ class ContactNotesStream(ChildStream):
     whose embedded notes say there are none cost no request."""
 
     name = "contact_notes"
+    path = "/contacts/{id}/notes"
     parent_stream = "contacts"
     parent_key = "contact_id"
     replication_key = "created_at"
@@ -290,7 +299,7 @@ class ContactNotesStream(ChildStream):
             return []
         notes: list[dict[str, Any]] = []
         for payload in self.iter_pages(
-            f"/contacts/{parent['id']}/notes", params={"per_page": self.page_size}
+            self.path.format(id=parent["id"]), params={"per_page": self.page_size}
         ):
             notes.extend(payload.get("data") or ())
         return notes
@@ -300,6 +309,7 @@ class ContactEventsStream(ChildStream):
     """Data events of each changed contact, last 90 days (`GET /events?type=user`)."""
 
     name = "contact_events"
+    path = "/events"
     parent_stream = "contacts"
     parent_key = "contact_id"
     primary_keys = ("contact_id", "event_name", "created_at")
@@ -310,6 +320,6 @@ class ContactEventsStream(ChildStream):
         """All pages of the contact's events."""
         events: list[dict[str, Any]] = []
         params = {"type": "user", "intercom_user_id": parent["id"], "per_page": self.page_size}
-        for payload in self.iter_pages("/events", params=params):
+        for payload in self.iter_pages(self.path, params=params):
             events.extend(payload.get("events") or ())
         return events

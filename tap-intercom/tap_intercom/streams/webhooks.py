@@ -9,6 +9,7 @@ from typing import Any
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_intercom.schemas import timestamp_converter
 from tap_intercom.webhooks.spool import SpoolPosition, read_spool, remove_consumed
@@ -66,6 +67,7 @@ class WebhookNotificationsStream(Stream):
             return Path(configured)
         raise ConfigValidationError(problem, errors=[problem])  # the SDK logs `errors`
 
+    @override
     def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
         """Remove what the starting state covers, then emit every record after it."""
         directory = self._spool_dir()

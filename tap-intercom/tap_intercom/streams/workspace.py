@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
 from tap_intercom.client import IntercomStream, version_tuple
 
@@ -72,17 +73,26 @@ class ConversationAttributesStream(IntercomStream):
     """
 
     name = "conversation_attributes"
+    path = "/data_attributes"  # up to 2.15; see __init__
     primary_keys = ("id",)
 
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap)
+        if not self._before_2_16:
+            self.path = "/conversations/attributes"
+
+    @property
+    def _before_2_16(self) -> bool:
+        return version_tuple(self.intercom_version) < (2, 16)
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every conversation attribute, archived ones included."""
-        if version_tuple(self.intercom_version) < (2, 16):
+        if self._before_2_16:
             params = {"model": "conversation", "include_archived": "true"}
-            yield from self.request_json("/data_attributes", params=params).get("data") or ()
+            yield from self.request_json(self.path, params=params).get("data") or ()
             return
-        attributes = self.request_json(
-            "/conversations/attributes", params={"include_archived": "true"}
-        )
+        attributes = self.request_json(self.path, params={"include_archived": "true"})
         for attribute in attributes.get("data") or ():
             yield {"model": "conversation", **attribute}
 

@@ -1,0 +1,330 @@
+"""What the tap relies on in singer-sdk, checked against the SDK itself.
+
+Each test fails when the SDK changes behaviour one of the tap's overrides depends on:
+record messages (`_generate_record_messages`), bookmarks (`_increment_stream_state`),
+the record loop (`_sync_records`), config validation (`_validate_config`), the SDK's
+request path (`_request`), and the HTTP request metrics the SDK emits along it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import io
+import json
+import pkgutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+import tap_intercom
+from singer_sdk import Stream
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import RecordMessage
+from tap_intercom.client import IntercomStream, to_rfc3339
+from tap_intercom.errors import PermissionRefusedError
+from tap_intercom.incremental import Batch, IncrementalStream
+from tap_intercom.tap import STREAM_TYPES, TapIntercom
+
+from testbed.catalog import catalog_selecting
+from tests.tap.conftest import tap_config
+
+CONFIG = {"access_token": "contract-token", "api_url": "http://127.0.0.1:9"}
+# The private SDK hooks the tap overrides, each with contract tests below.
+CONTRACT_TESTED_PRIVATE_HOOKS = {
+    "_generate_record_messages",
+    "_increment_stream_state",
+    "_sync_records",
+    "_validate_config",
+}
+
+
+def _tap_classes() -> Iterator[type]:
+    for module_info in pkgutil.walk_packages(tap_intercom.__path__, "tap_intercom."):
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == module.__name__:
+                yield value
+
+
+def _sdk_overrides() -> Iterator[tuple[type, str, Any]]:
+    """(tap class, attribute, function) for every method or property a tap class
+    defines over one of an SDK base class."""
+    for cls in _tap_classes():
+        sdk_bases = [base for base in cls.__mro__[1:] if base.__module__.startswith("singer_sdk.")]
+        for name, value in vars(cls).items():
+            if name.startswith("__") or inspect.isclass(value):
+                continue
+            if not any(name in vars(base) for base in sdk_bases):
+                continue
+            function = value.fget if isinstance(value, property) else getattr(value, "func", value)
+            if callable(function):
+                yield cls, name, function
+
+
+def test_every_sdk_method_the_tap_overrides_is_marked_override():
+    unmarked = [
+        f"{cls.__module__}.{cls.__name__}.{name}"
+        for cls, name, function in _sdk_overrides()
+        if not getattr(function, "__override__", False)
+    ]
+    assert unmarked == []
+
+
+def test_every_private_sdk_hook_the_tap_overrides_has_a_contract_test():
+    private = {name for _, name, _ in _sdk_overrides() if name.startswith("_")}
+    assert private == CONTRACT_TESTED_PRIVATE_HOOKS
+
+
+# -- _generate_record_messages ----------------------------------------------------
+
+ADMIN = {
+    "type": "admin",
+    "id": "7",
+    "name": "Ada",
+    "email": "ada@example.com",
+    "away_mode_enabled": False,
+    "team_ids": [1, 2],
+    "avatar": {"type": "avatar", "image_url": None},
+    "not_in_the_schema": {"kept": True},  # Intercom adds fields; the tap passes them on
+}
+STREAM_MAPS = {
+    "admins": {
+        "email_domain": "email.split('@')[-1]",
+        "avatar": None,
+        "__filter__": "id != '3'",
+    },
+    "admins_copy": {"__source__": "admins"},
+}
+
+
+def _admins(config: dict[str, Any], catalog: dict[str, Any] | None = None) -> IntercomStream:
+    tap = TapIntercom(config=config, catalog=catalog, setup_mapper=True)
+    stream = tap.streams["admins"]
+    assert isinstance(stream, IntercomStream)
+    return stream
+
+
+def _deselecting(stream: str, prop: str) -> dict[str, Any]:
+    catalog = catalog_selecting([stream])
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if entry["tap_stream_id"] == stream and metadata["breadcrumb"] == ["properties", prop]:
+                metadata["metadata"]["selected"] = False
+    return catalog
+
+
+def _messages(messages: Iterator[RecordMessage]) -> list[tuple[str, dict, int | None]]:
+    return [(message.stream, message.record, message.version) for message in messages]
+
+
+@pytest.mark.parametrize(
+    ("config", "catalog"),
+    [
+        pytest.param(CONFIG, None, id="every-property"),
+        pytest.param({**CONFIG, "stream_maps": STREAM_MAPS}, None, id="stream-maps"),
+        pytest.param(CONFIG, "email", id="deselected-property"),
+        pytest.param({**CONFIG, "stream_maps": STREAM_MAPS}, "team_ids", id="maps-and-deselected"),
+    ],
+)
+def test_record_messages_equal_the_sdks_own(config: dict[str, Any], catalog: str | None):
+    stream = _admins(config, _deselecting("admins", catalog) if catalog else None)
+    for record in (ADMIN, {**ADMIN, "id": "3"}):
+        ours = _messages(stream._generate_record_messages(copy.deepcopy(record)))
+        sdks = _messages(Stream._generate_record_messages(stream, copy.deepcopy(record)))
+        assert ours == sdks
+    if catalog:
+        assert all(catalog not in record for _, record, _ in ours)
+    if "stream_maps" in config:  # the maps really ran: a copy, a new property, a filter
+        assert [name for name, _, _ in ours] == ["admins_copy"]  # id 3: filtered, copied
+        first = _messages(stream._generate_record_messages(copy.deepcopy(ADMIN)))
+        assert {name for name, _, _ in first} == {"admins", "admins_copy"}
+        assert first[0][1]["email_domain"] == "example.com"
+
+
+# -- _increment_stream_state ------------------------------------------------------
+
+T0 = 1_700_000_000
+
+
+def _contact(number: int, updated_at: int) -> dict[str, Any]:
+    return {"type": "contact", "id": f"c{number}", "updated_at": updated_at}
+
+
+class ScriptedContacts(IncrementalStream):
+    """`contacts` listing fixed batches instead of calling the API."""
+
+    name = "contacts"
+    path = "/contacts"
+    batches: list[Batch] = [
+        ([_contact(1, T0 + 100), _contact(2, T0 + 300)], T0 + 200),
+        ([_contact(3, T0 + 250)], None),
+        ([_contact(4, T0 + 400)], T0 + 350),
+    ]
+
+    def iter_batches(self, start: int) -> Iterator[Batch]:
+        yield from self.batches
+
+
+class SdkBookmarkedContacts(ScriptedContacts):
+    """The same stream with the SDK's own per-record bookmarking."""
+
+    _increment_stream_state = Stream._increment_stream_state
+
+
+class RefusedAfterOneBatch(ScriptedContacts):
+    """`contacts` whose search Intercom refuses after the first page."""
+
+    def iter_batches(self, start: int) -> Iterator[Batch]:
+        yield self.batches[0]
+        raise PermissionRefusedError("refused", 403, ("api_plan_restricted",), "POST /x")
+
+
+def _sync(
+    stream_type: type[ScriptedContacts],
+    capsys: pytest.CaptureFixture,
+    records: tuple[str, ...] = ("c1", "c2", "c3", "c4"),
+) -> list[dict]:
+    """The STATE values a sync of the stream writes (after checking its records)."""
+    tap = TapIntercom(config=CONFIG)
+    stream = stream_type(tap)
+    capsys.readouterr()
+    stream.sync()
+    lines = capsys.readouterr().out.splitlines()
+    messages = [json.loads(line) for line in lines if line.strip()]
+    assert tuple(m["record"]["id"] for m in messages if m["type"] == "RECORD") == records
+    assert [skip["stream"] for skip in tap.run_summary.skipped] == (
+        ["contacts"] if stream_type is RefusedAfterOneBatch else []
+    )
+    return [m["value"] for m in messages if m["type"] == "STATE"]
+
+
+def test_bookmarks_move_only_at_checkpoints(capsys: pytest.CaptureFixture):
+    states = _sync(ScriptedContacts, capsys)
+    bookmarks = [state["bookmarks"]["contacts"].get("replication_key_value") for state in states]
+    checkpoints = [to_rfc3339(T0 + 200), to_rfc3339(T0 + 350)]
+    assert [b for b in dict.fromkeys(bookmarks) if b] == checkpoints
+    assert "progress_markers" not in states[-1]["bookmarks"]["contacts"]
+
+
+def test_the_sdk_bookmarks_per_record_through_the_hook_the_tap_overrides(
+    capsys: pytest.CaptureFixture,
+):
+    # Without the override the bookmark would end on the newest record (past the last
+    # checkpoint, so a resumed run could skip records): the SDK still moves bookmarks
+    # through `_increment_stream_state`, and nothing else, once per record.
+    sdk_final = _sync(SdkBookmarkedContacts, capsys)[-1]["bookmarks"]["contacts"]
+    assert sdk_final["replication_key_value"] == to_rfc3339(T0 + 400)
+    ours = _sync(ScriptedContacts, capsys)[-1]["bookmarks"]["contacts"]
+    # ...and the tap's bookmark has the shape the SDK gives it.
+    assert set(ours) == set(sdk_final)
+    assert ours["replication_key"] == sdk_final["replication_key"] == "updated_at"
+    assert ours["replication_key_value"] == to_rfc3339(T0 + 350)
+
+
+# -- _sync_records ----------------------------------------------------------------
+
+
+def test_the_sdks_sync_runs_the_record_loop_the_tap_wraps(capsys: pytest.CaptureFixture):
+    # The SDK's sync drives records through `_sync_records`; the tap's wrapper turns a
+    # refused stream into a skip, and the SDK's sync then ends normally.
+    states = _sync(RefusedAfterOneBatch, capsys, records=("c1", "c2"))
+    assert states[-1]["bookmarks"]["contacts"]["replication_key_value"] == to_rfc3339(T0 + 200)
+
+
+# -- _validate_config -------------------------------------------------------------
+
+
+def test_config_validation_reports_the_taps_check_with_the_sdks():
+    bad = {**CONFIG, "start_date": "last tuesday", "page_size": "many"}
+    with pytest.raises(ConfigValidationError) as raised:
+        TapIntercom(config=bad)
+    errors = raised.value.errors
+    assert any("config['start_date']" in error for error in errors)  # the tap's check
+    assert any("many" in error for error in errors)  # the SDK's schema check still runs
+    TapIntercom(config=bad, validate_config=False)  # and the SDK's switch still works
+
+
+# -- the SDK's _request and its metrics -------------------------------------------
+
+
+class RecordingSession(requests.Session):
+    """Answers every request with one canned response and records how it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[requests.PreparedRequest, dict[str, Any]]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.sent.append((request, kwargs))
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["X-RateLimit-Limit"] = "1000"
+        response.headers["X-RateLimit-Remaining"] = "999"
+        response.raw = io.BytesIO(b'{"type": "admin.list", "admins": []}')
+        response.request = request
+        response.elapsed = datetime.now(UTC) - datetime.now(UTC)
+        return response
+
+
+def test_the_sdks_request_sends_as_the_tap_configures_it_and_validates_the_answer():
+    stream = _admins({**CONFIG, "request_timeout": 17})
+    session = RecordingSession()
+    stream._thread_local.session = session  # the stream's per-thread session
+    response = stream.request("/admins")
+    ((request, kwargs),) = session.sent
+    assert kwargs == {"timeout": 17, "allow_redirects": False}
+    assert request.headers["Authorization"] == "Bearer contract-token"
+    # validate_response ran on the answer: it attaches the decoded body...
+    assert response.intercom_payload == {"type": "admin.list", "admins": []}
+    # ...and accounts it to the pacer, which learnt the window's budget.
+    assert stream.pacer._limit == 1000
+
+
+def test_every_api_stream_names_its_endpoint_for_the_sdks_request_metrics():
+    # The SDK tags http_request_duration and http_request_count with `stream.path`.
+    tap = TapIntercom(config=CONFIG)
+    streams = [tap.streams[stream_type.name] for stream_type in STREAM_TYPES]
+    api_streams = [stream for stream in streams if isinstance(stream, IntercomStream)]
+    assert [stream.name for stream in api_streams if not getattr(stream, "path", "")] == []
+    assert tap.streams["conversation_attributes"].path == "/data_attributes"
+    later = TapIntercom(config={**CONFIG, "intercom_version": "2.16"})
+    assert later.streams["conversation_attributes"].path == "/conversations/attributes"
+
+
+def _metrics(stderr: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(line.split("METRIC: ", 1)[1])
+        for line in stderr.splitlines()
+        if "METRIC: " in line
+    ]
+
+
+def test_the_tap_emits_the_sdks_http_request_metrics(intercom_sandbox, tap_runner):
+    streams = ["admins", "contacts", "conversation_parts"]
+    run = tap_runner(tap_config(intercom_sandbox), streams)
+    assert run.returncode == 0, run.stderr[-3000:]
+    served = intercom_sandbox.client.requests()
+    metrics = _metrics(run.stderr)
+    durations = [m for m in metrics if m["metric"] == "http_request_duration"]
+    counts = [m for m in metrics if m["metric"] == "http_request_count"]
+    # One duration per request served, tagged as the SDK tags it.
+    assert len(durations) == len(served)
+    assert {m["tags"]["http_status_code"] for m in durations} == {200}
+    assert {m["tags"]["status"] for m in durations} == {"succeeded"}
+    # The counters add up to the requests, per stream (the parent's listing for
+    # conversation_parts counts as conversations).
+    assert sum(m["value"] for m in counts) == len(served)
+    by_stream: dict[str, int] = {}
+    for m in counts:
+        by_stream[m["tags"]["stream"]] = by_stream.get(m["tags"]["stream"], 0) + m["value"]
+    assert by_stream["admins"] == sum(1 for r in served if r["path"] == "/admins")
+    one_conversation = [
+        r for r in served if r["path"].startswith("/conversations/") and r["method"] == "GET"
+    ]
+    assert by_stream["conversation_parts"] == len(one_conversation) > 0
+    endpoints = {(m["tags"]["stream"], m["tags"]["endpoint"]) for m in counts}
+    assert ("conversation_parts", "/conversations/{id}") in endpoints
