@@ -70,6 +70,12 @@ def test_relative_links_point_at_files_that_exist(document: Path):
     assert broken == [], f"{document.relative_to(ROOT)} links to missing files"
 
 
+def test_the_root_readme_links_every_topic_in_docs():
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [path.name for path in ROOT.glob("docs/*.md") if f"](docs/{path.name}" not in readme]
+    assert unlinked == [], "add a one-line link to each docs/<topic>.md in README.md"
+
+
 def test_the_root_readme_stays_an_overview():
     size = len((ROOT / "README.md").read_text())
     assert size <= 12_000, (
