@@ -310,6 +310,7 @@ class _Object:
                 [(attribute, kind, msgspec.UNSET) for attribute, kind in fields],
                 rename={f"p{index}": name for index, name in enumerate(names)},
                 forbid_unknown_fields=True,
+                gc=False,  # built and dropped at once, never in a cycle: no GC tracking
             )
         except ValueError:  # a name msgspec cannot rename to (quote, backslash...)
             raise _Unsupported from None
