@@ -11,6 +11,7 @@ import time
 import typing as t
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 from singer_sdk.sinks import BatchSink
@@ -36,11 +37,23 @@ LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
 @dataclass(frozen=True)
 class Column:
-    """A target column and where its value comes from in the staged JSON line."""
+    """A target column and where its value comes from: a path into the staged JSON line
+    (`("r", prop)` the record's property, `("q",)` the sequence, `("e",)` the extraction
+    time, `("t",)` the table version), or else the SQL in `sql`."""
 
     name: str
     wanted: SnowflakeType
-    source: str  # SQL over the temporary table's VARIANT column V
+    path: tuple[str, ...] = ()
+    sql: str = ""
+
+
+@dataclass(frozen=True)
+class BareFile:
+    """A file of bare records (a BATCH message's JSON lines, staged as they are): no
+    wrapper, so the sequence and the table version are the same for every row."""
+
+    sequence: int
+    version: int | None
 
 
 # Stands for "when the batch's first record arrived", filled in per batch by `_value`.
@@ -88,7 +101,7 @@ class SnowflakeSink(BatchSink):
         names = column_names(properties)
         timestamp_type = self.config.get("timestamp_type") or "TZ"
         columns = [
-            Column(names[prop], from_jsonschema(schema, timestamp_type), json_path("V", "r", prop))
+            Column(names[prop], from_jsonschema(schema, timestamp_type), ("r", prop))
             for prop, schema in properties.items()
         ]
         have = {column.name for column in columns}
@@ -96,16 +109,16 @@ class SnowflakeSink(BatchSink):
         timestamp = from_jsonschema({"type": "string", "format": "date-time"}, timestamp_type)
         if self.include_sdc_metadata_properties:
             metadata += [
-                Column("_SDC_EXTRACTED_AT", timestamp, json_path("V", "e")),
-                Column("_SDC_RECEIVED_AT", timestamp, BATCH_RECEIVED_AT),
-                Column("_SDC_BATCHED_AT", timestamp, "CURRENT_TIMESTAMP()"),
-                Column("_SDC_SEQUENCE", INTEGER, json_path("V", "q")),
-                Column("_SDC_SYNC_STARTED_AT", INTEGER, str(int(self.sync_started_at))),
+                Column("_SDC_EXTRACTED_AT", timestamp, ("e",)),
+                Column("_SDC_RECEIVED_AT", timestamp, sql=BATCH_RECEIVED_AT),
+                Column("_SDC_BATCHED_AT", timestamp, sql="CURRENT_TIMESTAMP()"),
+                Column("_SDC_SEQUENCE", INTEGER, ("q",)),
+                Column("_SDC_SYNC_STARTED_AT", INTEGER, sql=str(int(self.sync_started_at))),
             ]
         if self.include_sdc_metadata_properties or self._versioned:
             metadata += [
-                Column("_SDC_DELETED_AT", timestamp, json_path("V", "r", DELETED_AT)),
-                Column("_SDC_TABLE_VERSION", INTEGER, json_path("V", "t")),
+                Column("_SDC_DELETED_AT", timestamp, ("r", DELETED_AT)),
+                Column("_SDC_TABLE_VERSION", INTEGER, ("t",)),
             ]
         return columns + [column for column in metadata if column.name not in have]
 
@@ -137,15 +150,27 @@ class SnowflakeSink(BatchSink):
 
     # Per record: the hot path
 
+    def check(self, raw: t.Any) -> tuple:
+        """The record's key values, if its raw JSON is a record this stream can load
+        (valid against the schema, with its key, within Snowflake's size limits)."""
+        keys = self._record_validator.check(raw)
+        if len(raw) > MAX_VALUE_BYTES:
+            raise self._oversize(raw, keys)
+        return keys
+
+    @property
+    def open_version(self) -> bytes:
+        """The table version records without one belong to (BATCH files carry none): the
+        last ACTIVATE_VERSION's, as raw JSON; empty when the stream has had none."""
+        return b"%d" % max(self._activated_versions) if self._activated_versions else b""
+
     def write(self, raw: t.Any, version: t.Any, time_extracted: t.Any) -> None:
         """Check one record's raw JSON and append it to the batch file.
 
         `raw`, `version` and `time_extracted` are the message's raw JSON (msgspec.Raw,
         empty when absent); the record is never decoded into a dict here.
         """
-        keys = self._record_validator.check(raw)
-        if len(raw) > MAX_VALUE_BYTES:
-            raise self._oversize(raw, keys)
+        self.check(raw)
         self._sequence += 1
         line = b'{"q":%d' % self._sequence
         if version:
@@ -265,7 +290,26 @@ class SnowflakeSink(BatchSink):
             quarantined.first_error,
         )
 
-    def _load(self, path: t.Any, rows: int) -> None:
+    def load_as_is(self, path: Path, rows: int) -> None:
+        """Load a file of bare records (JSON lines, gzip or not) already checked with
+        `check`, with keys unique within it: staged as it is, no re-encoding. The sink
+        must be drained first (records before the file are committed before it)."""
+        if self._file is not None or self._quarantined is not None:
+            msg = f"stream {self.stream_name!r}: load_as_is with records pending"
+            raise RuntimeError(msg)
+        if self.load_method == "overwrite":  # its run table holds wrapped lines
+            msg = f"stream {self.stream_name!r}: load_as_is cannot overwrite"
+            raise RuntimeError(msg)
+        version = self.open_version
+        if version:
+            self._last_record_version = version
+        self._sequence += 1
+        bare = BareFile(self._sequence, int(version) if version else None)
+        self._file_started = datetime.datetime.now(datetime.UTC)
+        self._load(path, rows, bare)
+        self.record_counter_metric.increment(rows)
+
+    def _load(self, path: t.Any, rows: int, bare: BareFile | None = None) -> None:
         """PUT the file, COPY it into a VARIANT table, then apply it to the target table.
 
         For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
@@ -281,7 +325,7 @@ class SnowflakeSink(BatchSink):
         try:
             self._copy_to_stage_table(path, rows, variant_table)
             if not overwrite:
-                connection.execute(self._apply_statement(variant_table))
+                connection.execute(self._apply_statement(variant_table, bare))
         finally:
             if not overwrite:
                 connection.execute(statements.drop_table(variant_table))
@@ -293,23 +337,31 @@ class SnowflakeSink(BatchSink):
             self.load_method,
         )
 
-    def _source(self, variant_table: str) -> str:
+    def _source(self, variant_table: str, bare: BareFile | None = None) -> str:
         """The batch as typed columns (deduplicated on the key unless append-only)."""
-        values = [(column.name, self._value(column, kind)) for column, kind in self._loaded]
+        values = [(column.name, self._value(column, kind, bare)) for column, kind in self._loaded]
         dedupe_on = self.key_columns if self.load_method != "append-only" else []
-        return statements.batch_source(values, variant_table, dedupe_on)
+        sequence = json_path("V", "q") if bare is None else str(bare.sequence)
+        return statements.batch_source(values, variant_table, dedupe_on, sequence)
 
-    def _value(self, column: Column, kind: SnowflakeType) -> str:
-        if column.source == BATCH_RECEIVED_AT:
+    def _value(self, column: Column, kind: SnowflakeType, bare: BareFile | None) -> str:
+        if column.sql == BATCH_RECEIVED_AT:
             return f"{sql_string(self._file_started.isoformat())}::{kind.sql}"
-        return from_variant(column.source, kind)
+        if not column.path:
+            return from_variant(column.sql, kind)
+        if bare is None:
+            return from_variant(json_path("V", *column.path), kind)
+        if column.path[0] == "r":  # the line is the record itself
+            return from_variant(json_path("V", *column.path[1:]), kind)
+        constant = {"q": bare.sequence, "t": bare.version}.get(column.path[0])
+        return from_variant("NULL" if constant is None else str(constant), kind)
 
     @property
     def _column_names(self) -> list[str]:
         return [column.name for column, _ in self._loaded]
 
-    def _apply_statement(self, variant_table: str) -> str:
-        source = self._source(variant_table)
+    def _apply_statement(self, variant_table: str, bare: BareFile | None) -> str:
+        source = self._source(variant_table, bare)
         if self.load_method == "append-only" or not self.key_columns:
             return statements.insert(self.table.qualified, self._column_names, source)
         return statements.merge(

@@ -51,17 +51,18 @@ def drop_table(table: str) -> str:
 
 
 def batch_source(
-    values: Sequence[tuple[str, str]], variant_table: str, dedupe_on: Sequence[str]
+    values: Sequence[tuple[str, str]],
+    variant_table: str,
+    dedupe_on: Sequence[str],
+    sequence: str = json_path("V", "q"),
 ) -> str:
     """The staged batch as typed columns: `values` are (column, SQL expression over V).
 
     With key columns in `dedupe_on`, only the last record of each key is kept (the one
-    with the highest load sequence).
+    with the highest load `sequence`).
     """
     select = ", ".join(f"{expression} AS {quote(column)}" for column, expression in values)
-    source = (
-        f"SELECT {select}, {json_path('V', 'q')}::NUMBER AS {SEQUENCE_ALIAS} FROM {variant_table}"
-    )
+    source = f"SELECT {select}, {sequence}::NUMBER AS {SEQUENCE_ALIAS} FROM {variant_table}"
     if dedupe_on:
         partition = ", ".join(quote(key) for key in dedupe_on)
         source = (

@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 import typing as t
+from decimal import Decimal
+from pathlib import Path
 
 import msgspec
 from singer_sdk import typing as th
@@ -18,6 +20,7 @@ from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_snowflake import batch_messages
 from target_snowflake.connection import auth_method, redact
 from target_snowflake.reader import (
     Envelope,
@@ -36,6 +39,24 @@ if t.TYPE_CHECKING:
     from types import FrameType
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
+
+
+class _MalformedRow(Exception):
+    """A line of a BATCH file that is no JSON (its position: `row`)."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
+
+
+def _comparable(keys: tuple) -> tuple:
+    """Key values as Snowflake may compare them once cast: 1, 1.0 and "1" alike."""
+    return tuple(
+        format(Decimal(str(value)).normalize(), "f")
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else str(value)
+        for value in keys
+    )
 
 
 class TargetSnowflake(Target):
@@ -179,30 +200,60 @@ class TargetSnowflake(Target):
                 if transformed is None:
                     continue
                 raw = _encode(transformed)
-            try:
-                sink.write(raw, message.version, message.time_extracted)
-            except RecordError as exc:
-                error = MissingKeyError if exc.missing_key else InvalidRecordError
-                problem = error(str(exc), stream=sink.stream_name, key=exc.key)
-                if not self._quarantine:
-                    raise problem from None
-                line = t.cast("SingerLineReader", self.message_reader).line_number
-                try:
-                    sink.quarantine(message.record, str(problem), line=line)
-                except RecordError as refused:
-                    msg = f"{exc}; {refused}"
-                    raise error(msg, stream=sink.stream_name, key=exc.key) from None
-            if sink.current_size == 1:
-                now = time.monotonic()
-                self._ledger.hold(sink, position, now)
-                if self._commit_by is None:
-                    self._commit_by = now + self._max_uncommitted_age
-                if sink.load_method == "overwrite":
-                    # held until the table is replaced at the end of the run
-                    self._ledger.hold(("overwrite", sink.table.name), position)
-            elif sink.current_size >= sink.max_size:
-                self._drain(sink)
+            self._write(
+                sink, raw, message.version, message.time_extracted, position, message.record
+            )
         self._commit_if_overdue()
+
+    def _write(
+        self,
+        sink: SnowflakeSink,
+        raw: t.Any,
+        version: t.Any,
+        time_extracted: t.Any,
+        position: int,
+        received: t.Any,
+        batch_file: str | None = None,
+        batch_row: int | None = None,
+    ) -> None:
+        """Hand one record to its sink (or quarantine it), and track what it holds."""
+        try:
+            sink.write(raw, version, time_extracted)
+        except RecordError as exc:
+            self._refuse(sink, exc, received, batch_file, batch_row)
+        if sink.current_size == 1:
+            now = time.monotonic()
+            self._ledger.hold(sink, position, now)
+            if self._commit_by is None:
+                self._commit_by = now + self._max_uncommitted_age
+            if sink.load_method == "overwrite":
+                # held until the table is replaced at the end of the run
+                self._ledger.hold(("overwrite", sink.table.name), position)
+        elif sink.current_size >= sink.max_size:
+            self._drain(sink)
+
+    def _refuse(
+        self,
+        sink: SnowflakeSink,
+        exc: RecordError,
+        received: t.Any,
+        batch_file: str | None,
+        batch_row: int | None,
+    ) -> None:
+        """Stop naming the record (`fail`), or quarantine it as it was received."""
+        error = MissingKeyError if exc.missing_key else InvalidRecordError
+        where = f"{batch_file} row {batch_row}: " if batch_file else ""
+        problem = error(f"{where}{exc}", stream=sink.stream_name, key=exc.key)
+        if not self._quarantine:
+            raise problem from None
+        line = t.cast("SingerLineReader", self.message_reader).line_number
+        try:
+            sink.quarantine(
+                received, str(problem), line=line, batch_file=batch_file, batch_row=batch_row
+            )
+        except RecordError as refused:
+            msg = f"{where}{exc}; {refused}"
+            raise error(msg, stream=sink.stream_name, key=exc.key) from None
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:
@@ -223,9 +274,82 @@ class TargetSnowflake(Target):
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
-        """BATCH messages are not a capability of this target: refuse, never drop them."""
-        msg = "BATCH messages are not supported; send RECORD messages"
-        raise InputError(msg, stream=message_dict.get("stream"))
+        """Load the files of a BATCH message with the guarantees of RECORD messages."""
+        stream = message_dict.get("stream", "")
+        route = self._routes.get(stream)
+        if route is None:
+            msg = "BATCH before the stream's SCHEMA"
+            raise RecordBeforeSchemaError(msg, stream=stream)
+        file_format = batch_messages.file_format(message_dict)
+        for url in message_dict.get("manifest") or []:
+            path = batch_messages.local_path(url, stream)
+            for sink, stream_map in route:
+                try:
+                    as_is = file_format == "jsonl" and stream_map is None
+                    if not (as_is and self._load_as_is(sink, path, url)):
+                        self._write_batch_file(sink, stream_map, path, url, file_format)
+                except _MalformedRow as exc:
+                    msg = f"{url} row {exc.row}: malformed JSON ({exc.__cause__})"
+                    raise InputError(msg, stream=stream) from None
+        self._commit_if_overdue()
+
+    def _load_as_is(self, sink: SnowflakeSink, path: Path, url: str) -> bool:
+        """Check every record of a jsonl file, then stage the file unchanged. False (and
+        nothing done) where that cannot keep the guarantees: an `overwrite` stream, a key
+        repeated within the file (the last must win: that needs the load sequence), or an
+        invalid record to quarantine."""
+        if sink.load_method == "overwrite":
+            return False
+        dedupe = bool(sink.key_columns) and sink.load_method != "append-only"
+        seen: set[tuple] = set()
+        rows = 0
+        for row, raw in enumerate(batch_messages.jsonl_records(path), 1):
+            try:
+                keys = sink.check(raw)
+            except msgspec.DecodeError as exc:
+                raise _MalformedRow(row) from exc
+            except RecordError as exc:
+                if self._quarantine:
+                    return False
+                self._refuse(sink, exc, raw, url, row)
+            if dedupe:
+                key = _comparable(keys)
+                if key in seen:
+                    return False
+                seen.add(key)
+            rows += 1
+        if rows:
+            self._drain(sink)  # records before the file are committed before it
+            sink.load_as_is(path, rows)
+            self._emit_committed_state()
+        return True
+
+    def _write_batch_file(
+        self,
+        sink: SnowflakeSink,
+        stream_map: t.Any,
+        path: Path,
+        url: str,
+        file_format: str,
+    ) -> None:
+        """Hand every record of a BATCH file to the sink one by one, like RECORD messages."""
+        if file_format == "parquet":
+            records = batch_messages.parquet_records(path, sink.stream_name)
+        else:
+            records = batch_messages.jsonl_records(path)
+        version = sink.open_version
+        for row, received in enumerate(records, 1):
+            position = self._ledger.record_received()
+            raw = received
+            try:
+                if stream_map is not None:
+                    transformed = stream_map.transform(msgspec.json.decode(received))
+                    if transformed is None:
+                        continue
+                    raw = _encode(transformed)
+                self._write(sink, raw, version, b"", position, received, url, row)
+            except msgspec.DecodeError as exc:
+                raise _MalformedRow(row) from exc
 
     # Draining and STATE
 

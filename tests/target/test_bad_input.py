@@ -68,8 +68,8 @@ def run_bad(config, tmp_path, messages):
         ),
         pytest.param(
             [SCHEMA, {"type": "BATCH", "stream": "people", "encoding": {}, "manifest": []}],
-            ["line 2", "stream 'people'", "BATCH messages are not supported"],
-            id="batch-message",
+            ["line 2", "stream 'people'", "BATCH encoding format None is not supported"],
+            id="batch-message-without-format",
         ),
         pytest.param(
             [SCHEMA, '{"stream": "people", "record": {"id": 1}}'],
