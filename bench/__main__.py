@@ -1,9 +1,8 @@
 """`make bench`: run every benchmark with its default (issue-sized) figures.
 
 Usage: python -m bench [NAME ...]   (names: tap_contacts tap_parts tap_pages
-target_upsert webhook_load timestamp_converter tap_requests tap_memory pipeline_kills;
-default: all). Each prints its own
-table and writes bench/results/NAME.md.
+target_upsert target_batch webhook_load timestamp_converter tap_requests tap_memory
+pipeline_kills; default: all). Each prints its own table and writes bench/results/NAME.md.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ BENCHMARKS = [
     "tap_parts",
     "tap_pages",
     "target_upsert",
+    "target_batch",
     "webhook_load",
     "timestamp_converter",
     "tap_requests",
