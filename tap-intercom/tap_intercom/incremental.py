@@ -41,6 +41,24 @@ PARENT_BATCHES_AHEAD = 64
 MAX_SORTED_PARENTS = 50_000
 
 
+def window_batches(
+    pages: Iterable[dict[str, Any]], records_key: str, field: str, lo: int, hi: int | None
+) -> Iterator[Batch]:
+    """One batch per page of the records with `lo <= field < hi` (no upper bound when
+    `hi` is None), then the window's checkpoint: `hi`, or for an open window the newest
+    value seen (a resume re-reads that second)."""
+    newest = lo
+    for payload in pages:
+        batch = [
+            record
+            for record in payload.get(records_key) or ()
+            if lo <= (record.get(field) or 0) and (hi is None or record[field] < hi)
+        ]
+        newest = max([newest, *(record[field] for record in batch)])
+        yield batch, None
+    yield [], newest if hi is None else hi
+
+
 class Interim(int):
     """A checkpoint between two of the parent's: it moves the bookmark, and a STATE
     follows when the last one is `state_interval_seconds` old."""

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tap_intercom.incremental import Batch, IncrementalStream
+from tap_intercom.incremental import Batch, IncrementalStream, window_batches
 
 # The longest calendar day: 25 hours, when daylight-saving time ends.
 LONGEST_DAY_SECONDS = 25 * 3_600
@@ -99,20 +99,11 @@ class WindowedSearchStream(IncrementalStream):
                 pages.close()
                 width = max(MIN_WINDOW_SECONDS, span * target // total)
                 continue
-            newest = lo
-            for payload in itertools.chain([first], pages):
-                batch = [
-                    record
-                    for record in payload.get(self.records_key) or ()
-                    if lo <= (record.get("updated_at") or 0)
-                    and (hi is None or record["updated_at"] < hi)
-                ]
-                newest = max([newest, *(record["updated_at"] for record in batch)])
-                yield batch, None
+            yield from window_batches(
+                itertools.chain([first], pages), self.records_key, "updated_at", lo, hi
+            )
             if hi is None:
-                yield [], newest
                 return
-            yield [], hi
             lo = hi
             found = total if isinstance(total, int) else target
             width = max(MIN_WINDOW_SECONDS, span * target // max(found, target // 4))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from tap_intercom.incremental import Batch, IncrementalStream
+from tap_intercom.incremental import Batch, IncrementalStream, window_batches
 
 DAY_SECONDS = 86_400
 # Pages a time slice should hold: a checkpoint after each, so a failure loses at most
@@ -43,19 +43,12 @@ class ActivityLogsStream(IncrementalStream):
                 hi = None  # the last slice: up to whatever the server has now
             if hi is not None:
                 params["created_at_before"] = str(hi)
-            newest, found = lo, 0
-            for payload in self.iter_pages(self.path, params=params):
-                batch = [
-                    log
-                    for log in payload.get(self.records_key) or ()
-                    if lo <= log.get("created_at", 0) and (hi is None or log["created_at"] < hi)
-                ]
+            found = 0
+            pages = self.iter_pages(self.path, params=params)
+            for batch, checkpoint in window_batches(pages, self.records_key, "created_at", lo, hi):
                 found += len(batch)
-                newest = max([newest, *(log["created_at"] for log in batch)])
-                yield batch, None
+                yield batch, checkpoint
             if hi is None:
-                yield [], newest
                 return
-            yield [], hi
             lo = hi
             width = max(MIN_SLICE_SECONDS, width * target // max(found, target // 4))
