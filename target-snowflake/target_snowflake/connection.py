@@ -12,7 +12,33 @@ import snowflake.connector
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_snowflake.naming import quote
+from target_snowflake.naming import config_identifier, quote
+from target_snowflake.preflight import check_privileges
+
+# What the target's SQL relies on, pinned for its session whatever the account or user
+# sets: commits (AUTOCOMMIT), how strings become timestamps and back, identifier
+# resolution, and a session that neither expires during a long run nor leaves its
+# statements running when the target dies. Sent as login session parameters.
+PINNED_SESSION_PARAMETERS: dict[str, t.Any] = {
+    "AUTOCOMMIT": True,
+    "TIMEZONE": "UTC",  # date-times without an offset mean UTC; NTZ columns hold UTC
+    "QUOTED_IDENTIFIERS_IGNORE_CASE": False,
+    "TIMESTAMP_INPUT_FORMAT": "AUTO",
+    "DATE_INPUT_FORMAT": "AUTO",
+    "TIME_INPUT_FORMAT": "AUTO",
+    "TIMESTAMP_OUTPUT_FORMAT": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+    "TIMESTAMP_TZ_OUTPUT_FORMAT": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+    "TIMESTAMP_LTZ_OUTPUT_FORMAT": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+    "TIMESTAMP_NTZ_OUTPUT_FORMAT": 'YYYY-MM-DD"T"HH24:MI:SS.FF9',
+    "DATE_OUTPUT_FORMAT": "YYYY-MM-DD",
+    "TIME_OUTPUT_FORMAT": "HH24:MI:SS.FF9",
+    "CLIENT_SESSION_KEEP_ALIVE": True,
+    "ABORT_DETACHED_QUERY": True,
+}
+DEFAULT_NETWORK_TIMEOUT = 300
+# Snowflake's default STATEMENT_TIMEOUT_IN_SECONDS (two days), used when the account's
+# value cannot be read.
+ACCOUNT_DEFAULT_STATEMENT_TIMEOUT = 172_800
 
 logger = logging.getLogger(__name__)
 
@@ -81,18 +107,31 @@ def _load_private_key(config: Mapping[str, t.Any]) -> t.Any:
 
 
 def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
-    """Keyword arguments for `snowflake.connector.connect` from the target config."""
+    """Keyword arguments for `snowflake.connector.connect` from the target config.
+
+    `network_timeout` bounds each network operation (socket connect and read) and the
+    connector's retries of the login; how long a statement may run is the server's
+    STATEMENT_TIMEOUT_IN_SECONDS (`statement_timeout_seconds`, else the account's): see
+    `Connection.execute`. The database, warehouse and role are validated at login.
+    """
+    network_timeout = config.get("network_timeout") or DEFAULT_NETWORK_TIMEOUT
+    parameters = dict(PINNED_SESSION_PARAMETERS)
+    if config.get("statement_timeout_seconds"):
+        parameters["STATEMENT_TIMEOUT_IN_SECONDS"] = int(config["statement_timeout_seconds"])
+    if config.get("query_tag"):
+        parameters["QUERY_TAG"] = config["query_tag"]
     args: dict[str, t.Any] = {
         "account": config["account"],
         "user": config["user"],
+        "database": quote(config_identifier(config["database"])),
         "login_timeout": config.get("login_timeout", 60),
-        "network_timeout": config.get("network_timeout", 300),
+        "network_timeout": network_timeout,
+        "socket_timeout": network_timeout,
+        "validate_default_parameters": True,
+        "client_session_keep_alive": True,
         "application": "target-snowflake",
-        # UTC: date-times without an offset mean UTC, and NTZ columns hold UTC.
-        "session_parameters": {"TIMEZONE": "UTC"},
+        "session_parameters": parameters,
     }
-    if config.get("query_tag"):
-        args["session_parameters"]["QUERY_TAG"] = config["query_tag"]
     for setting in ("role", "warehouse", "host", "port", "protocol"):
         if config.get(setting):
             args[setting] = config[setting]
@@ -109,32 +148,70 @@ def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
 
 
 class Connection:
-    """The target's single Snowflake connection, opened lazily and reused by every sink."""
+    """The target's single Snowflake connection, opened lazily and reused by every sink.
+
+    Opening it logs in and runs the preflight (`preflight.check_privileges`): a missing
+    warehouse, database, schema or privilege stops the run there, before any input is
+    read, with the SQL that grants it.
+    """
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
         self._config = config
         self._connection: snowflake.connector.SnowflakeConnection | None = None
-        self.database: str = config["database"]
+        self.database: str = config_identifier(config["database"])
+        self.schema: str = config_identifier(config["default_target_schema"])
+        self._schema_exists = False
+        # The client cancels a statement only after the server would have (statement
+        # time limit plus the network allowance).
+        self._statement_budget: int | None = None
 
-    def _open(self) -> snowflake.connector.SnowflakeConnection:
-        if self._connection is None:
-            try:
-                self._connection = snowflake.connector.connect(**connect_args(self._config))
-            except snowflake.connector.errors.Error as exc:
-                # The connector's messages name the account and endpoint, not the secrets.
-                reason = redact(str(exc.msg or type(exc).__name__), self._config)
-                msg = f"Could not connect to Snowflake: {reason}"
-                raise ConnectionError(msg) from None
-            self.execute(f"CREATE DATABASE IF NOT EXISTS {quote(self.database)}")
-            self.execute(f"USE DATABASE {quote(self.database)}")
-        return self._connection
+    def open(self) -> None:
+        """Log in and check the role's privileges (a `PreflightError` if one is missing)."""
+        if self._connection is not None:
+            return
+        try:
+            self._connection = snowflake.connector.connect(**connect_args(self._config))
+        except snowflake.connector.errors.Error as exc:
+            # The connector's messages name the account and endpoint, not the secrets.
+            reason = redact(str(exc.msg or type(exc).__name__), self._config)
+            msg = f"Could not connect to Snowflake: {reason}"
+            if getattr(exc, "errno", None) == 390201:  # validate_default_parameters
+                msg += (
+                    f" (database {self.database}, warehouse "
+                    f"{self._config.get('warehouse') or 'the default'}; an administrator "
+                    "grants them: see docs/snowflake-privileges.md)"
+                )
+            raise ConnectionError(msg) from None
+        timeout = self._config.get("statement_timeout_seconds") or self._account_timeout()
+        network = self._config.get("network_timeout") or DEFAULT_NETWORK_TIMEOUT
+        self._statement_budget = int(timeout) + int(network)
+        self._schema_exists = check_privileges(
+            self, self.database, self.schema, self._config.get("warehouse")
+        )
+
+    def _account_timeout(self) -> int:
+        rows = self.execute("SHOW PARAMETERS LIKE 'STATEMENT_TIMEOUT_IN_SECONDS' IN SESSION")
+        values = [row[1] for row in rows if str(row[0]).upper() == "STATEMENT_TIMEOUT_IN_SECONDS"]
+        return (
+            int(values[0])
+            if values and str(values[0]).isdigit()
+            else (ACCOUNT_DEFAULT_STATEMENT_TIMEOUT)
+        )
+
+    def ensure_schema(self) -> None:
+        """Create the target schema if the preflight found it missing (once per run)."""
+        self.open()
+        if not self._schema_exists:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.database)}.{quote(self.schema)}")
+            self._schema_exists = True
 
     def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple]:
         """Run one statement and return its rows."""
-        connection = self._open()
+        self.open()
+        assert self._connection is not None
         logger.debug("SQL: %s", sql)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql, params, timeout=self._statement_budget)
             return cursor.fetchall() if cursor.description else []
 
     @contextlib.contextmanager
@@ -149,7 +226,10 @@ class Connection:
         self.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the connection; temporary stages and tables go with the session."""
+        """Close the session: an open transaction is rolled back, temporary stages and
+        tables go with it."""
         if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(snowflake.connector.errors.Error):
+                connection.rollback()
+            connection.close()

@@ -1,9 +1,18 @@
-"""Stream and property names to Snowflake identifiers.
+"""Stream, property and configured names to Snowflake identifiers.
 
-Names are normalized deterministically: upper-cased, every character other than
-A-Z, 0-9, `_` and `$` replaced by `_`, a leading digit or `$` prefixed with `_`. Every
-identifier is also quoted, so reserved words work and nothing a tap sends can end a
-quoted identifier early (no SQL injection through stream or property names).
+Stream and property names are normalized deterministically: upper-cased, every character
+other than A-Z, 0-9, `_` and `$` replaced by `_`, a leading digit or `$` prefixed with
+`_`. Every identifier is also quoted, so reserved words work and nothing a tap sends can
+end a quoted identifier early (no SQL injection through stream or property names).
+
+Database and schema names in the config follow Snowflake's own rule for identifiers: a
+name without double quotes is normalized like a stream name (so `raw` is `RAW`, as an
+unquoted identifier resolves on Snowflake); a name in double quotes (`"raw"`) is used
+exactly as written, case included.
+
+Names the target generates (temporary tables, type-change columns) end in a lower-case
+marker, which no normalized name can contain, so they never collide with a user's table
+or column; they are cut to fit within 255 characters, with a hash of what was cut.
 """
 
 from __future__ import annotations
@@ -22,6 +31,27 @@ def normalize(name: str) -> str:
     if not identifier or not (identifier[0].isalpha() or identifier[0] == "_"):
         identifier = "_" + identifier
     return identifier[:MAX_IDENTIFIER_LENGTH]
+
+
+def config_identifier(name: str) -> str:
+    """A database or schema name from the config: quoted as written, else normalized."""
+    if len(name) > 2 and name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')[:MAX_IDENTIFIER_LENGTH]
+    return normalize(name)
+
+
+def generated(base: str, marker: str) -> str:
+    """The name `base + marker` for something the target creates, within 255 characters.
+
+    `marker` starts with `__` and holds lower-case letters, so the name cannot equal a
+    normalized stream or property name. A base too long to fit is cut and a hash of the
+    whole base added, so two long bases with a common start stay apart.
+    """
+    name = base + marker
+    if len(name) <= MAX_IDENTIFIER_LENGTH:
+        return name
+    digest = hashlib.sha1(base.encode()).hexdigest()[:10]
+    return f"{base[: MAX_IDENTIFIER_LENGTH - len(marker) - 11]}_{digest}{marker}"
 
 
 def quote(identifier: str) -> str:

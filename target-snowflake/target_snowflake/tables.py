@@ -1,10 +1,17 @@
 """DDL: create a table, add columns, change a column's type without losing data.
 
-Real Snowflake only lets a column grow within its type (ALTER COLUMN ... SET DATA TYPE
-from NUMBER to VARCHAR is refused), so a type change is carried out as: add a column
-under a temporary name, copy every value into it with a cast, drop the old column,
-rename the new one. Each DDL statement commits on its own; if the target dies midway,
-the next run finishes or undoes the change (see `_recover_retypes`).
+Nothing is created that exists: the table's columns are read from INFORMATION_SCHEMA
+first, and only a missing table or column is created (CREATE on an existing object needs
+privileges a loader role may not have, and is a DDL statement on every run).
+
+Real Snowflake only lets a column grow within its type (a longer VARCHAR is an ALTER
+COLUMN ... SET DATA TYPE; NUMBER to VARCHAR is refused), so any other type change is
+carried out as: add a column under a generated name, copy every value into it with an
+explicit conversion (`types.convert`), drop the old column, rename the new one. Each DDL
+statement commits on its own; if the target dies midway, the next run finishes or undoes
+the change (see `_recover_retypes`). A clustering key on the column must be redefined
+after such a change, and a view defined with `SELECT *` must be recreated (its columns
+are fixed when it is created): docs/snowflake-privileges.md.
 """
 
 from __future__ import annotations
@@ -13,12 +20,17 @@ import logging
 from collections.abc import Mapping
 
 from target_snowflake.connection import Connection
-from target_snowflake.naming import quote
+from target_snowflake.naming import generated, quote
 from target_snowflake.types import SnowflakeType, convert, from_information_schema, widen
 
 logger = logging.getLogger(__name__)
 
-RETYPE_SUFFIX = "__RETYPE"
+RETYPE_MARKER = "__retype"
+
+
+def retype_column(column: str) -> str:
+    """The generated name of the column a type change copies `column` into."""
+    return generated(column, RETYPE_MARKER)
 
 
 class Table:
@@ -33,12 +45,14 @@ class Table:
 
     def _read_columns(self) -> dict[str, SnowflakeType]:
         rows = self.connection.execute(
-            "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE"
+            "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE, CHARACTER_MAXIMUM_LENGTH"
             f" FROM {quote(self.connection.database)}.INFORMATION_SCHEMA.COLUMNS"
             " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (self.schema, self.name),
         )
-        return {name: from_information_schema(kind, scale) for name, kind, scale in rows}
+        return {
+            name: from_information_schema(kind, scale, length) for name, kind, scale, length in rows
+        }
 
     def ensure(self, wanted: Mapping[str, SnowflakeType]) -> dict[str, SnowflakeType]:
         """Create or evolve the table so every wanted column exists and can hold its values.
@@ -46,16 +60,13 @@ class Table:
         Returns the columns' actual types (a column may be wider than wanted: columns
         never narrow).
         """
-        self.connection.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {quote(self.connection.database)}.{quote(self.schema)}"
-        )
-        existing = self._recover_retypes(self._read_columns())
+        existing = self._recover_retypes(self._read_columns(), wanted)
         if not existing:
             if not wanted:
                 msg = f"table {self.name}: the schema has no properties to make columns of"
                 raise ValueError(msg)
             columns = ", ".join(f"{quote(col)} {kind.sql}" for col, kind in wanted.items())
-            self.connection.execute(f"CREATE TABLE IF NOT EXISTS {self.qualified} ({columns})")
+            self.connection.execute(f"CREATE TABLE {self.qualified} ({columns})")
             logger.info("Created table %s", self.qualified)
             existing = self._read_columns()
         for column, kind in wanted.items():
@@ -66,14 +77,21 @@ class Table:
                 logger.info("Added column %s %s to %s", column, kind.sql, self.qualified)
                 existing[column] = kind
             elif (target := widen(existing[column], kind)) != existing[column]:
-                self.retype_column(column, existing[column], target)
+                if target.name == existing[column].name == "VARCHAR":
+                    self.connection.execute(
+                        f"ALTER TABLE {self.qualified} ALTER COLUMN {quote(column)} "
+                        f"SET DATA TYPE {target.sql}"
+                    )
+                    logger.info("Widened %s.%s to %s", self.qualified, column, target.sql)
+                else:
+                    self.retype_column(column, existing[column], target)
                 existing[column] = target
         self.columns = existing
         return existing
 
     def retype_column(self, column: str, current: SnowflakeType, to: SnowflakeType) -> None:
         """Change a column's type in a way real Snowflake accepts: add, copy with cast, swap."""
-        temporary = column + RETYPE_SUFFIX
+        temporary = retype_column(column)
         logger.info(
             "Changing %s.%s from %s to %s (add, copy, drop, rename)",
             self.qualified,
@@ -85,17 +103,21 @@ class Table:
             f"ALTER TABLE {self.qualified} ADD COLUMN {quote(temporary)} {to.sql}"
         )
         self.connection.execute(
-            f"UPDATE {self.qualified} SET {quote(temporary)} = {convert(quote(column), to)}"
+            f"UPDATE {self.qualified} SET {quote(temporary)} = "
+            f"{convert(quote(column), current, to)}"
         )
         self.connection.execute(f"ALTER TABLE {self.qualified} DROP COLUMN {quote(column)}")
         self.connection.execute(
             f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} TO {quote(column)}"
         )
 
-    def _recover_retypes(self, existing: dict[str, SnowflakeType]) -> dict[str, SnowflakeType]:
+    def _recover_retypes(
+        self, existing: dict[str, SnowflakeType], wanted: Mapping[str, SnowflakeType]
+    ) -> dict[str, SnowflakeType]:
         """Finish or undo a type change an earlier run was killed in the middle of."""
-        for temporary in [col for col in existing if col.endswith(RETYPE_SUFFIX)]:
-            column = temporary[: -len(RETYPE_SUFFIX)]
+        originals = {retype_column(column): column for column in [*existing, *wanted]}
+        for temporary in [col for col in existing if col in originals]:
+            column = originals[temporary]
             if column in existing:  # copy may be incomplete; the original is intact
                 self.connection.execute(
                     f"ALTER TABLE {self.qualified} DROP COLUMN {quote(temporary)}"

@@ -7,24 +7,44 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 TIMESTAMP_TYPES = {"TZ": "TIMESTAMP_TZ", "NTZ": "TIMESTAMP_NTZ", "LTZ": "TIMESTAMP_LTZ"}
+# The longest VARCHAR Snowflake declares (characters); a value may hold up to 128 MiB
+# (134,217,728 bytes) since the 2024_08 behaviour change. A VARCHAR without a length means
+# 16,777,216 characters, so columns are declared with this length explicitly.
+MAX_VARCHAR_LENGTH = 134_217_728
+# Conversions to VARCHAR in a type change spell out their format, so the session's or
+# account's output formats cannot drop digits (the default keeps milliseconds only).
+VARCHAR_FORMATS = {
+    "TIMESTAMP_TZ": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+    "TIMESTAMP_LTZ": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+    "TIMESTAMP_NTZ": 'YYYY-MM-DD"T"HH24:MI:SS.FF9',
+    "DATE": "YYYY-MM-DD",
+    "TIME": "HH24:MI:SS.FF9",
+    "FLOAT": "TME",  # text-minimal: every significant digit, exponent when needed
+}
 _NUMERIC = {"NUMBER", "FLOAT"}
 _TIMESTAMPS = set(TIMESTAMP_TYPES.values())
 
 
 @dataclass(frozen=True)
 class SnowflakeType:
-    """A column type: its family name and, for NUMBER, the scale (precision is always 38)."""
+    """A column type: its family name; for NUMBER the scale (precision is always 38), for
+    VARCHAR the declared length in characters."""
 
     name: str
     scale: int = 0
+    length: int | None = None
 
     @property
     def sql(self) -> str:
         """The type as written in DDL and casts."""
-        return f"NUMBER(38,{self.scale})" if self.name == "NUMBER" else self.name
+        if self.name == "NUMBER":
+            return f"NUMBER(38,{self.scale})"
+        if self.name == "VARCHAR":
+            return f"VARCHAR({self.length or MAX_VARCHAR_LENGTH})"
+        return self.name
 
 
-VARCHAR = SnowflakeType("VARCHAR")
+VARCHAR = SnowflakeType("VARCHAR", length=MAX_VARCHAR_LENGTH)
 VARIANT = SnowflakeType("VARIANT")
 FLOAT = SnowflakeType("FLOAT")
 INTEGER = SnowflakeType("NUMBER", 0)
@@ -84,11 +104,14 @@ def from_jsonschema(schema: dict[str, t.Any], timestamp_type: str = "TZ") -> Sno
     return VARIANT  # object, array, untyped
 
 
-def from_information_schema(data_type: str, scale: int | None) -> SnowflakeType:
-    """The type of an existing column as INFORMATION_SCHEMA.COLUMNS reports it."""
+def from_information_schema(
+    data_type: str, scale: int | None, length: int | None = None
+) -> SnowflakeType:
+    """The type of an existing column as INFORMATION_SCHEMA.COLUMNS reports it (length:
+    CHARACTER_MAXIMUM_LENGTH)."""
     name = data_type.upper()
     if name in {"TEXT", "VARCHAR", "STRING", "CHAR"}:
-        return VARCHAR
+        return SnowflakeType("VARCHAR", length=length or 16_777_216)
     if name in {"NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT"}:
         return SnowflakeType("NUMBER", scale or 0)
     if name in {"FLOAT", "DOUBLE", "REAL"}:
@@ -108,8 +131,9 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
         return current
     if VARIANT in (current, wanted):
         return VARIANT
-    if VARCHAR in (current, wanted):
-        return VARCHAR
+    if "VARCHAR" in (current.name, wanted.name):  # the longer length, at least the guard's
+        lengths = [kind.length or 0 for kind in (current, wanted) if kind.name == "VARCHAR"]
+        return SnowflakeType("VARCHAR", length=max(MAX_VARCHAR_LENGTH, *lengths))
     if current.name in _NUMERIC and wanted.name in _NUMERIC:
         if current.name == wanted.name == "NUMBER":
             return SnowflakeType("NUMBER", max(current.scale, wanted.scale))
@@ -132,6 +156,14 @@ def from_variant(path: str, to: SnowflakeType) -> str:
     return f"{path}::{to.sql}"
 
 
-def convert(column: str, to: SnowflakeType) -> str:
-    """SQL that converts an existing column's values to `to` (for a type change)."""
-    return f"TO_VARIANT({column})" if to == VARIANT else f"{column}::{to.sql}"
+def convert(column: str, current: SnowflakeType, to: SnowflakeType) -> str:
+    """SQL that converts an existing column's values to `to` (for a type change).
+
+    To VARCHAR with an explicit format for timestamps (nanoseconds and offset), dates,
+    times and floats; NUMBER converts exactly without one.
+    """
+    if to == VARIANT:
+        return f"TO_VARIANT({column})"
+    if to.name == "VARCHAR" and current.name in VARCHAR_FORMATS:
+        return f"TO_VARCHAR({column}, '{VARCHAR_FORMATS[current.name]}')"
+    return f"{column}::{to.sql}"

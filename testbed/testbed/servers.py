@@ -17,6 +17,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import snowflake.connector
+from snowflake.connector import SnowflakeConnection
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -74,26 +77,108 @@ def managed_process(
         stop_process(process)
 
 
+# The local account: an administrator (ACCOUNTADMIN) who prepares what a loader needs, and
+# a least-privilege loader, as on a real account (docs/snowflake-privileges.md).
+ADMIN_USER, ADMIN_PASSWORD = "ADMIN", "local-admin"
+LOADER_USER, LOADER_PASSWORD, LOADER_ROLE, WAREHOUSE = "LOADER", "local-loader", "LOADER", "LOADING"
+
+
 @contextlib.contextmanager
 def local_snowflake(db_dir: Path | None = None) -> Iterator[dict]:
-    """Run fakesnow's Snowflake server on loopback; yield connection settings.
+    """Run the strict local Snowflake (fakesnow behind `testbed.snowflake_strict`) on
+    loopback; yield the loader's connection settings (keyword arguments of
+    `snowflake.connector.connect`).
 
-    In server mode fakesnow keeps one in-memory database per process (it ignores
-    `-d`), so the directory only holds its log.
+    The loader role has USAGE on the warehouse and nothing else: `prepare_database` grants
+    what a run needs, as an administrator would. Every statement is appended to
+    `statements.jsonl` in the directory (fakesnow keeps one in-memory database per
+    process; the directory holds the logs).
     """
     with contextlib.ExitStack() as stack:
         if db_dir is None:
             db_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fakesnow-")))
         db_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        fakesnow = str(Path(sys.executable).with_name("fakesnow"))
-        args = [fakesnow, "-s", "--host", LOOPBACK, "-p", str(port), "-d", str(db_dir)]
+        args = [
+            sys.executable,
+            "-m",
+            "testbed.snowflake_strict",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--admin-user",
+            ADMIN_USER,
+            "--admin-password",
+            ADMIN_PASSWORD,
+            "--statement-log",
+            str(db_dir / "statements.jsonl"),
+        ]
         stack.enter_context(managed_process(args, port, db_dir / "fakesnow.log"))
-        yield {
+        loader = {
             "host": LOOPBACK,
             "port": port,
             "protocol": "http",
-            "user": "fake",
-            "password": "snow",
             "account": "fakesnow",
+            "user": LOADER_USER,
+            "password": LOADER_PASSWORD,
+            "role": LOADER_ROLE,
+            "warehouse": WAREHOUSE,
         }
+        with contextlib.closing(admin_connection(loader)) as admin:
+            for statement in (
+                f"CREATE ROLE {LOADER_ROLE}",
+                f"CREATE WAREHOUSE {WAREHOUSE}",
+                f"GRANT USAGE ON WAREHOUSE {WAREHOUSE} TO ROLE {LOADER_ROLE}",
+                f"CREATE USER {LOADER_USER} PASSWORD = '{LOADER_PASSWORD}'"
+                f" DEFAULT_ROLE = {LOADER_ROLE} DEFAULT_WAREHOUSE = {WAREHOUSE}",
+                f"GRANT ROLE {LOADER_ROLE} TO USER {LOADER_USER}",
+            ):
+                admin.cursor().execute(statement)
+        yield loader
+
+
+def admin_settings(settings: dict) -> dict:
+    """The administrator's connection settings for a local Snowflake."""
+    return {
+        **settings,
+        "user": ADMIN_USER,
+        "password": ADMIN_PASSWORD,
+        "role": "ACCOUNTADMIN",
+        "warehouse": WAREHOUSE,
+    }
+
+
+def admin_connection(settings: dict) -> SnowflakeConnection:
+    """A connection as the administrator (short timeouts: the server is local)."""
+    return snowflake.connector.connect(
+        **admin_settings(settings), login_timeout=20, network_timeout=60
+    )
+
+
+def prepare_database(
+    admin: SnowflakeConnection,
+    database: str,
+    schema: str | None = None,
+    role: str = LOADER_ROLE,
+    *,
+    create_schemas: bool = False,
+) -> None:
+    """As an administrator: create the database (and schema) and grant the role what a
+    load needs (docs/snowflake-privileges.md); `create_schemas` also lets the role create
+    schemas of its own in the database."""
+    statements = [
+        f'CREATE DATABASE IF NOT EXISTS "{database}"',
+        f'GRANT USAGE ON DATABASE "{database}" TO ROLE {role}',
+    ]
+    if create_schemas:
+        statements.append(f'GRANT CREATE SCHEMA ON DATABASE "{database}" TO ROLE {role}')
+    if schema is not None:
+        qualified = f'"{database}"."{schema}"'
+        statements += [
+            f"CREATE SCHEMA IF NOT EXISTS {qualified}",
+            f"GRANT USAGE, CREATE TABLE, CREATE STAGE ON SCHEMA {qualified} TO ROLE {role}",
+        ]
+    with admin.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)

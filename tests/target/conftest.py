@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from snowflake.connector import SnowflakeConnection, connect
+from snowflake.connector import SnowflakeConnection
 from target_snowflake.target import TargetSnowflake
+
+from testbed.servers import admin_connection, prepare_database
 
 DATABASE = "TARGET_TESTS"
 TARGET_BIN = str(Path(sys.executable).with_name("target-snowflake"))
@@ -40,17 +42,21 @@ def base_config(server: dict, schema: str, **overrides: object) -> dict:
 
 @pytest.fixture(scope="session")
 def snowflake(snowflake_server: dict) -> Iterator[SnowflakeConnection]:
-    """A connection for assertions (separate from the target's own)."""
-    connection = connect(**snowflake_server, login_timeout=20, network_timeout=60)
-    connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    """The administrator's connection, for assertions and for granting what a test's
+    loader needs (separate from the target's own)."""
+    connection = admin_connection(snowflake_server)
+    prepare_database(connection, DATABASE)
     yield connection
     connection.close()
 
 
 @pytest.fixture
-def schema(request: pytest.FixtureRequest) -> str:
-    """A schema name of its own for each test."""
-    return "T_" + re.sub(r"[^A-Za-z0-9]", "_", request.node.name).upper()[:80]
+def schema(request: pytest.FixtureRequest, snowflake: SnowflakeConnection) -> str:
+    """A schema of its own for each test, prepared by the administrator for the loader
+    role (USAGE, CREATE TABLE, CREATE STAGE), as on a least-privilege account."""
+    name = "T_" + re.sub(r"[^A-Za-z0-9]", "_", request.node.name).upper()[:80]
+    prepare_database(snowflake, DATABASE, name)
+    return name
 
 
 @pytest.fixture

@@ -1,0 +1,641 @@
+"""The strict local Snowflake: fakesnow's server with Snowflake's rules in front of it.
+
+The app wraps fakesnow's own HTTP routes in the same process. Every login and query goes
+through here first: the statement is parsed with sqlglot (fakesnow's own parser), checked
+against the account (`rules.Checker`), logged, delayed if configured, and either refused
+with a Snowflake-shaped error, answered here (roles, grants, warehouses, session
+parameters: things fakesnow has no notion of), or handed to fakesnow.
+
+Control routes for tests (loopback only, like the server): `GET /strict/log` (every
+statement with its session, role and outcome), `POST /strict/log/clear`,
+`POST /strict/config` (`{"delay_seconds": 2, "delay_match": "MERGE"}`),
+`GET /strict/sessions` (user, role, warehouse and parameters of each session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import fakesnow.server
+import sqlglot
+import sqlglot.executor
+from fakesnow.transforms import stage as fakesnow_stage
+from sqlglot import exp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, User
+from testbed.snowflake_strict.rules import (
+    SESSION_PARAMETERS,
+    Checker,
+    Session,
+    StrictError,
+    identifier,
+    insufficient,
+    use_kind,
+)
+
+logger = logging.getLogger("testbed.snowflake_strict")
+_SESSION_FUNCTIONS = {
+    exp.CurrentRole: lambda s: s.role,
+    exp.CurrentWarehouse: lambda s: s.warehouse,
+    exp.CurrentUser: lambda s: s.user,
+    exp.CurrentDatabase: lambda s: s.database,
+    exp.CurrentSchema: lambda s: s.schema,
+}
+_VIRTUAL_VIEWS = {"ENABLED_ROLES", "OBJECT_PRIVILEGES"}
+
+
+def _name(text: str) -> str:
+    """A name given in SQL text or a connect parameter, resolved like an identifier."""
+    text = text.strip()
+    if len(text) > 1 and text.startswith('"') and text.endswith('"'):
+        return text[1:-1].replace('""', '"')
+    return text.upper()
+
+
+def _error(code: str, sqlstate: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "data": {"errorCode": code, "sqlState": sqlstate, "queryId": str(uuid.uuid4())},
+            "code": code,
+            "message": message,
+            "success": False,
+        }
+    )
+
+
+def _rows(columns: list[str], rows: list[tuple[Any, ...]]) -> JSONResponse:
+    rowtype = [
+        {
+            "name": name,
+            "database": "",
+            "schema": "",
+            "table": "",
+            "nullable": True,
+            "type": "text",
+            "byteLength": 16777216,
+            "length": 16777216,
+            "scale": None,
+            "precision": None,
+            "collation": None,
+        }
+        for name in columns
+    ]
+    return JSONResponse(
+        {
+            "data": {
+                "rowtype": rowtype,
+                "rowset": [[None if v is None else str(v) for v in row] for row in rows],
+                "total": len(rows),
+                "returned": len(rows),
+                "queryId": str(uuid.uuid4()),
+                "queryResultFormat": "json",
+                "statementTypeId": 0x1000,
+                "parameters": [],
+            },
+            "success": True,
+        }
+    )
+
+
+def _done(message: str = "Statement executed successfully.") -> JSONResponse:
+    response = _rows(["status"], [(message,)])
+    return response
+
+
+async def _with_body(request: Request, body: bytes, query: dict[str, str] | None = None) -> Request:
+    """A copy of the request with another (uncompressed) body and query string."""
+    scope = dict(request.scope)
+    scope["headers"] = [
+        (k, v) for k, v in request.scope["headers"] if k.lower() != b"content-encoding"
+    ]
+    if query is not None:
+        scope["query_string"] = urlencode(query).encode()
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+async def _json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return body, json.loads(body)
+
+
+def _token(request: Request) -> str:
+    return (request.headers.get("Authorization") or "")[17:-1]
+
+
+class StrictSnowflake:
+    """The strict layer's state: the account, the sessions, the statement log, the delay."""
+
+    def __init__(self, admin_user: str, admin_password: str, log_path: Path | None = None) -> None:
+        self.account = Account(admin_user, admin_password)
+        self.sessions: dict[str, Session] = {}
+        self.log: list[dict[str, Any]] = []
+        self.log_path = log_path
+        self.delay_seconds = 0.0
+        self.delay_match: re.Pattern[str] | None = None
+
+    # Logging
+
+    def _record(self, session: Session | None, sql: str, kind: str, outcome: str) -> None:
+        entry = {
+            "at": time.time(),
+            "session": session.token[:8] if session else None,
+            "user": session.user if session else None,
+            "role": session.role if session else None,
+            "kind": kind,
+            "sql": sql,
+            "outcome": outcome,
+        }
+        self.log.append(entry)
+        if self.log_path is not None:
+            with self.log_path.open("a") as log:
+                log.write(json.dumps(entry) + "\n")
+
+    # Login and sessions
+
+    async def login(self, request: Request) -> Response:
+        body, payload = await _json_body(request)
+        data = payload.get("data") or {}
+        params = dict(request.query_params)
+        user = self.account.users.get(_name(str(data.get("LOGIN_NAME", ""))))
+        authenticator = str(data.get("AUTHENTICATOR") or "SNOWFLAKE").upper()
+        if user is None or (
+            authenticator == "SNOWFLAKE"
+            and user.password is not None
+            and data.get("PASSWORD") != user.password
+        ):
+            return _error("390100", "08004", "Incorrect username or password was specified.")
+        session_params = {k.upper(): v for k, v in (data.get("SESSION_PARAMETERS") or {}).items()}
+        validate = bool(session_params.get("CLIENT_VALIDATE_DEFAULT_PARAMETERS"))
+        role = _name(params["roleName"]) if params.get("roleName") else user.default_role
+        if role not in user.roles and SUPERUSER_ROLE not in user.roles:
+            return _error(
+                "390189",
+                "08004",
+                f"Role '{role}' specified in the connect string is not granted to this user. "
+                "Contact your local system administrator, or attempt to login with another "
+                "role, e.g. PUBLIC.",
+            )
+        warehouse = _name(params["warehouse"]) if params.get("warehouse") else None
+        warehouse = warehouse or user.default_warehouse
+        if warehouse is not None and not (
+            warehouse in self.account.warehouses
+            and self.account.has(role, "USAGE", ("WAREHOUSE", (warehouse,)))
+        ):
+            if validate:
+                return _error(
+                    "390201", "08004", "The requested warehouse does not exist or not authorized."
+                )
+            warehouse = None
+        database = _name(params["databaseName"]) if params.get("databaseName") else None
+        schema = _name(params["schemaName"]) if params.get("schemaName") else None
+        session = Session("", user.name, role, warehouse, None, None, session_params)
+        checker = self._checker(session)
+        if database is not None:
+            try:
+                checker.use_database(database)
+                session.database, session.schema = database, "PUBLIC"
+                if schema is not None:
+                    checker.use_schema((database, schema))
+                    session.schema = schema
+            except StrictError:
+                if validate:
+                    noun = "schema" if session.database else "database"
+                    return _error(
+                        "390201", "08004", f"The requested {noun} does not exist or not authorized."
+                    )
+        forwarded: dict[str, str] = {k: v for k, v in params.items() if k == "request_id"}
+        if session.database:
+            forwarded["databaseName"] = f'"{session.database}"'
+            forwarded["schemaName"] = f'"{session.schema}"'
+        response = await fakesnow.server.login_request(await _with_body(request, body, forwarded))
+        answer = json.loads(bytes(response.body))
+        if answer.get("success"):
+            session.token = answer["data"]["token"]
+            self.sessions[session.token] = session
+            answer["data"]["sessionInfo"].update(
+                {
+                    "roleName": role,
+                    "warehouseName": warehouse,
+                    "databaseName": session.database,
+                    "schemaName": session.schema,
+                }
+            )
+        self._record(session, f"<login user={user.name} role={role}>", "LOGIN", "ok")
+        return JSONResponse(answer, status_code=response.status_code)
+
+    async def session_request(self, request: Request) -> Response:
+        session = self.sessions.get(_token(request))
+        if session is not None and request.query_params.get("delete"):
+            outcome = "rolled back an open transaction" if session.in_transaction else "ok"
+            self._record(session, "<session closed>", "LOGOUT", outcome)
+            self.account.end_session(session.token)
+            del self.sessions[session.token]
+        return await fakesnow.server.session(request)
+
+    # Queries
+
+    def _checker(self, session: Session) -> Checker:
+        def column_type(
+            table: tuple[str, str, str], column: str
+        ) -> tuple[str, int | None, int | None]:
+            return self._column_type(session.token, table, column)
+
+        return Checker(self.account, session, column_type)
+
+    @staticmethod
+    def _column_type(
+        token: str, table: tuple[str, str, str], column: str
+    ) -> tuple[str, int | None, int | None]:
+        """A column's type, length or precision, and scale, asked of fakesnow."""
+        connection = fakesnow.server.sessions[token]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE"
+                f' FROM "{table[0]}".INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s'
+                " AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+                (table[1], table[2], column),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return ("UNKNOWN", None, None)
+        kind, length, precision, scale = row
+        return (str(kind).upper(), length if length is not None else precision, scale)
+
+    async def query(self, request: Request) -> Response:
+        session = self.sessions.get(_token(request))
+        if session is None:
+            return await fakesnow.server.query_request(request)
+        body, payload = await _json_body(request)
+        sql = payload.get("sqlText", "")
+        try:
+            statement = sqlglot.parse_one(sql, read="snowflake")
+        except sqlglot.errors.ParseError:
+            statement = None
+        kind = self._kind(statement)
+        checker = self._checker(session)
+        try:
+            with self.account.lock:
+                answer = self._answer_here(session, statement, sql) if statement else None
+                if answer is None and statement is not None:
+                    checker.check(statement)
+                    self._check_json_copy(statement)
+        except StrictError as error:
+            self._record(session, sql, kind, f"{error.code} {error.rule}")
+            return _error(error.code, error.sqlstate, error.message)
+        except Exception as error:  # a bug of this layer: fail the statement, not retry
+            logger.exception("strict layer failed on %s", sql)
+            error = StrictError("999999", "XX000", f"strict layer failed: {error!r}", "bug")
+            self._record(session, sql, kind, f"{error.code} {error.rule}")
+            return _error(error.code, error.sqlstate, error.message)
+        if answer is not None:
+            self._record(session, sql, kind, "ok")
+            return answer
+        timeout = await self._delay(session, sql)
+        if timeout is not None:
+            self._record(session, sql, kind, "000630 statement-timeout")
+            return _error(
+                "000630",
+                "57014",
+                f"Statement reached its statement or warehouse timeout of {timeout} second(s) "
+                "and was canceled.",
+            )
+        forwarded = body
+        if statement is not None and any(statement.find_all(*_SESSION_FUNCTIONS)):
+            forwarded = self._with_session_values(session, statement, payload)
+        response = await fakesnow.server.query_request(await _with_body(request, forwarded))
+        succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
+        if succeeded and statement is not None:
+            with self.account.lock:
+                checker.apply(statement)
+        self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
+        return response
+
+    @staticmethod
+    def _kind(statement: exp.Expr | None) -> str:
+        if statement is None:
+            return "UNPARSED"
+        name = type(statement).__name__.upper()
+        if isinstance(statement, exp.Command):
+            return f"{statement.this} {str(statement.expression).split()[0]}".upper()
+        kind = statement.args.get("kind")
+        if isinstance(kind, str):
+            temporary = statement.find(exp.TemporaryProperty) is not None
+            return f"{name} {'TEMPORARY ' if temporary else ''}{kind.upper()}"
+        return name
+
+    def _with_session_values(
+        self, session: Session, statement: exp.Expr, payload: dict[str, Any]
+    ) -> bytes:
+        """The statement with CURRENT_ROLE() and friends replaced by the session's values."""
+
+        def replace(node: exp.Expr) -> exp.Expr:
+            for kind, value in _SESSION_FUNCTIONS.items():
+                if isinstance(node, kind):
+                    current = value(session)
+                    return exp.Null() if current is None else exp.Literal.string(current)
+            return node
+
+        rewritten = statement.transform(replace).sql(dialect="snowflake")
+        return json.dumps({**payload, "sqlText": rewritten}).encode()
+
+    async def _delay(self, session: Session, sql: str) -> int | None:
+        """Wait the configured delay; the timeout in seconds if the statement hit it."""
+        if not self.delay_seconds or (self.delay_match and not self.delay_match.search(sql)):
+            return None
+        timeout = int(session.parameters.get("STATEMENT_TIMEOUT_IN_SECONDS") or 0)
+        if timeout and self.delay_seconds > timeout:
+            await asyncio.sleep(timeout)
+            return timeout
+        await asyncio.sleep(self.delay_seconds)
+        return None
+
+    def _check_json_copy(self, statement: exp.Expr) -> None:
+        """COPY of JSON without ALLOW_DUPLICATE = TRUE: an object with a repeated key fails."""
+        if not isinstance(statement, exp.Copy):
+            return
+        text = statement.sql(dialect="snowflake").upper().replace(" ", "")
+        if "TYPE=JSON" not in text or "ALLOW_DUPLICATE=TRUE" in text:
+            return
+        source = next((t for t in statement.find_all(exp.Table) if t.name.startswith("@")), None)
+        prefix = source.name.strip("/").split("/", 1)[1] if source and "/" in source.name else ""
+        if not prefix:
+            return
+        for path in Path(fakesnow_stage.LOCAL_BUCKET_PATH).rglob(f"{prefix}/*"):
+            raw = path.read_bytes()
+            if raw[:2] == b"\x1f\x8b":
+                raw = gzip.decompress(raw)
+            for number, line in enumerate(raw.splitlines(), start=1):
+                if line.strip():
+                    json.loads(line, object_pairs_hook=lambda pairs, n=number: _unique(pairs, n))
+
+    # Statements the layer answers itself
+
+    def _answer_here(self, session: Session, statement: exp.Expr, sql: str) -> Response | None:
+        account = self.account
+        superuser = SUPERUSER_ROLE in account.role_hierarchy(session.role)
+        if isinstance(statement, exp.Alter) and statement.args.get("kind") == "SESSION":
+            return self._alter_session(session, statement)
+        if isinstance(statement, exp.Use):
+            kind = use_kind(statement)
+            if kind in {"ROLE", "WAREHOUSE"}:
+                name = identifier(statement.this)
+                if kind == "ROLE":
+                    if name not in account.users[session.user].roles and not superuser:
+                        raise StrictError(
+                            "003013",
+                            "42501",
+                            f"Requested role '{name}' is not assigned to "
+                            "the executing user. Specify another role to activate.",
+                            "privileges",
+                        )
+                    session.role = name
+                else:
+                    if name not in account.warehouses or not account.has(
+                        session.role, "USAGE", ("WAREHOUSE", (name,))
+                    ):
+                        raise StrictError(
+                            "002043",
+                            "02000",
+                            f"SQL compilation error:\nObject does not exist, or operation "
+                            f"cannot be performed. (warehouse {name})",
+                            "warehouse",
+                        )
+                    session.warehouse = name
+                return _done()
+        if isinstance(statement, exp.Create) and statement.args.get("kind") == "WAREHOUSE":
+            if not superuser:
+                raise insufficient("account (CREATE WAREHOUSE needed)")
+            name = identifier(statement.this)
+            account.warehouses.add(name)
+            account.owners.setdefault(("WAREHOUSE", (name,)), session.role)
+            return _done()
+        if isinstance(statement, exp.Command):
+            return self._command(session, sql, superuser)
+        if isinstance(statement, exp.Grant | exp.Revoke):
+            if not superuser:
+                raise insufficient("account (MANAGE GRANTS needed)")
+            return self._grant(session, statement)
+        if isinstance(statement, exp.Select):
+            return self._virtual_view(session, statement)
+        return None
+
+    def _alter_session(self, session: Session, statement: exp.Alter) -> Response | None:
+        alter = statement.find(exp.AlterSession)
+        assert alter is not None
+        names: list[tuple[str, Any]] = []
+        for item in alter.args.get("expressions") or []:
+            if isinstance(item.this, exp.EQ):
+                value = item.this.expression
+                names.append((item.this.this.name.upper(), value.to_py()))
+            else:
+                names.append((item.this.name.upper(), None))
+        for name, _ in names:
+            if name not in SESSION_PARAMETERS:
+                raise StrictError(
+                    "001006",
+                    "22023",
+                    f"invalid property '{name}' for 'SESSION'",
+                    "session-parameters",
+                )
+        for name, value in names:
+            if alter.args.get("unset"):
+                session.parameters.pop(name, None)
+            else:
+                session.parameters[name] = value
+        if any(name == "AUTOCOMMIT" for name, _ in names):
+            return None  # fakesnow implements AUTOCOMMIT itself
+        return _done()
+
+    def _command(self, session: Session, sql: str, superuser: bool) -> Response | None:
+        account = self.account
+        text = " ".join(sql.split())
+        if match := re.fullmatch(r"(?i)CREATE ROLE (IF NOT EXISTS )?(\S+)", text):
+            if not superuser:
+                raise insufficient("account (CREATE ROLE needed)")
+            account.roles.add(_name(match[2]))
+            return _done()
+        if match := re.fullmatch(r"(?i)CREATE USER (IF NOT EXISTS )?(\S+)(.*)", text):
+            if not superuser:
+                raise insufficient("account (CREATE USER needed)")
+            options = {
+                key.upper(): _name(value.strip("'")) if key.upper() != "PASSWORD" else value[1:-1]
+                for key, value in re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", match[3])
+            }
+            name = _name(match[2])
+            account.users[name] = User(
+                name,
+                options.get("PASSWORD"),
+                options.get("DEFAULT_ROLE", "PUBLIC"),
+                options.get("DEFAULT_WAREHOUSE"),
+            )
+            return _done()
+        if match := re.fullmatch(r"(?i)GRANT ROLE (\S+) TO (USER|ROLE) (\S+)", text):
+            if not superuser:
+                raise insufficient("account (MANAGE GRANTS needed)")
+            role, grantee = _name(match[1]), _name(match[3])
+            if match[2].upper() == "USER":
+                account.users[grantee].roles.add(role)
+            else:
+                account.role_parents.setdefault(grantee, set()).add(role)
+            return _done()
+        return None
+
+    def _grant(self, session: Session, statement: exp.Grant | exp.Revoke) -> Response:
+        account = self.account
+        kind = str(statement.args.get("kind") or "").upper()
+        securable = statement.args["securable"]
+        checker = self._checker(session)
+        if kind == "DATABASE":
+            key: tuple[str, tuple[str, ...]] = ("DATABASE", (identifier(securable.this),))
+        elif kind == "SCHEMA":
+            key = ("SCHEMA", checker.schema_key([p for p in _table_parts(securable)]))
+        elif kind == "TABLE":
+            key = ("TABLE", checker.table_key(securable))
+        elif kind == "WAREHOUSE":
+            key = ("WAREHOUSE", (identifier(securable.this),))
+        else:
+            key = ("ACCOUNT", ())
+        privileges = [
+            " ".join(p.this.sql(dialect="snowflake").upper().split())
+            for p in statement.args.get("privileges") or []
+        ]
+        roles = [_name(p.this.sql(dialect="snowflake")) for p in statement.args["principals"]]
+        for role in roles:
+            for privilege in privileges:
+                if privilege == "OWNERSHIP" and isinstance(statement, exp.Grant):
+                    account.owners[key] = role
+                elif isinstance(statement, exp.Grant):
+                    account.grants.add((role, privilege, key))
+                else:
+                    account.grants.discard((role, privilege, key))
+        return _done()
+
+    def _virtual_view(self, session: Session, statement: exp.Select) -> Response | None:
+        """INFORMATION_SCHEMA views fakesnow lacks: ENABLED_ROLES, OBJECT_PRIVILEGES."""
+        tables = [t for t in statement.find_all(exp.Table) if t.name.upper() in _VIRTUAL_VIEWS]
+        if not tables:
+            return None
+        view = tables[0]
+        checker = self._checker(session)
+        database = identifier(view.args["catalog"]) if view.args.get("catalog") else None
+        database = database or session.database or ""
+        checker.use_database(database)
+        if view.name.upper() == "ENABLED_ROLES":
+            columns = ["ROLE_NAME"]
+            rows = [(role,) for role in sorted(self.account.role_hierarchy(session.role))]
+        else:
+            columns = [
+                "GRANTEE",
+                "OBJECT_TYPE",
+                "OBJECT_CATALOG",
+                "OBJECT_SCHEMA",
+                "OBJECT_NAME",
+                "PRIVILEGE_TYPE",
+            ]
+            rows = list(self.account.privileges_in(database))
+        table = exp.to_table("VIRTUAL_VIEW")
+        query = statement.copy()
+        query.find(exp.Table).replace(table)
+        result = sqlglot.executor.execute(
+            query,
+            tables={"VIRTUAL_VIEW": [dict(zip(columns, row, strict=True)) for row in rows]},
+        )
+        return _rows(list(result.columns), [tuple(row) for row in result.rows])
+
+    # Control routes
+
+    async def control_log(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.log.clear()
+            return JSONResponse({"cleared": True})
+        return JSONResponse({"statements": self.log})
+
+    async def control_config(self, request: Request) -> Response:
+        config = await request.json()
+        self.delay_seconds = float(config.get("delay_seconds", 0))
+        match = config.get("delay_match")
+        self.delay_match = re.compile(match) if match else None
+        return JSONResponse({"delay_seconds": self.delay_seconds, "delay_match": match})
+
+    async def control_sessions(self, request: Request) -> Response:
+        _ = request
+        return JSONResponse(
+            {
+                "sessions": [
+                    {
+                        "user": s.user,
+                        "role": s.role,
+                        "warehouse": s.warehouse,
+                        "parameters": s.parameters,
+                        "in_transaction": s.in_transaction,
+                    }
+                    for s in self.sessions.values()
+                ]
+            }
+        )
+
+    def app(self) -> Starlette:
+        """fakesnow's routes, with login, session and query requests through this layer."""
+        ours = {
+            "/session/v1/login-request": self.login,
+            "/session": self.session_request,
+            "/queries/v1/query-request": self.query,
+        }
+        routes = [
+            Route(route.path, ours.get(route.path, route.endpoint), methods=route.methods)
+            for route in fakesnow.server.routes
+            if isinstance(route, Route)
+        ]
+        routes += [
+            Route("/strict/log", self.control_log, methods=["GET"]),
+            Route("/strict/log/clear", self.control_log, methods=["POST"]),
+            Route("/strict/config", self.control_config, methods=["POST"]),
+            Route("/strict/sessions", self.control_sessions, methods=["GET"]),
+        ]
+        return Starlette(routes=routes)
+
+
+def _table_parts(table: exp.Table) -> list[exp.Identifier]:
+    return [
+        p
+        for p in (table.args.get("catalog"), table.args.get("db"), table.this)
+        if isinstance(p, exp.Identifier) and p.this
+    ]
+
+
+def _unique(pairs: list[tuple[str, Any]], line: int) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise StrictError(
+                "100069",
+                "22P02",
+                f"Error parsing JSON: duplicate object attribute '{key}' (line {line}); "
+                "use a file format with ALLOW_DUPLICATE = TRUE",
+                "json-duplicate-keys",
+            )
+    return dict(pairs)

@@ -1,0 +1,491 @@
+"""The rules real Snowflake applies to a statement and fakesnow does not.
+
+`check` inspects one parsed statement (sqlglot, Snowflake dialect) for one session and
+returns a `StrictError` shaped like Snowflake's, or None. `apply` records what a
+successful statement changed (objects created, dropped, renamed; current database and
+schema; transaction state). Every rule has a name in `RULES`; the tests prove each fires.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from testbed.snowflake_strict.account import ACCOUNT, Account, ObjectKey
+
+MAX_IDENTIFIER_LENGTH = 255
+# A VARCHAR declared without a length holds up to 16,777,216 characters; the longest
+# declarable is 134,217,728 (values up to 128 MB since the 2024_08 behaviour change).
+DEFAULT_VARCHAR_LENGTH = 16_777_216
+
+RULES = {
+    "privileges": "a role needs the privilege for each object a statement creates or uses "
+    "(CREATE DATABASE/SCHEMA are checked even when the object exists)",
+    "login": "unknown user, wrong password, a role not granted to the user are refused; "
+    "with CLIENT_VALIDATE_DEFAULT_PARAMETERS an unusable database/schema/warehouse too",
+    "warehouse": "a statement that needs compute fails without a usable warehouse (000606)",
+    "case-sensitive-identifiers": 'quoted identifiers are case-sensitive: `"raw"` is not ' "`RAW`",
+    "identifier-length": "identifiers are at most 255 characters",
+    "alter-column-type": "ALTER COLUMN ... SET DATA TYPE only widens VARCHAR or NUMBER "
+    "precision at the same scale",
+    "ddl-in-transaction": "DDL inside an open transaction is refused (Snowflake would "
+    "commit the transaction implicitly)",
+    "statement-timeout": "STATEMENT_TIMEOUT_IN_SECONDS cancels a statement that runs longer "
+    "(with the configurable statement delay)",
+    "session-parameters": "ALTER SESSION and login session parameters are kept per session; "
+    "unknown parameters are refused",
+    "json-duplicate-keys": "COPY of JSON refuses an object with a duplicate key unless the "
+    "file format says ALLOW_DUPLICATE = TRUE",
+}
+
+SESSION_PARAMETERS = {
+    "ABORT_DETACHED_QUERY",
+    "AUTOCOMMIT",
+    "BINARY_OUTPUT_FORMAT",
+    "CLIENT_SESSION_KEEP_ALIVE",
+    "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY",
+    "CLIENT_VALIDATE_DEFAULT_PARAMETERS",
+    "DATE_INPUT_FORMAT",
+    "DATE_OUTPUT_FORMAT",
+    "ERROR_ON_NONDETERMINISTIC_MERGE",
+    "JSON_INDENT",
+    "LOCK_TIMEOUT",
+    "QUERY_TAG",
+    "QUOTED_IDENTIFIERS_IGNORE_CASE",
+    "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS",
+    "STATEMENT_TIMEOUT_IN_SECONDS",
+    "TIMESTAMP_INPUT_FORMAT",
+    "TIMESTAMP_LTZ_OUTPUT_FORMAT",
+    "TIMESTAMP_NTZ_OUTPUT_FORMAT",
+    "TIMESTAMP_OUTPUT_FORMAT",
+    "TIMESTAMP_TYPE_MAPPING",
+    "TIMESTAMP_TZ_OUTPUT_FORMAT",
+    "TIMEZONE",
+    "TIME_INPUT_FORMAT",
+    "TIME_OUTPUT_FORMAT",
+    "TRANSACTION_ABORT_ON_ERROR",
+    "USE_CACHED_RESULT",
+    "WEEK_START",
+}
+
+_COMPUTE = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
+_DDL = (exp.Create, exp.Drop, exp.Alter, exp.Grant, exp.Revoke)
+
+
+@dataclass
+class StrictError(Exception):
+    """A refusal in Snowflake's shape: error code, SQL state, message; the rule's name."""
+
+    code: str
+    sqlstate: str
+    message: str
+    rule: str
+
+
+@dataclass
+class Session:
+    token: str
+    user: str
+    role: str
+    warehouse: str | None
+    database: str | None
+    schema: str | None
+    parameters: dict[str, object] = field(default_factory=dict)
+    in_transaction: bool = False
+
+
+def identifier(node: exp.Expr | str | None) -> str:
+    """The name as Snowflake resolves it: unquoted upper-cased, quoted as written."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.upper()
+    if isinstance(node, exp.Table | exp.Column):
+        node = node.this
+    if isinstance(node, exp.Identifier):
+        return node.this if node.quoted else node.this.upper()
+    return node.name.upper()
+
+
+def _parts(table: exp.Table) -> list[exp.Identifier]:
+    return [
+        part
+        for part in (table.args.get("catalog"), table.args.get("db"), table.this)
+        if isinstance(part, exp.Identifier) and part.this
+    ]
+
+
+def _qualified(parts: tuple[str, ...]) -> str:
+    return ".".join(p if re.fullmatch(r"[A-Z_][A-Z0-9_$]*", p) else f'"{p}"' for p in parts)
+
+
+def not_found(key: ObjectKey) -> StrictError:
+    kind, parts = key
+    noun = {"DATABASE": "Database", "SCHEMA": "Schema", "TABLE": "Object"}.get(kind, kind)
+    return StrictError(
+        "002003",
+        "02000",
+        f"SQL compilation error:\n{noun} '{_qualified(parts)}' does not exist or not authorized.",
+        "privileges",
+    )
+
+
+def insufficient(what: str) -> StrictError:
+    return StrictError(
+        "003001",
+        "42501",
+        f"SQL access control error:\nInsufficient privileges to operate on {what}",
+        "privileges",
+    )
+
+
+class Checker:
+    """Resolves a statement's objects for one session and checks them against the account."""
+
+    def __init__(
+        self,
+        account: Account,
+        session: Session,
+        column_type: Callable[[tuple[str, str, str], str], tuple[str, int | None, int | None]],
+    ) -> None:
+        self.account = account
+        self.session = session
+        self.column_type = column_type  # (table, column) -> (type, length/precision, scale)
+
+    # Names
+
+    def database_of(self, parts: list[exp.Identifier]) -> str:
+        return identifier(parts[-1])
+
+    def schema_key(self, parts: list[exp.Identifier]) -> tuple[str, str]:
+        names = [identifier(p) for p in parts]
+        if len(names) == 1:
+            return (self._current_database(), names[0])
+        return (names[-2], names[-1])
+
+    def table_key(self, table: exp.Table) -> tuple[str, str, str]:
+        names = [identifier(p) for p in _parts(table)]
+        if len(names) == 3:
+            return (names[0], names[1], names[2])
+        if len(names) == 2:
+            return (self._current_database(), names[0], names[1])
+        return (self._current_database(), self._current_schema(), names[0])
+
+    def _current_database(self) -> str:
+        if self.session.database is None:
+            msg = "Cannot perform operation. This session does not have a current database."
+            raise StrictError("090105", "22000", msg, "privileges")
+        return self.session.database
+
+    def _current_schema(self) -> str:
+        if self.session.schema is None:
+            msg = "Cannot perform operation. This session does not have a current schema."
+            raise StrictError("090106", "22000", msg, "privileges")
+        return self.session.schema
+
+    # Object checks
+
+    def _exists(self, key: ObjectKey) -> bool:
+        if self.account.exists(key, self.session.token):
+            return True
+        if (other := self.account.same_but_case(key)) is not None:
+            kind, parts = key
+            raise StrictError(
+                "002003",
+                "02000",
+                f"SQL compilation error:\n{kind.title()} '{_qualified(parts)}' does not "
+                f"exist or not authorized. (A {kind.lower()} named {other} exists: quoted "
+                "identifiers are case-sensitive.)",
+                "case-sensitive-identifiers",
+            )
+        return False
+
+    def use_database(self, database: str) -> None:
+        key: ObjectKey = ("DATABASE", (database,))
+        if not self._exists(key) or not self.account.has(self.session.role, "USAGE", key):
+            raise not_found(key)
+
+    def use_schema(self, schema: tuple[str, str]) -> None:
+        self.use_database(schema[0])
+        key: ObjectKey = ("SCHEMA", schema)
+        if schema[1] == "INFORMATION_SCHEMA":
+            return
+        if not self._exists(key) or not self.account.has(self.session.role, "USAGE", key):
+            raise not_found(key)
+
+    def use_table(self, table: tuple[str, str, str], privilege: str) -> None:
+        self.use_schema((table[0], table[1]))
+        if table[1] == "INFORMATION_SCHEMA":
+            return
+        key: ObjectKey = ("TABLE", table)
+        if not self._exists(key):
+            raise not_found(key)
+        if not self.account.has(self.session.role, privilege, key):
+            raise insufficient(f"table '{table[2]}'" if privilege != "OWNERSHIP" else "table")
+
+    def create_in_schema(self, schema: tuple[str, str], privilege: str, what: str) -> None:
+        self.use_schema(schema)
+        if not self.account.has(self.session.role, privilege, ("SCHEMA", schema)):
+            raise insufficient(f"schema '{schema[1]}' ({privilege} needed to create {what})")
+
+    # Rules
+
+    def check(self, statement: exp.Expr) -> None:
+        self._identifier_lengths(statement)
+        ddl = isinstance(statement, _DDL) and not _is_session_statement(statement)
+        if ddl and self.session.in_transaction:
+            raise StrictError(
+                "000999",
+                "25000",
+                "DDL inside an open transaction: Snowflake commits the open transaction "
+                "implicitly before a DDL statement (strict local Snowflake)",
+                "ddl-in-transaction",
+            )
+        self._privileges(statement)
+        if self._needs_compute(statement) and self.session.warehouse is None:
+            raise StrictError(
+                "000606",
+                "57P03",
+                "No active warehouse selected in the current session.  Select an active "
+                "warehouse with the 'use warehouse' command.\n",
+                "warehouse",
+            )
+        for action in statement.find_all(exp.AlterColumn):
+            if action.args.get("dtype") is not None:
+                table = statement.find(exp.Table)
+                assert table is not None
+                self._alter_column_type(self.table_key(table), action)
+
+    def _identifier_lengths(self, statement: exp.Expr) -> None:
+        for node in statement.find_all(exp.Identifier):
+            if len(node.this) > MAX_IDENTIFIER_LENGTH:
+                raise StrictError(
+                    "001003",
+                    "42000",
+                    f"SQL compilation error:\nidentifier '{node.this[:40]}...' is too long: "
+                    f"{len(node.this)} characters, at most {MAX_IDENTIFIER_LENGTH}",
+                    "identifier-length",
+                )
+
+    def _needs_compute(self, statement: exp.Expr) -> bool:
+        if isinstance(statement, _COMPUTE):
+            return True
+        if isinstance(statement, exp.Select):  # a query over a table (not metadata)
+            return any(
+                "INFORMATION_SCHEMA" not in {identifier(p) for p in _parts(table)}
+                for table in self._tables(statement)
+            )
+        return False
+
+    @staticmethod
+    def _is_real_table(table: exp.Table) -> bool:
+        parts = _parts(table)
+        return (
+            bool(parts)
+            and not parts[-1].this.startswith("@")
+            and not isinstance(table.this, exp.Func)
+        )
+
+    def _tables(self, statement: exp.Expr) -> Iterator[exp.Table]:
+        ctes = {identifier(cte.args["alias"].this) for cte in statement.find_all(exp.CTE)}
+        for table in statement.find_all(exp.Table):
+            if not self._is_real_table(table):
+                continue
+            names = [identifier(p) for p in _parts(table)]
+            if len(names) == 1 and names[0] in ctes:
+                continue
+            yield table
+
+    def _privileges(self, statement: exp.Expr) -> None:
+        role = self.session.role
+        if isinstance(statement, exp.Create):
+            self._create(statement)
+            return
+        if isinstance(statement, exp.Use):
+            kind = use_kind(statement)
+            table = statement.this
+            if isinstance(table, exp.Table):
+                if kind == "DATABASE":
+                    self.use_database(self.database_of(_parts(table)))
+                elif kind == "SCHEMA":
+                    self.use_schema(self.schema_key(_parts(table)))
+            return
+        if isinstance(statement, exp.Drop):
+            kind = (statement.args.get("kind") or "").upper()
+            for table in statement.args.get("tables") or [statement.this]:
+                if not isinstance(table, exp.Table):
+                    continue
+                key = self._drop_key(kind, table)
+                if key is None:
+                    continue
+                if not self._exists(key):
+                    if statement.args.get("exists"):
+                        continue
+                    raise not_found(key)
+                if not self.account.has(role, "OWNERSHIP", key):
+                    raise insufficient(f"{kind.lower()} '{key[1][-1]}'")
+            return
+        if isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "TABLE":
+            tables = list(self._tables(statement))
+            self.use_table(self.table_key(tables[0]), "OWNERSHIP")
+            return
+        target: exp.Table | None = None
+        privileges: set[str] = set()
+        if isinstance(statement, exp.Insert | exp.Copy):
+            target, privileges = statement.find(exp.Table), {"INSERT"}
+        elif isinstance(statement, exp.Update):
+            target, privileges = statement.find(exp.Table), {"UPDATE"}
+        elif isinstance(statement, exp.Delete):
+            target, privileges = statement.find(exp.Table), {"DELETE"}
+        elif isinstance(statement, exp.Merge):
+            target = statement.find(exp.Table)
+            for when in statement.find_all(exp.When):
+                then = when.args.get("then")
+                privileges.add(
+                    "INSERT"
+                    if isinstance(then, exp.Insert)
+                    else "UPDATE"
+                    if isinstance(then, exp.Update)
+                    else "DELETE"
+                )
+        for table in self._tables(statement):
+            wanted = privileges if table is target else {"SELECT"}
+            key = self.table_key(table)
+            for privilege in wanted:
+                self.use_table(key, privilege)
+
+    def _drop_key(self, kind: str, table: exp.Table) -> ObjectKey | None:
+        parts = _parts(table)
+        if kind == "DATABASE":
+            return ("DATABASE", (self.database_of(parts),))
+        if kind == "SCHEMA":
+            return ("SCHEMA", self.schema_key(parts))
+        if kind == "TABLE":
+            return ("TABLE", self.table_key(table))
+        return None
+
+    def _create(self, statement: exp.Create) -> None:
+        kind = (statement.args.get("kind") or "").upper()
+        table = (
+            statement.this if isinstance(statement.this, exp.Table) else statement.find(exp.Table)
+        )
+        if table is None:
+            return
+        parts = _parts(table)
+        if kind == "DATABASE":
+            # Checked even with IF NOT EXISTS and even when the database exists.
+            if not self.account.has(self.session.role, "CREATE DATABASE", ACCOUNT):
+                raise insufficient("account (CREATE DATABASE needed)")
+            self._exists(("DATABASE", (self.database_of(parts),)))
+        elif kind == "SCHEMA":
+            schema = self.schema_key(parts)
+            database: ObjectKey = ("DATABASE", (schema[0],))
+            if not self._exists(database):
+                raise not_found(database)
+            if not self.account.has(self.session.role, "CREATE SCHEMA", database):
+                raise insufficient(f"database '{schema[0]}' (CREATE SCHEMA needed)")
+            self._exists(("SCHEMA", schema))
+        elif kind in {"TABLE", "STAGE", "FILE FORMAT", "VIEW", "SEQUENCE"}:
+            key = self.table_key(table)
+            self.create_in_schema((key[0], key[1]), f"CREATE {kind}", kind.lower())
+            if kind == "TABLE":
+                exists = self._exists(("TABLE", key))
+                if exists and statement.args.get("replace"):
+                    self.use_table(key, "OWNERSHIP")
+                like = statement.find(exp.LikeProperty)
+                if like is not None and isinstance(like.this, exp.Table):
+                    self.use_table(self.table_key(like.this), "SELECT")
+
+    def _alter_column_type(self, table: tuple[str, str, str], action: exp.AlterColumn) -> None:
+        column = identifier(action.this)
+        current, size, scale = self.column_type(table, column)
+        dtype: exp.DataType = action.args["dtype"]
+        params = [int(p.this.this) for p in dtype.expressions if isinstance(p.this, exp.Literal)]
+        new = dtype.this
+        text = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
+        numbers = {exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL}
+        allowed = False
+        if current in {"TEXT", "VARCHAR"} and new in text:
+            length = params[0] if params else DEFAULT_VARCHAR_LENGTH
+            allowed = length >= (size or DEFAULT_VARCHAR_LENGTH)
+        elif current in {"NUMBER", "DECIMAL"} and new in numbers:
+            precision = params[0] if params else 38
+            new_scale = params[1] if len(params) > 1 else 0
+            allowed = new_scale == (scale or 0) and precision >= (size or 38)
+        if not allowed:
+            raise StrictError(
+                "002108",
+                "22000",
+                f"SQL compilation error: cannot change column {column} from type {current}"
+                f"{f'({size})' if size else ''} to {dtype.sql('snowflake')}",
+                "alter-column-type",
+            )
+
+    # Effects of a successful statement
+
+    def apply(self, statement: exp.Expr) -> None:
+        account, session = self.account, self.session
+        if isinstance(statement, exp.Transaction):
+            session.in_transaction = True
+        elif isinstance(statement, exp.Commit | exp.Rollback):
+            session.in_transaction = False
+        elif isinstance(statement, exp.Use):
+            kind = use_kind(statement)
+            if isinstance(statement.this, exp.Table):
+                parts = _parts(statement.this)
+                if kind == "DATABASE":
+                    session.database, session.schema = self.database_of(parts), "PUBLIC"
+                elif kind == "SCHEMA":
+                    session.database, session.schema = self.schema_key(parts)
+        elif isinstance(statement, exp.Create):
+            self._record_create(statement)
+        elif isinstance(statement, exp.Drop):
+            kind = (statement.args.get("kind") or "").upper()
+            for table in statement.args.get("tables") or [statement.this]:
+                if isinstance(table, exp.Table) and (key := self._drop_key(kind, table)):
+                    account.drop(key)
+        elif isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "TABLE":
+            rename = statement.find(exp.AlterRename)
+            tables = list(self._tables(statement))
+            if rename is not None and len(tables) == 2:
+                old, new = self.table_key(tables[0]), self.table_key(tables[1])
+                if len(_parts(tables[1])) == 1:  # a bare new name stays in the old schema
+                    new = (old[0], old[1], new[2])
+                account.rename_table(old, new)
+
+    def _record_create(self, statement: exp.Create) -> None:
+        kind = (statement.args.get("kind") or "").upper()
+        table = (
+            statement.this if isinstance(statement.this, exp.Table) else statement.find(exp.Table)
+        )
+        if table is None:
+            return
+        parts, role = _parts(table), self.session.role
+        if kind == "DATABASE":
+            database = self.database_of(parts)
+            if not self.account.exists(("DATABASE", (database,))):
+                self.account.create(("DATABASE", (database,)), role)
+                self.account.create(("SCHEMA", (database, "PUBLIC")), role)
+        elif kind == "SCHEMA":
+            schema = self.schema_key(parts)
+            if not self.account.exists(("SCHEMA", schema)):
+                self.account.create(("SCHEMA", schema), role)
+        elif kind == "TABLE":
+            key = self.table_key(table)
+            temporary = statement.find(exp.TemporaryProperty) is not None
+            exists = self.account.exists(("TABLE", key), self.session.token)
+            if not exists or statement.args.get("replace"):
+                self.account.create(("TABLE", key), role, self.session.token if temporary else None)
+
+
+def _is_session_statement(statement: exp.Expr) -> bool:
+    return isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "SESSION"
+
+
+def use_kind(statement: exp.Use) -> str:
+    """DATABASE, SCHEMA, ROLE or WAREHOUSE for a USE statement."""
+    kind = statement.args.get("kind")
+    return kind.name.upper() if kind is not None else ""
