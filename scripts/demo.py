@@ -182,6 +182,9 @@ def demo() -> None:
         endpoints = LocalEndpoints(
             intercom_url=url, intercom_token=SANDBOX_TOKEN, snowflake=snowflake, database="DEMO"
         )
+        # As on a real account, an administrator creates the database and schema and grants
+        # the loader role what it needs (docs/snowflake-privileges.md).
+        endpoints.prepare_database()
         # The local Snowflake starts empty, so the demo starts without a saved bookmark.
         env = endpoints.meltano_env()
         meltano(["--environment=demo", "state", "clear", "--force", DEMO_STATE_ID], env)

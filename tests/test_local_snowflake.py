@@ -8,10 +8,17 @@ from pathlib import Path
 
 import snowflake.connector
 
+from testbed.servers import admin_settings
+
 
 def connect(settings: dict) -> snowflake.connector.SnowflakeConnection:
+    """As the administrator: this test creates its own database."""
     return snowflake.connector.connect(
-        **settings, login_timeout=30, network_timeout=60, database="SMOKE", schema="PUBLIC"
+        **admin_settings(settings),
+        login_timeout=30,
+        network_timeout=60,
+        database="SMOKE",
+        schema="PUBLIC",
     )
 
 
@@ -25,6 +32,7 @@ def test_put_copy_merge_through_the_real_connector(snowflake_server, tmp_path: P
     cur = conn.cursor()
     cur.execute("CREATE DATABASE IF NOT EXISTS SMOKE")
     cur.execute("CREATE SCHEMA IF NOT EXISTS SMOKE.PUBLIC")
+    cur.execute("USE SCHEMA SMOKE.PUBLIC")  # the database did not exist at login
     cur.execute('CREATE OR REPLACE TABLE "PEOPLE" ("ID" NUMBER(38,0), "NAME" VARCHAR)')
     cur.execute("INSERT INTO \"PEOPLE\" VALUES (2, 'old'), (3, 'carl')")
     cur.execute('CREATE TEMPORARY STAGE "SMOKE_STAGE"')

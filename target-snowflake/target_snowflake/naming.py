@@ -10,9 +10,10 @@ name without double quotes is normalized like a stream name (so `raw` is `RAW`, 
 unquoted identifier resolves on Snowflake); a name in double quotes (`"raw"`) is used
 exactly as written, case included.
 
-Names the target generates (temporary tables, type-change columns) end in a lower-case
-marker, which no normalized name can contain, so they never collide with a user's table
-or column; they are cut to fit within 255 characters, with a hash of what was cut.
+Names the target generates (temporary tables, type-change columns) end in a marker that
+starts with `#`, which no normalized name can contain (not even ignoring case), so they
+never collide with a user's table or column; they are cut to fit within 255 characters,
+with a hash of what was cut.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ def config_identifier(name: str) -> str:
 def generated(base: str, marker: str) -> str:
     """The name `base + marker` for something the target creates, within 255 characters.
 
-    `marker` starts with `__` and holds lower-case letters, so the name cannot equal a
-    normalized stream or property name. A base too long to fit is cut and a hash of the
+    `marker` starts with `#`, so the name cannot equal a normalized stream or property
+    name. A base too long to fit is cut and a hash of the
     whole base added, so two long bases with a common start stay apart.
     """
+    if not marker.startswith("#"):
+        msg = f"generated names are marked with '#': {marker!r}"
+        raise ValueError(msg)
     name = base + marker
     if len(name) <= MAX_IDENTIFIER_LENGTH:
         return name

@@ -25,7 +25,7 @@ from target_snowflake.types import SnowflakeType, convert, from_information_sche
 
 logger = logging.getLogger(__name__)
 
-RETYPE_MARKER = "__retype"
+RETYPE_MARKER = "#RETYPE"
 
 
 def retype_column(column: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import snowflake.connector
 
-from testbed.servers import stop_process
+from testbed.servers import admin_connection, prepare_database, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -62,10 +62,11 @@ class LocalEndpoints:
             **self.snowflake, database=self.database, login_timeout=15, network_timeout=120
         )
 
-    def create_database(self) -> None:
-        """Create the warehouse database the run loads into."""
-        with contextlib.closing(self.connect()) as conn:
-            conn.cursor().execute(f'CREATE DATABASE IF NOT EXISTS "{self.database}"')
+    def prepare_database(self) -> None:
+        """As the administrator: create the database and schema the run loads into and
+        grant the loader role what a load needs (docs/snowflake-privileges.md)."""
+        with contextlib.closing(admin_connection(self.snowflake)) as admin:
+            prepare_database(admin, self.database, self.schema)
 
     def meltano_env(self, sys_dir: Path | None = None) -> dict[str, str]:
         """Environment for `meltano --environment=demo ...` against these endpoints.
@@ -83,6 +84,10 @@ class LocalEndpoints:
             "TARGET_SNOWFLAKE_HOST": str(self.snowflake["host"]),
             "TARGET_SNOWFLAKE_PORT": str(self.snowflake["port"]),
             "TARGET_SNOWFLAKE_PROTOCOL": str(self.snowflake["protocol"]),
+            "TARGET_SNOWFLAKE_USER": str(self.snowflake["user"]),
+            "TARGET_SNOWFLAKE_PASSWORD": str(self.snowflake["password"]),
+            "TARGET_SNOWFLAKE_ROLE": str(self.snowflake["role"]),
+            "TARGET_SNOWFLAKE_WAREHOUSE": str(self.snowflake["warehouse"]),
             "TARGET_SNOWFLAKE_DATABASE": self.database,
             "TARGET_SNOWFLAKE_DEFAULT_TARGET_SCHEMA": self.schema,
         }

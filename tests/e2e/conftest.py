@@ -81,13 +81,14 @@ def endpoints(
 ) -> LocalEndpoints:
     """The sandbox and a database of this test's own on the shared local Snowflake."""
     database = "E2E_" + re.sub(r"\W", "_", request.node.name).upper()[:80]
-    # The target creates the database and schema itself.
-    return LocalEndpoints(
+    endpoints = LocalEndpoints(
         intercom_url=small_sandbox.url,
         intercom_token=small_sandbox.token,
         snowflake=snowflake_server,
         database=database,
     )
+    endpoints.prepare_database()  # the administrator's part; the loader role does the rest
+    return endpoints
 
 
 @pytest.fixture

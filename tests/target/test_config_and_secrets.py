@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from singer_sdk.exceptions import ConfigValidationError
-from target_snowflake.connection import connect_args
+from target_snowflake.connection import PINNED_SESSION_PARAMETERS, connect_args
 from target_snowflake.target import TargetSnowflake
 
 from testbed.servers import free_port
@@ -68,8 +68,15 @@ def debug_logging(monkeypatch):
     monkeypatch.setenv("LOGLEVEL", "DEBUG")
 
 
-def test_password_never_logged_on_success(config, tmp_path, debug_logging):
-    result = run_target_process({**config, "password": PASSWORD}, INPUT, tmp_path)
+def test_password_never_logged_on_success(config, snowflake, tmp_path, debug_logging):
+    user = "PASSWORD_USER"
+    with snowflake.cursor() as cursor:
+        cursor.execute(
+            f"CREATE USER {user} PASSWORD = '{PASSWORD}' DEFAULT_ROLE = LOADER"
+            " DEFAULT_WAREHOUSE = LOADING"
+        )
+        cursor.execute(f"GRANT ROLE LOADER TO USER {user}")
+    result = run_target_process({**config, "user": user, "password": PASSWORD}, INPUT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.states == [{"ok": 1}]
     assert "DEBUG" in result.stderr and "snowflake.connector" in result.stderr
@@ -145,5 +152,8 @@ def test_query_tag_is_a_session_parameter_of_the_login(config):
     """Snowflake takes QUERY_TAG as a session parameter sent with the login (the emulator
     refuses `ALTER SESSION SET QUERY_TAG` and keeps no query history to check it)."""
     args = connect_args({**config, "query_tag": "meltano:intercom"})
-    assert args["session_parameters"] == {"TIMEZONE": "UTC", "QUERY_TAG": "meltano:intercom"}
+    assert args["session_parameters"] == {
+        **PINNED_SESSION_PARAMETERS,
+        "QUERY_TAG": "meltano:intercom",
+    }
     assert "QUERY_TAG" not in connect_args(config)["session_parameters"]

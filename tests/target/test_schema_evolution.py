@@ -140,15 +140,15 @@ def test_a_changed_key_merges_on_the_new_key(config, snowflake, schema):
 @pytest.mark.parametrize(
     "done_before_the_kill",
     [
-        pytest.param(['ADD COLUMN "V__RETYPE" VARCHAR'], id="killed-before-the-copy"),
+        pytest.param(['ADD COLUMN "V#RETYPE" VARCHAR'], id="killed-before-the-copy"),
         pytest.param(
-            ['ADD COLUMN "V__RETYPE" VARCHAR', 'UPDATE SET "V__RETYPE" = "V"::VARCHAR'],
+            ['ADD COLUMN "V#RETYPE" VARCHAR', 'UPDATE SET "V#RETYPE" = "V"::VARCHAR'],
             id="killed-before-the-drop",
         ),
         pytest.param(
             [
-                'ADD COLUMN "V__RETYPE" VARCHAR',
-                'UPDATE SET "V__RETYPE" = "V"::VARCHAR',
+                'ADD COLUMN "V#RETYPE" VARCHAR',
+                'UPDATE SET "V#RETYPE" = "V"::VARCHAR',
                 'DROP COLUMN "V"',
             ],
             id="killed-before-the-rename",
@@ -174,6 +174,27 @@ def test_a_type_change_killed_midway_is_completed_by_the_next_run(
     )
     assert set(column_types(snowflake, schema, "S")) == {"ID", "V"}
     assert table_rows(snowflake, schema, "S", '"ID", "V"') == [(1, "3"), (2, "b")]
+
+
+def test_properties_named_like_generated_names_load_and_survive_a_type_change(
+    config, snowflake, schema
+):
+    """A user's column named like the target's own (`V__RETYPE`, `S__LOAD_X`) is data: a
+    type change of `V` neither drops it nor mistakes it for a leftover."""
+    properties = {"id": INT, "v": INT, "v__retype": STR, "s__load_x": STR, "s__overwrite": STR}
+    first = {"id": 1, "v": 3, "v__retype": "kept", "s__load_x": "a", "s__overwrite": "b"}
+    run_target(config, [schema_message("s", properties, ["id"]), record("s", first)])
+    run_target(
+        config,
+        [
+            schema_message("s", {**properties, "v": STR}, ["id"]),
+            record("s", {**first, "id": 2, "v": "b"}),
+        ],
+    )
+    assert table_rows(snowflake, schema, "S", '"ID", "V", "V__RETYPE", "S__LOAD_X"') == [
+        (1, "3", "kept", "a"),
+        (2, "b", "kept", "a"),
+    ]
 
 
 def test_retype_uses_only_statements_real_snowflake_accepts(config, snowflake, schema):

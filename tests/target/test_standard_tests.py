@@ -13,7 +13,8 @@ from singer_sdk.testing.suites import SingerTestSuite
 from target_snowflake.reader import InputError, InvalidRecordError
 from target_snowflake.target import TargetSnowflake
 
-from tests.target.conftest import base_config, table_rows
+from testbed.servers import prepare_database
+from tests.target.conftest import DATABASE, base_config, table_rows
 
 
 class CheckRows:
@@ -213,7 +214,9 @@ class TestStandardTargetTests(_StandardTests):
     @pytest.fixture
     def resource(self, snowflake, request):
         test = request.node.name.removeprefix("test_target_")
-        yield snowflake, f"STD_{test.upper()}"
+        schema = f"STD_{test.upper()}"
+        prepare_database(snowflake, DATABASE, schema)
+        yield snowflake, schema
 
     @pytest.fixture
     def runner(self, snowflake_server, resource) -> TargetTestRunner:

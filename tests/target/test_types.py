@@ -8,7 +8,16 @@ import logging
 from decimal import Decimal
 
 import pytest
-from target_snowflake.types import FLOAT, VARCHAR, VARIANT, SnowflakeType, from_jsonschema, widen
+from target_snowflake.types import (
+    FLOAT,
+    VARCHAR,
+    VARIANT,
+    SnowflakeType,
+    convert,
+    from_information_schema,
+    from_jsonschema,
+    widen,
+)
 from target_snowflake.validation import RecordError, RecordValidator
 
 from tests.target.conftest import column_types, record, run_target, schema_message, table_rows
@@ -32,7 +41,7 @@ PROPERTIES = {
 @pytest.mark.parametrize(
     ("schema", "expected"),
     [
-        ({"type": "string"}, "VARCHAR"),
+        ({"type": "string"}, "VARCHAR(134217728)"),
         ({"type": ["string", "null"], "format": "date-time"}, "TIMESTAMP_TZ"),
         ({"type": "string", "format": "date"}, "DATE"),
         ({"type": "string", "format": "time"}, "TIME"),
@@ -48,7 +57,7 @@ PROPERTIES = {
         ({}, "VARIANT"),
         (
             {"anyOf": [{"type": "string", "format": "date-time"}, {"type": ["string", "null"]}]},
-            "VARCHAR",
+            "VARCHAR(134217728)",
         ),
     ],
 )
@@ -71,6 +80,31 @@ def test_columns_only_widen():
     assert widen(SnowflakeType("DATE"), SnowflakeType("TIMESTAMP_TZ")).name == "TIMESTAMP_TZ"
     assert widen(SnowflakeType("BOOLEAN"), number) == VARCHAR
     assert widen(VARIANT, VARCHAR) == VARIANT
+
+
+def test_varchar_widens_to_the_longest_length_the_value_guard_lets_through():
+    """A pre-existing VARCHAR(n) grows (ALTER COLUMN ... SET DATA TYPE, which Snowflake
+    allows for a longer VARCHAR) so every value the guard accepts fits."""
+    short = from_information_schema("TEXT", None, 10)
+    assert short.sql == "VARCHAR(10)"
+    assert widen(short, VARCHAR).sql == "VARCHAR(134217728)"
+    assert widen(VARCHAR, VARCHAR) == VARCHAR
+
+
+def test_conversions_to_varchar_spell_out_their_format():
+    """Every digit and fraction of a second survives a type change to VARCHAR whatever
+    the session's output formats are."""
+    for name, pattern in [
+        ("TIMESTAMP_TZ", "FF9TZH:TZM"),
+        ("TIMESTAMP_NTZ", "FF9'"),
+        ("TIMESTAMP_LTZ", "FF9TZH:TZM"),
+        ("DATE", "'YYYY-MM-DD'"),
+        ("TIME", "HH24:MI:SS.FF9"),
+        ("FLOAT", "'TME'"),
+    ]:
+        sql = convert('"C"', SnowflakeType(name), VARCHAR)
+        assert sql.startswith('TO_VARCHAR("C", ') and pattern in sql, sql
+    assert convert('"C"', SnowflakeType("NUMBER", 2), VARCHAR) == '"C"::VARCHAR(134217728)'
 
 
 def test_every_type_loads_into_its_column(config, snowflake, schema):

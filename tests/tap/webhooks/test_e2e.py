@@ -60,7 +60,7 @@ def warehouse(request: pytest.FixtureRequest, snowflake_server: dict) -> LocalEn
         snowflake=snowflake_server,
         database=database,
     )
-    endpoints.create_database()
+    endpoints.prepare_database()
     return endpoints
 
 

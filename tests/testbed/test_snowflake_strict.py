@@ -1,0 +1,212 @@
+"""The strict local Snowflake refuses what real Snowflake refuses: one test per rule."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import snowflake.connector
+from snowflake.connector import SnowflakeConnection
+from snowflake.connector.errors import DatabaseError, ProgrammingError
+
+from testbed.servers import admin_connection, local_snowflake, prepare_database
+from testbed.snowflake_strict import RULES
+
+DATABASE = "STRICT"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict]:
+    with local_snowflake() as settings:
+        with contextlib.closing(admin_connection(settings)) as admin:
+            prepare_database(admin, DATABASE, "LOAD")
+        yield settings
+
+
+@pytest.fixture
+def admin(server: dict) -> Iterator[SnowflakeConnection]:
+    with contextlib.closing(admin_connection(server)) as connection:
+        yield connection
+
+
+def connect(server: dict, **overrides: object) -> SnowflakeConnection:
+    return snowflake.connector.connect(
+        **{**server, **overrides}, login_timeout=10, network_timeout=30
+    )
+
+
+@pytest.fixture
+def loader(server: dict) -> Iterator[SnowflakeConnection]:
+    with contextlib.closing(connect(server)) as connection:
+        yield connection
+
+
+def run(connection: SnowflakeConnection, sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def refused(connection: SnowflakeConnection, sql: str) -> ProgrammingError:
+    with pytest.raises(ProgrammingError) as caught:
+        run(connection, sql)
+    return caught.value
+
+
+def control(server: dict, path: str, body: dict | None = None) -> dict:
+    url = f"http://{server['host']}:{server['port']}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data)) as response:
+        return json.loads(response.read())
+
+
+def test_create_database_and_schema_need_the_privilege_even_when_they_exist(loader):
+    error = refused(loader, f'CREATE DATABASE IF NOT EXISTS "{DATABASE}"')
+    assert error.errno == 3001 and "CREATE DATABASE" in error.msg
+    error = refused(loader, f'CREATE SCHEMA IF NOT EXISTS "{DATABASE}"."LOAD"')
+    assert error.errno == 3001 and "CREATE SCHEMA" in error.msg
+
+
+def test_tables_need_create_table_and_other_roles_tables_their_grants(admin, server):
+    prepare_database(admin, DATABASE)
+    run(admin, f'CREATE SCHEMA IF NOT EXISTS "{DATABASE}"."READ_ONLY"')
+    run(admin, f'GRANT USAGE ON SCHEMA "{DATABASE}"."READ_ONLY" TO ROLE LOADER')
+    run(admin, f'CREATE TABLE "{DATABASE}"."READ_ONLY"."T" ("A" NUMBER(38,0))')
+    with contextlib.closing(connect(server)) as loader:
+        error = refused(loader, f'CREATE TABLE "{DATABASE}"."READ_ONLY"."MINE" ("A" INT)')
+        assert error.errno == 3001 and "CREATE TABLE" in error.msg
+        assert refused(loader, f'SELECT * FROM "{DATABASE}"."READ_ONLY"."T"').errno == 3001
+        assert refused(loader, f'INSERT INTO "{DATABASE}"."READ_ONLY"."T" VALUES (1)').errno
+    run(admin, f'GRANT SELECT ON TABLE "{DATABASE}"."READ_ONLY"."T" TO ROLE LOADER')
+    with contextlib.closing(connect(server)) as loader:
+        assert run(loader, f'SELECT * FROM "{DATABASE}"."READ_ONLY"."T"') == []
+        error = refused(loader, f'ALTER TABLE "{DATABASE}"."READ_ONLY"."T" ADD COLUMN "B" INT')
+        assert error.errno == 3001  # ALTER needs ownership
+
+
+def test_login_refuses_unknown_users_wrong_passwords_and_ungranted_roles(server):
+    with pytest.raises(DatabaseError) as caught:
+        connect(server, password="wrong")
+    assert caught.value.errno == 390100
+    with pytest.raises(DatabaseError) as caught:
+        connect(server, role="ACCOUNTADMIN")
+    assert caught.value.errno == 390189
+    with pytest.raises(DatabaseError) as caught:
+        connect(server, warehouse="NOPE", validate_default_parameters=True)
+    assert caught.value.errno == 390201
+    with pytest.raises(DatabaseError) as caught:
+        connect(server, database="NOPE", validate_default_parameters=True)
+    assert caught.value.errno == 390201
+
+
+def test_statements_that_need_compute_fail_without_a_usable_warehouse(server):
+    with contextlib.closing(connect(server, warehouse="NOPE")) as loader:
+        assert run(loader, "SELECT CURRENT_WAREHOUSE()") == [(None,)]
+        run(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."NO_WH" ("A" INT)')
+        assert refused(loader, f'SELECT * FROM "{DATABASE}"."LOAD"."NO_WH"').errno == 606
+
+
+def test_quoted_identifiers_are_case_sensitive(loader):
+    assert refused(loader, f'USE DATABASE "{DATABASE.lower()}"').errno == 2003
+    run(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."CASED" ("A" INT)')
+    error = refused(loader, f'SELECT * FROM "{DATABASE}"."LOAD"."cased"')
+    assert error.errno == 2003 and "case-sensitive" in error.msg
+    assert run(loader, f"SELECT * FROM {DATABASE}.LOAD.cased") == []  # unquoted: upper
+
+
+def test_identifiers_are_at_most_255_characters(loader):
+    assert run(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."{"L" * 255}" ("A" INT)') != []
+    error = refused(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."{"L" * 256}" ("A" INT)')
+    assert error.errno == 1003
+
+
+def test_alter_column_type_only_widens(loader):
+    table = f'"{DATABASE}"."LOAD"."RETYPED"'
+    run(loader, f'CREATE TABLE {table} ("N" NUMBER(10,2), "S" VARCHAR(10))')
+    assert refused(loader, f'ALTER TABLE {table} ALTER COLUMN "N" SET DATA TYPE VARCHAR').errno
+    error = refused(loader, f'ALTER TABLE {table} ALTER COLUMN "N" SET DATA TYPE NUMBER(12,3)')
+    assert error.errno == 2108
+    assert refused(loader, f'ALTER TABLE {table} ALTER COLUMN "S" SET DATA TYPE VARCHAR(5)')
+    run(loader, f'ALTER TABLE {table} ALTER COLUMN "N" SET DATA TYPE NUMBER(20,2)')
+    run(loader, f'ALTER TABLE {table} ALTER COLUMN "S" SET DATA TYPE VARCHAR(134217728)')
+
+
+def test_ddl_inside_an_open_transaction_is_refused(loader):
+    run(loader, "BEGIN")
+    error = refused(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."IN_TX" ("A" INT)')
+    assert error.errno == 999 and "open transaction" in error.msg
+    run(loader, "ROLLBACK")
+    run(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."IN_TX" ("A" INT)')
+
+
+def test_statement_delay_and_statement_timeout(server, loader):
+    run(loader, f'CREATE TABLE "{DATABASE}"."LOAD"."SLOW" ("A" INT)')
+    control(server, "/strict/config", {"delay_seconds": 1.5, "delay_match": '"SLOW"'})
+    try:
+        started = time.monotonic()
+        run(loader, f'SELECT * FROM "{DATABASE}"."LOAD"."SLOW"')
+        assert time.monotonic() - started >= 1.5
+        run(loader, "ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = 1")
+        error = refused(loader, f'SELECT * FROM "{DATABASE}"."LOAD"."SLOW"')
+        assert error.errno == 630 and "timeout of 1 second" in error.msg
+    finally:
+        control(server, "/strict/config", {"delay_seconds": 0})
+
+
+def test_session_parameters_are_kept_and_unknown_ones_refused(server):
+    with contextlib.closing(
+        connect(server, session_parameters={"QUERY_TAG": "login-tag", "TIMEZONE": "UTC"})
+    ) as loader:
+        run(loader, "ALTER SESSION SET QUERY_TAG = 'altered', ABORT_DETACHED_QUERY = TRUE")
+        assert refused(loader, "ALTER SESSION SET NO_SUCH_PARAMETER = 1").errno == 1006
+        sessions = control(server, "/strict/sessions")["sessions"]
+    parameters = [s["parameters"] for s in sessions if s["parameters"].get("TIMEZONE")]
+    assert parameters[-1]["QUERY_TAG"] == "altered"
+    assert parameters[-1]["ABORT_DETACHED_QUERY"] is True
+
+
+def test_json_copy_refuses_duplicate_keys_unless_allowed(loader, tmp_path: Path):
+    path = tmp_path / "dup.json.gz"
+    path.write_bytes(gzip.compress(b'{"a": 1, "a": 2}\n'))
+    run(loader, f'USE SCHEMA "{DATABASE}"."LOAD"')
+    run(loader, 'CREATE TEMPORARY STAGE "DUP_STAGE"')
+    run(loader, 'CREATE TEMPORARY TABLE "DUP_RAW" ("V" VARIANT)')
+    run(loader, f"PUT 'file://{path.as_posix()}' @\"DUP_STAGE\"/dup AUTO_COMPRESS=FALSE")
+    copy = 'COPY INTO "DUP_RAW" FROM @"DUP_STAGE"/dup/ FILE_FORMAT=(TYPE=JSON{})'
+    error = refused(loader, copy.format(""))
+    assert error.errno == 100069 and "duplicate" in error.msg
+    run(loader, copy.format(" ALLOW_DUPLICATE=TRUE"))
+    assert run(loader, 'SELECT COUNT(*) FROM "DUP_RAW"') == [(1,)]
+
+
+def test_every_statement_is_logged_with_its_role_and_outcome(server, loader):
+    control(server, "/strict/log/clear", {})
+    run(loader, "SELECT 1")
+    refused(loader, f'CREATE DATABASE IF NOT EXISTS "{DATABASE}"')
+    statements = control(server, "/strict/log")["statements"]
+    assert [(s["role"], s["kind"], s["outcome"]) for s in statements] == [
+        ("LOADER", "SELECT", "ok"),
+        ("LOADER", "CREATE DATABASE", "003001 privileges"),
+    ]
+
+
+def test_every_rule_has_a_test():
+    tested = {
+        "privileges",
+        "login",
+        "warehouse",
+        "case-sensitive-identifiers",
+        "identifier-length",
+        "alter-column-type",
+        "ddl-in-transaction",
+        "statement-timeout",
+        "session-parameters",
+        "json-duplicate-keys",
+    }
+    assert set(RULES) == tested
