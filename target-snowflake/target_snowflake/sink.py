@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from target_snowflake import quarantine, statements
 from target_snowflake.batch_file import BatchFile
-from target_snowflake.naming import column_names, json_path, quote, sql_string
+from target_snowflake.naming import column_names, generated, json_path, quote, sql_string
 from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
 from target_snowflake.validation import RecordError, RecordValidator
 
@@ -29,8 +29,10 @@ if t.TYPE_CHECKING:
     from target_snowflake.tables import Table
     from target_snowflake.warehouse import Warehouse
 
-# Snowflake's limit for one VARCHAR/VARIANT value, and for one JSON document in COPY.
-MAX_VALUE_BYTES = 16 * 1024 * 1024
+# Snowflake's limit for one VARCHAR/VARIANT value and one JSON document in COPY: 128 MiB
+# since the 2024_08 behaviour change (VARCHAR columns are declared long enough to hold it:
+# types.MAX_VARCHAR_LENGTH).
+MAX_VALUE_BYTES = 128 * 1024 * 1024
 DELETED_AT = "_sdc_deleted_at"
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
@@ -254,12 +256,12 @@ class SnowflakeSink(BatchSink):
             batch.remove()
         self.record_counter_metric.increment(batch.rows)
 
-    def _copy_to_stage_table(self, path: t.Any, rows: int, variant_table: str) -> None:
+    def _copy_to_stage_table(self, path: Path, rows: int, variant_table: str) -> None:
         """PUT the file and COPY it into a VARIANT table; every row must arrive."""
         connection = self._warehouse.connection
         prefix = uuid.uuid4().hex
         stage = self._warehouse.stage
-        connection.execute(statements.put(str(path), stage, prefix))
+        connection.execute(statements.put(path, stage, prefix))
         result = connection.execute(statements.copy_json(variant_table, stage, prefix))
         # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
         # found no file answers with a one-column message row.
@@ -271,7 +273,7 @@ class SnowflakeSink(BatchSink):
     def _load_quarantined(self, quarantined: quarantine.QuarantineFile) -> None:
         side_table = self._warehouse.quarantine_table(self.table)
         connection = self._warehouse.connection
-        variant_table = quote(f"{side_table.name[:200]}__LOAD_{uuid.uuid4().hex[:12]}")
+        variant_table = quote(generated(side_table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
         connection.execute(statements.create_variant_table(variant_table))
         try:
             self._copy_to_stage_table(quarantined.close(), quarantined.rows, variant_table)
@@ -320,7 +322,7 @@ class SnowflakeSink(BatchSink):
         if overwrite:
             variant_table = self._warehouse.overwrite_table(self.table)
         else:
-            variant_table = quote(f"{self.table.name[:200]}__LOAD_{uuid.uuid4().hex[:12]}")
+            variant_table = quote(generated(self.table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
             connection.execute(statements.create_variant_table(variant_table))
         try:
             self._copy_to_stage_table(path, rows, variant_table)

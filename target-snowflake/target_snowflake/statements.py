@@ -9,6 +9,7 @@ sequence, `t` the table version, `e` the extraction time, `r` the record.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from target_snowflake.naming import json_path, quote, sql_string
 
@@ -22,9 +23,13 @@ def create_stage(stage: str) -> str:
     return f"CREATE TEMPORARY STAGE IF NOT EXISTS {stage}"
 
 
-def put(path: str, stage: str, prefix: str) -> str:
-    """Upload one local file (already compressed) under a prefix of the stage."""
-    return f"PUT {sql_string('file://' + path)} @{stage}/{prefix} AUTO_COMPRESS=FALSE"
+def put(path: PurePath, stage: str, prefix: str) -> str:
+    """Upload one local file (already compressed) under a prefix of the stage.
+
+    The path is written with forward slashes on every OS (a Windows path in a quoted
+    `file://` URL needs them).
+    """
+    return f"PUT {sql_string('file://' + path.as_posix())} @{stage}/{prefix} AUTO_COMPRESS=FALSE"
 
 
 def create_variant_table(table: str, *, replace: bool = False) -> str:
@@ -37,11 +42,13 @@ def copy_json(table: str, stage: str, prefix: str) -> str:
     """Copy every JSON-lines file under the prefix into a VARIANT table.
 
     PURGE removes the staged files once loaded (REMOVE is not supported by the emulator;
-    the stage itself is temporary and goes with the session).
+    the stage itself is temporary and goes with the session). ALLOW_DUPLICATE: an object
+    with a repeated key loads with the last value, as the record validator reads it
+    (without it Snowflake refuses the file).
     """
     return (
         f"COPY INTO {table} FROM @{stage}/{prefix}/ "
-        "FILE_FORMAT=(TYPE=JSON) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
+        "FILE_FORMAT=(TYPE=JSON ALLOW_DUPLICATE=TRUE) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
     )
 
 

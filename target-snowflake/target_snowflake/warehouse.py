@@ -13,7 +13,7 @@ from pathlib import Path
 
 from target_snowflake import quarantine, statements
 from target_snowflake.connection import Connection
-from target_snowflake.naming import normalize, quote
+from target_snowflake.naming import generated, normalize, quote
 from target_snowflake.reader import InputError
 from target_snowflake.tables import Table
 
@@ -25,7 +25,7 @@ class Warehouse:
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.connection = Connection(config)
-        self.schema_name = normalize(config["default_target_schema"])
+        self.schema_name = self.connection.schema
         self._work_dir: tempfile.TemporaryDirectory | None = None
         self._stage: str | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
@@ -50,8 +50,8 @@ class Warehouse:
 
     def use_target_schema(self) -> None:
         """Temporary tables and the stage live in the target schema (session default)."""
+        self.connection.ensure_schema()
         database = quote(self.connection.database)
-        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{quote(self.schema_name)}")
         self.connection.execute(f"USE SCHEMA {database}.{quote(self.schema_name)}")
 
     def table_for(self, stream_name: str) -> Table:
@@ -74,7 +74,7 @@ class Warehouse:
     def overwrite_table(self, table: Table) -> str:
         """The run's VARIANT table collecting an `overwrite` stream's batches."""
         if table.name not in self._overwrites:
-            variant_table = quote(f"{table.name}__OVERWRITE")
+            variant_table = quote(generated(table.name, "#OVERWRITE"))
             self.connection.execute(statements.create_variant_table(variant_table, replace=True))
             self._overwrites[table.name] = variant_table
         return self._overwrites[table.name]

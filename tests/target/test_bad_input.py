@@ -107,13 +107,14 @@ def test_no_state_for_records_not_committed(config, snowflake, schema, tmp_path)
         assert query(snowflake, f'SELECT COUNT(*) FROM {DATABASE}."{schema}"."PEOPLE"') == [(0,)]
 
 
-def test_a_value_over_16_mb_fails_naming_stream_key_and_column(config, tmp_path):
+def test_a_value_over_128_mb_fails_naming_stream_key_and_column(config, tmp_path):
+    """Snowflake stores values up to 128 MiB (2024_08); one byte more is refused by name."""
     blob = {"id": {"type": "integer"}, "blob": {"type": ["null", "string"]}}
-    huge = record("files", {"id": 7, "blob": "x" * (17 << 20)})
+    huge = record("files", {"id": 7, "blob": "x" * (128 << 20)})
     result = run_bad(
         config,
         tmp_path,
         [schema_message("files", blob, ["id"]), huge],
     )
-    for text in ["line 2", "stream 'files'", "key {'id': 7}", "column 'blob'", "16777216"]:
+    for text in ["line 2", "stream 'files'", "key {'id': 7}", "column 'blob'", "134217728"]:
         assert text in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath, PureWindowsPath
+
 from target_snowflake import quarantine, statements
 
 TABLE = '"DB"."SCH"."CONTACTS"'
@@ -9,8 +11,14 @@ VALUES = [("ID", 'V:"r":"id"::VARCHAR'), ("N", 'V:"r":"n"::NUMBER(38,0)')]
 
 
 def test_put_uploads_the_file_as_it_is() -> None:
-    assert statements.put("/tmp/w/it's.json.gz", '"STAGE"', "abc") == (
+    assert statements.put(PurePosixPath("/tmp/w/it's.json.gz"), '"STAGE"', "abc") == (
         "PUT 'file:///tmp/w/it''s.json.gz' @\"STAGE\"/abc AUTO_COMPRESS=FALSE"
+    )
+
+
+def test_put_writes_windows_paths_with_forward_slashes() -> None:
+    assert statements.put(PureWindowsPath(r"C:\Temp\w\b.json.gz"), '"STAGE"', "abc") == (
+        "PUT 'file://C:/Temp/w/b.json.gz' @\"STAGE\"/abc AUTO_COMPRESS=FALSE"
     )
 
 
@@ -25,10 +33,10 @@ def test_create_stage_and_variant_tables() -> None:
     assert statements.drop_table('"T__LOAD_1"') == 'DROP TABLE IF EXISTS "T__LOAD_1"'
 
 
-def test_copy_json_aborts_on_error_and_purges() -> None:
+def test_copy_json_aborts_on_error_purges_and_takes_the_last_of_duplicate_keys() -> None:
     assert statements.copy_json('"T__LOAD_1"', '"STAGE"', "abc") == (
         'COPY INTO "T__LOAD_1" FROM @"STAGE"/abc/ '
-        "FILE_FORMAT=(TYPE=JSON) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
+        "FILE_FORMAT=(TYPE=JSON ALLOW_DUPLICATE=TRUE) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
     )
 
 
