@@ -225,6 +225,14 @@ class Connection:
             raise
         self.execute("COMMIT")
 
+    def abort(self) -> None:
+        """On a signal: roll back an open transaction and end the session, ignoring errors
+        (the process exits right after)."""
+        try:
+            self.close()
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("Closing the session after a signal failed: %r", exc)
+
     def close(self) -> None:
         """Close the session: an open transaction is rolled back, temporary stages and
         tables go with it."""

@@ -73,7 +73,13 @@ _decode_message = msgspec.json.Decoder().decode
 
 
 class SingerLineReader(GenericSingerReader[bytes]):
-    """Reads stdin as bytes; counts lines so that every input error names its line."""
+    """Reads stdin as bytes; counts lines so that every input error names its line.
+
+    `before_first_line`, if set, runs before any input is read (the target logs in and
+    runs its preflight there, so a missing grant stops the run before it reads a line).
+    """
+
+    before_first_line: t.Callable[[], None] | None = None
 
     line_number = 0  # of the message being handled (1-based)
 
@@ -95,6 +101,8 @@ class SingerLineReader(GenericSingerReader[bytes]):
         callbacks: dict[str, t.Callable[[t.Any], None]],
     ) -> t.Counter[str]:
         """Dispatch every line: RECORD as an Envelope, other messages as dicts."""
+        if self.before_first_line is not None:
+            self.before_first_line()
         counts: dict[str, int] = dict.fromkeys(SingerMessageType, 0)
         on_record = callbacks[SingerMessageType.RECORD]
         line_number = 0

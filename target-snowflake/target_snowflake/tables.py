@@ -66,6 +66,7 @@ class Table:
                 msg = f"table {self.name}: the schema has no properties to make columns of"
                 raise ValueError(msg)
             columns = ", ".join(f"{quote(col)} {kind.sql}" for col, kind in wanted.items())
+            self.connection.ensure_schema()
             self.connection.execute(f"CREATE TABLE {self.qualified} ({columns})")
             logger.info("Created table %s", self.qualified)
             existing = self._read_columns()

@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 import time
 import typing as t
 from decimal import Decimal
@@ -39,6 +40,8 @@ if t.TYPE_CHECKING:
     from types import FrameType
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
+# How long a signal may take to close the session before the process exits anyway.
+SIGNAL_CLOSE_SECONDS = 10
 
 
 class _MalformedRow(Exception):
@@ -107,7 +110,16 @@ class TargetSnowflake(Target):
         ),
         th.Property("query_tag", th.StringType, description="QUERY_TAG of the session"),
         th.Property("login_timeout", th.IntegerType, description="Seconds to wait for login"),
-        th.Property("network_timeout", th.IntegerType, description="Seconds per request"),
+        th.Property(
+            "network_timeout",
+            th.IntegerType,
+            description="Seconds for each network operation (not for a statement's run time)",
+        ),
+        th.Property(
+            "statement_timeout_seconds",
+            th.IntegerType,
+            description="STATEMENT_TIMEOUT_IN_SECONDS of the session (default: the account's)",
+        ),
         th.Property(
             "on_invalid_record",
             th.StringType(allowed_values=["fail", "quarantine"]),
@@ -136,6 +148,8 @@ class TargetSnowflake(Target):
         auth_method(self.config)  # exactly one auth method, checked before any input
         self.max_parallelism = 1  # one connection: sinks drain one after another
         self.warehouse = Warehouse(self.config)
+        if isinstance(self.message_reader, SingerLineReader):
+            self.message_reader.before_first_line = self.warehouse.connection.open
         self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
         self._ledger = StateLedger()
         self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
@@ -404,16 +418,22 @@ class TargetSnowflake(Target):
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM/SIGINT stop at once without loading: the open batch file may end in
-        a half-written record, and every STATE already emitted covers committed records
-        only. `os._exit`, because SystemExit raised at an arbitrary point can be caught by
-        library code (the connector's retries) and the process would not stop."""
+        """On SIGTERM/SIGINT stop without loading: the open batch file may end in a
+        half-written record, and every STATE already emitted covers committed records
+        only. The session is closed (an open transaction rolled back, so nothing is left
+        holding locks), within `SIGNAL_CLOSE_SECONDS`. `os._exit`, because SystemExit
+        raised at an arbitrary point can be caught by library code (the connector's
+        retries) and the process would not stop."""
         _ = frame
         self.logger.warning(
             "Received signal %s: stopping; records after the last emitted STATE were not "
             "loaded (rerun from that state).",
             signal.Signals(signum).name,
         )
+        watchdog = threading.Timer(SIGNAL_CLOSE_SECONDS, os._exit, (128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.warehouse.connection.abort()
         self.warehouse.remove_work_dir()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -28,6 +28,8 @@ def base_config(server: dict, schema: str, **overrides: object) -> dict:
         "account": server["account"],
         "user": server["user"],
         "password": server["password"],
+        "role": server["role"],
+        "warehouse": server["warehouse"],
         "host": server["host"],
         "port": server["port"],
         "protocol": server["protocol"],

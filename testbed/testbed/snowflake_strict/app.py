@@ -244,7 +244,12 @@ class StrictSnowflake:
                     "schemaName": session.schema,
                 }
             )
-        self._record(session, f"<login user={user.name} role={role}>", "LOGIN", "ok")
+        self._record(
+            session,
+            f"<login user={user.name} role={role} parameters={json.dumps(session_params)}>",
+            "LOGIN",
+            "ok" if answer.get("success") else "fakesnow error",
+        )
         return JSONResponse(answer, status_code=response.status_code)
 
     async def session_request(self, request: Request) -> Response:

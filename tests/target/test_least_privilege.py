@@ -1,0 +1,196 @@
+"""The target on a least-privilege account: the preflight, no DDL for what exists, the
+pinned session, statement time limits and a clean exit on a signal. The local Snowflake
+is the strict one (testbed.snowflake_strict), which logs every statement."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from testbed.servers import prepare_database
+from tests.target.conftest import (
+    DATABASE,
+    TARGET_BIN,
+    base_config,
+    messages_text,
+    query,
+    record,
+    run_target,
+    run_target_process,
+    schema_message,
+    state,
+)
+
+PEOPLE = {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}}
+INPUT = messages_text(
+    [schema_message("people", PEOPLE, ["id"]), record("people", {"id": 1}), state({"s": 1})]
+)
+
+
+def control(server: dict, path: str, body: dict | None = None) -> dict:
+    url = f"http://{server['host']}:{server['port']}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data)) as response:
+        return json.loads(response.read())
+
+
+def statements(server: dict) -> list[dict]:
+    return control(server, "/strict/log")["statements"]
+
+
+def test_a_missing_schema_the_role_may_not_create_stops_before_reading_input(
+    snowflake, snowflake_server, tmp_path
+):
+    config = base_config(snowflake_server, "NOT_PREPARED")
+    result = run_target_process(config, INPUT, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    assert "Schema TARGET_TESTS.NOT_PREPARED does not exist" in result.stderr
+    assert 'CREATE SCHEMA "TARGET_TESTS"."NOT_PREPARED"' in result.stderr
+    assert 'GRANT CREATE SCHEMA ON DATABASE "TARGET_TESTS" TO ROLE "LOADER"' in result.stderr
+
+
+def test_a_missing_schema_privilege_is_named_with_its_grant(snowflake, snowflake_server, tmp_path):
+    with snowflake.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{DATABASE}"."NO_STAGE"')
+        cursor.execute(
+            f'GRANT USAGE, CREATE TABLE ON SCHEMA "{DATABASE}"."NO_STAGE" TO ROLE LOADER'
+        )
+    result = run_target_process(base_config(snowflake_server, "NO_STAGE"), INPUT, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    assert "lacks CREATE STAGE on schema TARGET_TESTS.NO_STAGE" in result.stderr
+    assert (
+        'GRANT CREATE STAGE ON SCHEMA "TARGET_TESTS"."NO_STAGE" TO ROLE "LOADER"' in result.stderr
+    )
+
+
+def test_no_usable_warehouse_is_named_with_its_grant(snowflake, snowflake_server, schema, tmp_path):
+    with snowflake.cursor() as cursor:
+        cursor.execute("CREATE USER NO_WH PASSWORD = 'no-wh' DEFAULT_ROLE = LOADER")
+        cursor.execute("GRANT ROLE LOADER TO USER NO_WH")
+    config = base_config(snowflake_server, schema, user="NO_WH", password="no-wh")
+    del config["warehouse"]  # and the user has no default warehouse
+    result = run_target_process(config, INPUT, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    assert "Role LOADER has no usable warehouse" in result.stderr
+    assert 'GRANT USAGE ON WAREHOUSE "<warehouse>" TO ROLE "LOADER"' in result.stderr
+
+
+def test_a_warehouse_the_role_may_not_use_fails_the_login(snowflake_server, schema, tmp_path):
+    config = base_config(snowflake_server, schema, warehouse="OTHER_WH")
+    result = run_target_process(config, INPUT, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    assert "warehouse does not exist or not authorized" in result.stderr
+
+
+def test_the_role_may_create_the_schema_when_granted(snowflake, snowflake_server):
+    prepare_database(snowflake, "SCHEMA_CREATOR", create_schemas=True)
+    config = {**base_config(snowflake_server, "MADE_BY_TARGET"), "database": "SCHEMA_CREATOR"}
+    assert run_target(config, INPUT.splitlines()) == [{"s": 1}]
+    assert query(snowflake, 'SELECT "ID" FROM SCHEMA_CREATOR.MADE_BY_TARGET.PEOPLE') == [(1,)]
+
+
+def test_config_names_are_upper_cased_unless_quoted(snowflake_server, schema, tmp_path):
+    """`database: target_tests` is TARGET_TESTS, as Snowflake resolves an unquoted name;
+    `"target_tests"` is another database (which does not exist)."""
+    lower = base_config(snowflake_server, schema.lower(), database=DATABASE.lower())
+    assert run_target(lower, INPUT.splitlines()) == [{"s": 1}]
+    quoted = base_config(snowflake_server, schema, database=f'"{DATABASE.lower()}"')
+    result = run_target_process(quoted, INPUT, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    assert "database does not exist or not authorized" in result.stderr
+
+
+def test_a_second_run_issues_no_ddl_but_for_temporary_objects(config, snowflake_server):
+    run_target(config, INPUT.splitlines())
+    control(snowflake_server, "/strict/log/clear", {})
+    assert run_target(config, INPUT.splitlines()) == [{"s": 1}]
+    ddl = [
+        s
+        for s in statements(snowflake_server)
+        if s["kind"].startswith(("CREATE", "ALTER", "DROP")) and "TEMPORARY" not in s["kind"]
+    ]
+    # The one DROP is of the batch's own temporary table.
+    assert [s["sql"] for s in ddl if "#LOAD_" not in s["sql"]] == []
+    assert all(s["outcome"] == "ok" for s in statements(snowflake_server))
+
+
+def test_the_session_pins_what_the_load_relies_on(config, snowflake_server):
+    control(snowflake_server, "/strict/log/clear", {})
+    run_target({**config, "query_tag": "intercom", "statement_timeout_seconds": 600}, [])
+    logins = [s for s in statements(snowflake_server) if s["kind"] == "LOGIN"]
+    parameters = json.loads(logins[-1]["sql"].split("parameters=", 1)[1][:-1])
+    assert (
+        parameters
+        | {
+            "AUTOCOMMIT": True,
+            "TIMEZONE": "UTC",
+            "QUOTED_IDENTIFIERS_IGNORE_CASE": False,
+            "CLIENT_SESSION_KEEP_ALIVE": True,
+            "ABORT_DETACHED_QUERY": True,
+            "QUERY_TAG": "intercom",
+            "STATEMENT_TIMEOUT_IN_SECONDS": 600,
+            "TIMESTAMP_OUTPUT_FORMAT": 'YYYY-MM-DD"T"HH24:MI:SS.FF9TZH:TZM',
+        }
+        == parameters
+    )
+
+
+def test_a_statement_over_the_time_limit_fails_the_run_without_state(
+    config, snowflake_server, tmp_path
+):
+    control(snowflake_server, "/strict/config", {"delay_seconds": 3, "delay_match": "^MERGE"})
+    try:
+        result = run_target_process({**config, "statement_timeout_seconds": 1}, INPUT, tmp_path)
+    finally:
+        control(snowflake_server, "/strict/config", {"delay_seconds": 0})
+    assert result.returncode != 0 and result.states == []
+    assert "timeout of 1 second(s)" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_rolls_back_the_open_transaction_and_exits_non_zero(
+    config, snowflake, snowflake_server, schema, tmp_path, signum
+):
+    overwrite = {**config, "load_method": "overwrite"}
+    run_target(overwrite, INPUT.splitlines())  # the table holds id 1
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(overwrite))
+    control(snowflake_server, "/strict/log/clear", {})
+    # The refill of the table (inside BEGIN ... COMMIT) is held up long enough to stop it.
+    control(snowflake_server, "/strict/config", {"delay_seconds": 30, "delay_match": "^INSERT"})
+    try:
+        process = subprocess.Popen(
+            [TARGET_BIN, "--config", str(config_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=(tmp_path / "stderr.log").open("wb"),
+        )
+        assert process.stdin is not None
+        process.stdin.write(
+            messages_text(
+                [schema_message("people", PEOPLE, ["id"]), record("people", {"id": 2})]
+            ).encode()
+        )
+        process.stdin.close()
+        deadline = time.monotonic() + 60
+        while not any(s["sql"].startswith("DELETE FROM") for s in statements(snowflake_server)):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(0.5)  # the INSERT is in flight
+        process.send_signal(signum)
+        process.wait(timeout=30)
+    finally:
+        control(snowflake_server, "/strict/config", {"delay_seconds": 0})
+    # SIGTERM: the target's handler (exit 128 + signal); SIGINT: KeyboardInterrupt
+    # unwinds the transaction (ROLLBACK) and click exits 1.
+    expected = 128 + signum if signum == signal.SIGTERM else 1
+    assert process.returncode == expected, (tmp_path / "stderr.log").read_text()[-3000:]
+    assert process.stdout is not None and process.stdout.read() == b""  # no STATE
+    log = [(s["kind"], s["outcome"]) for s in statements(snowflake_server) if s["user"] == "LOADER"]
+    assert log[-1] == ("ROLLBACK", "ok"), log[-4:]
+    assert query(snowflake, f'SELECT "ID" FROM {DATABASE}."{schema}"."PEOPLE"') == [(1,)]
