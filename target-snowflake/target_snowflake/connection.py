@@ -188,6 +188,13 @@ class Connection:
         self._schema_exists = check_privileges(
             self, self.database, self.schema, self._config.get("warehouse")
         )
+        if self._schema_exists:
+            self._use_schema()
+
+    def _use_schema(self) -> None:
+        """The target schema becomes the session's: temporary tables and the stage,
+        created with unqualified names, go there (not to the database's PUBLIC)."""
+        self.execute(f"USE SCHEMA {quote(self.database)}.{quote(self.schema)}")
 
     def _account_timeout(self) -> int:
         rows = self.execute("SHOW PARAMETERS LIKE 'STATEMENT_TIMEOUT_IN_SECONDS' IN SESSION")
@@ -204,6 +211,7 @@ class Connection:
         if not self._schema_exists:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.database)}.{quote(self.schema)}")
             self._schema_exists = True
+            self._use_schema()
 
     def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple]:
         """Run one statement and return its rows."""
@@ -230,7 +238,7 @@ class Connection:
         (the process exits right after)."""
         try:
             self.close()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.warning("Closing the session after a signal failed: %r", exc)
 
     def close(self) -> None:

@@ -43,16 +43,10 @@ class Warehouse:
     def stage(self) -> str:
         """The temporary stage batches are PUT to, created once per session."""
         if self._stage is None:
-            self.use_target_schema()
+            self.connection.ensure_schema()  # the stage goes to the target schema
             self._stage = quote(STAGE_NAME)
             self.connection.execute(statements.create_stage(self._stage))
         return self._stage
-
-    def use_target_schema(self) -> None:
-        """Temporary tables and the stage live in the target schema (session default)."""
-        self.connection.ensure_schema()
-        database = quote(self.connection.database)
-        self.connection.execute(f"USE SCHEMA {database}.{quote(self.schema_name)}")
 
     def table_for(self, stream_name: str) -> Table:
         """The stream's table; two streams may not share a table after normalization."""
