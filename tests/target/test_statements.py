@@ -121,9 +121,9 @@ def test_quarantine_load() -> None:
         'INSERT INTO "DB"."SCH"."T__QUARANTINE" '
         '("STREAM", "LINE", "BATCH_FILE", "BATCH_ROW", "ERROR", "RAW", "RECEIVED_AT") '
         'SELECT s."STREAM", s."LINE", s."BATCH_FILE", s."BATCH_ROW", s."ERROR", s."RAW", '
-        's."RECEIVED_AT" FROM (SELECT V:"stream"::VARCHAR AS "STREAM", '
-        'V:"line"::NUMBER(38,0) AS "LINE", V:"file"::VARCHAR AS "BATCH_FILE", '
-        'V:"row"::NUMBER(38,0) AS "BATCH_ROW", V:"error"::VARCHAR AS "ERROR", '
-        'V:"raw"::VARCHAR AS "RAW", V:"at"::TIMESTAMP_TZ AS "RECEIVED_AT", '
+        's."RECEIVED_AT" FROM (SELECT V:"stream"::VARCHAR(134217728) AS "STREAM", '
+        'V:"line"::NUMBER(38,0) AS "LINE", V:"file"::VARCHAR(134217728) AS "BATCH_FILE", '
+        'V:"row"::NUMBER(38,0) AS "BATCH_ROW", V:"error"::VARCHAR(134217728) AS "ERROR", '
+        'V:"raw"::VARCHAR(134217728) AS "RAW", V:"at"::TIMESTAMP_TZ AS "RECEIVED_AT", '
         'V:"q"::NUMBER AS "_load_seq" FROM "Q__LOAD_1") s'
     )
