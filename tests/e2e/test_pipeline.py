@@ -25,6 +25,7 @@ from testbed.pipeline import (
     run_pipeline,
     table_counts,
 )
+from testbed.servers import admin_connection
 from tests.e2e.truth import assert_warehouse_matches, warehouse_differences
 
 pytestmark = pytest.mark.e2e
@@ -88,8 +89,17 @@ def newest_update(truth: Mapping[str, Any], stream: str) -> int:
 def test_meltano_run_loads_everything_then_only_what_changed(
     small_sandbox, endpoints: LocalEndpoints, meltano_env, stream_keys, tmp_path: Path
 ):
-    password = "e2e-secret-password-9c2d"  # the local Snowflake accepts any password
-    meltano_env = meltano_env | {"TARGET_SNOWFLAKE_PASSWORD": password}
+    password = "e2e-secret-password-9c2d"  # a loader user of its own, with this password
+    with contextlib.closing(admin_connection(endpoints.snowflake)) as admin:
+        admin.cursor().execute(
+            f"CREATE USER E2E_LOADER PASSWORD = '{password}' DEFAULT_ROLE = LOADER"
+            " DEFAULT_WAREHOUSE = LOADING"
+        )
+        admin.cursor().execute("GRANT ROLE LOADER TO USER E2E_LOADER")
+    meltano_env = meltano_env | {
+        "TARGET_SNOWFLAKE_USER": "E2E_LOADER",
+        "TARGET_SNOWFLAKE_PASSWORD": password,
+    }
     run_pipeline(meltano_env, tmp_path / "run-1.log")
     before = small_sandbox.client.truth()
     assert_warehouse_matches(endpoints, before, stream_keys)
