@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from testbed.catalog import TAP, catalog_selecting
+from testbed.servers import prepare_database
 from tests.target.conftest import (
     DATABASE,
     messages_text,
@@ -99,6 +100,7 @@ def test_the_taps_batch_messages_load_like_its_records(
     assert any('"type":"BATCH"' in line.replace(" ", "") for line in batches)
     assert not any('"type":"RECORD"' in line.replace(" ", "") for line in batches)
 
+    prepare_database(snowflake, DATABASE, schema + "_R")  # the administrator's part
     record_states = run_target({**config, "default_target_schema": schema + "_R"}, records)
     batch_states = run_target(config, batches)
     tap_states = [json.loads(line) for line in batches if '"STATE"' in line]
