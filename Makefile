@@ -23,6 +23,8 @@ install: $(VENV)/.installed $(MELTANO_VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict -p tap_intercom -p target_snowflake
+	$(VENV)/bin/mypy -p testbed
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -19,6 +19,7 @@ from typing import Any
 import backoff
 import msgspec
 import requests
+from backoff.types import Details
 from requests.adapters import HTTPAdapter
 from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -41,6 +42,7 @@ from tap_intercom.pagination import PagesPaginator, PageToken
 from tap_intercom.permissions import permission_for
 from tap_intercom.ratelimit import RateLimitPacer, pacer_for
 from tap_intercom.schemas import TimestampError, load_schema, timestamp_converter
+from tap_intercom.summary import RunSummary
 
 REGION_URLS = {
     "us": "https://api.intercom.io",
@@ -133,6 +135,8 @@ class IntercomStream(RESTStream[PageToken | None]):
         self._send_retrying_rate_limits_only = self._retry_rate_limits(self._send_paced)
         self._request_counter: Counter | None = None
         self._request_counter_lock = threading.Lock()
+        #: The tap's record of this run's drift and skipped streams.
+        self.run_summary: RunSummary = tap.run_summary
 
     # -- configuration ------------------------------------------------------------
 
@@ -286,7 +290,7 @@ class IntercomStream(RESTStream[PageToken | None]):
     # -- retries (singer-sdk backoff hooks) ----------------------------------------
 
     @override
-    def request_decorator(self, func: Callable) -> Callable:
+    def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Retry transient failures (5xx, broken bodies, timeouts, drops) with bounded
         exponential backoff, and 429s until the rate window lets the request through."""
         return backoff.on_exception(
@@ -305,7 +309,7 @@ class IntercomStream(RESTStream[PageToken | None]):
             logger=None,
         )(self._retry_rate_limits(func))
 
-    def _retry_rate_limits(self, func: Callable) -> Callable:
+    def _retry_rate_limits(self, func: Callable[..., Any]) -> Callable[..., Any]:
         return backoff.on_exception(
             self.backoff_wait_generator,
             RateLimitedError,
@@ -321,7 +325,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         return MAX_TRIES
 
     @override
-    def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """429: until the window resets (the pacer holds every thread back too);
         anything else: exponential, capped, with jitter."""
         attempt = 0
@@ -337,7 +341,7 @@ class IntercomStream(RESTStream[PageToken | None]):
             error = yield wait
 
     @override
-    def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
+    def backoff_handler(self, details: Details) -> None:
         """Log the retry without the request (its headers hold the token)."""
         self.logger.warning(
             "Retrying %s in %.1f s after attempt %d: %s",
@@ -372,7 +376,7 @@ class IntercomStream(RESTStream[PageToken | None]):
             if retry_only_rate_limits
             else self._send_with_retries
         )
-        response = send(prepared, None)
+        response: requests.Response = send(prepared, None)
         if self._request_counter is not None:
             with self._request_counter_lock:  # requests come from worker threads too
                 self._request_counter.increment()
@@ -380,7 +384,8 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     def request_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
         """The decoded body of `request(path, **kwargs)`."""
-        return self.request(path, **kwargs).intercom_payload  # type: ignore[attr-defined]
+        payload: dict[str, Any] = self.request(path, **kwargs).intercom_payload  # type: ignore[attr-defined]
+        return payload
 
     def iter_pages(
         self,
@@ -389,7 +394,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Every page of a list (GET with `params`) or search (POST with `body`)."""
         paginator = self.get_new_paginator()
         while not paginator.finished:
@@ -429,7 +434,9 @@ class IntercomStream(RESTStream[PageToken | None]):
         return not any(selected is False for selected in self.mask.values())
 
     @override
-    def _generate_record_messages(self, record: dict) -> Iterator[RecordMessage]:
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
         """The SDK's record messages, minus two walks of every record that do nothing
         here: dropping deselected properties when none is deselected, and type
         conformance (records already match their schema, see TYPE_CONFORMANCE_LEVEL)."""
@@ -453,7 +460,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         """Drift handling compiled from the schema the SCHEMA message announces."""
         return DriftGuard(
             self.effective_schema,
-            self._tap.run_summary.drift_log(self.name),
+            self.run_summary.drift_log(self.name),
             self._announce_property,
         )
 
@@ -469,7 +476,9 @@ class IntercomStream(RESTStream[PageToken | None]):
         self._write_schema_message()
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
         """Drift absorbed (see `tap_intercom.drift`), then UNIX-second timestamps to
         RFC 3339 strings, in place."""
         record = self.drift_guard.absorb(row)
@@ -478,27 +487,6 @@ class IntercomStream(RESTStream[PageToken | None]):
         except TimestampError:
             # A number no date-time can be made of: the thorough pass moves it aside.
             return self._convert_timestamps(self.drift_guard.absorb(record, thorough=True))
-
-    @override
-    def sync(self, context: Context | None = None) -> None:
-        """The SDK's sync, counting this stream's API calls as the SDK's
-        `http_request_count` metric (the SDK counts them only in `request_records`,
-        which the streams here replace with `request`); then this stream's drift
-        warnings (one per drift, counted)."""
-        try:
-            with self.counting_requests(context):
-                super().sync(context)
-        finally:
-            for entry in self._tap.run_summary.drift_log(self.name).entries():
-                self.logger.warning(
-                    "Schema drift in %s at %s: declared %s, Intercom sent %s %d times (%s)",
-                    self.name,
-                    entry["path"],
-                    entry["declared"],
-                    entry["seen"],
-                    entry["count"],
-                    entry["outcome"],
-                )
 
     @contextmanager
     def counting_requests(self, context: Context | None) -> Iterator[None]:
@@ -518,11 +506,17 @@ class IntercomStream(RESTStream[PageToken | None]):
     @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict]:
-        """The SDK's record loop; a stream Intercom refuses is skipped (see
-        docs/permissions.md): its bookmark stays where it was and the run goes on."""
+    ) -> Generator[dict[str, Any], Any, Any]:
+        """The SDK's record loop (all of a stream's sync: `sync` is final), with
+        - this stream's API calls counted as the SDK's `http_request_count` metric (the
+          SDK counts them only in `request_records`, which the streams here replace
+          with `request`);
+        - a stream Intercom refuses skipped (see docs/permissions.md): its bookmark
+          stays where it was and the run goes on;
+        - then this stream's drift warnings (one per drift, counted)."""
         try:
-            yield from super()._sync_records(context, write_messages=write_messages)
+            with self.counting_requests(context):
+                yield from super()._sync_records(context, write_messages=write_messages)
         except (PermissionRefusedError, NotFoundError) as error:
             whole_endpoint = isinstance(error, PermissionRefusedError) or not self._answered
             if not whole_endpoint or self.config.get("strict_permissions"):
@@ -538,9 +532,18 @@ class IntercomStream(RESTStream[PageToken | None]):
                 ",".join(error.codes) or "(no code)",
                 permission,
             )
-            self._tap.run_summary.skip(
-                self.name, error.endpoint, error.status, error.codes, permission
-            )
+            self.run_summary.skip(self.name, error.endpoint, error.status, error.codes, permission)
+        finally:
+            for entry in self.run_summary.drift_log(self.name).entries():
+                self.logger.warning(
+                    "Schema drift in %s at %s: declared %s, Intercom sent %s %d times (%s)",
+                    self.name,
+                    entry["path"],
+                    entry["declared"],
+                    entry["seen"],
+                    entry["count"],
+                    entry["outcome"],
+                )
 
     @override
     def get_new_paginator(self) -> PagesPaginator:

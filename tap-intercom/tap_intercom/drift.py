@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import GenericAlias
 from typing import Any, Union
 
 import msgspec
@@ -92,7 +93,8 @@ _EVERYTHING = frozenset(_PLAIN_CLASSES)
 
 def json_type_name(value: Any) -> str:
     """The JSON type of a decoded value."""
-    return _JSON_TYPE_NAMES.get(value.__class__, value.__class__.__name__)
+    name: str = _JSON_TYPE_NAMES.get(value.__class__, value.__class__.__name__)
+    return name
 
 
 def property_schema_for(value: Any) -> dict[str, Any]:
@@ -240,7 +242,8 @@ class _Position:
             elif kind == "object":
                 options.append(self.object.msgspec_type() if self.object else dict[str, Any])
             elif kind == "array":
-                options.append(list[self.items.msgspec_type() if self.items else Any])
+                item_type = self.items.msgspec_type() if self.items else Any
+                options.append(GenericAlias(list, (item_type,)))  # list[item_type]
         if self.nullable:
             options.append(None)
         return Union[tuple(options)] if len(options) > 1 else options[0]  # noqa: UP007
@@ -361,6 +364,7 @@ def _pattern(steps: Steps) -> str:
 def _values_at(value: Any, steps: Steps) -> Iterator[Any]:
     """The non-null values at `steps` below `value`."""
     step, rest = steps[0], steps[1:]
+    children: Iterable[Any]
     if step == "[]":
         children = value if value.__class__ is list else ()
     else:

@@ -18,7 +18,7 @@ apart, and a run killed hours into a first sync loses at most that much work.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from singer_sdk.helpers.types import Context, Record
@@ -205,10 +205,12 @@ class ChildStream(IncrementalStream):
         return stream
 
     @override
-    def sync(self, context: Context | None = None) -> None:
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[dict[str, Any], Any, Any]:
         """Also count the parent's API calls made for this sync (its listing)."""
         with self.parent.counting_requests(context):
-            super().sync(context)
+            yield from super()._sync_records(context, write_messages=write_messages)
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The child records of one parent (raw API form, without the parent id)."""

@@ -102,10 +102,10 @@ class CompanyScroll:
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every company once, page by page in scroll order."""
-        seen: set[str] = set()
+        seen: set[str | None] = set()
         while True:
             self._complete = True
-            seen_in_this_scroll: set[str] = set()
+            seen_in_this_scroll: set[str | None] = set()
             stale_pages = 0
             for page in self._scroll_once():
                 page_ids = {company.get("id") for company in page}

@@ -213,7 +213,7 @@ class Connection:
             self._schema_exists = True
             self._use_schema()
 
-    def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         """Run one statement and return its rows."""
         self.open()
         assert self._connection is not None

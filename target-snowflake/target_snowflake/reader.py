@@ -32,7 +32,9 @@ class Envelope(msgspec.Struct):
 class InputError(Exception):
     """Bad input: the message names the line, the stream and the record's key."""
 
-    def __init__(self, problem: str, *, stream: str | None = None, key: dict | None = None) -> None:
+    def __init__(
+        self, problem: str, *, stream: str | None = None, key: dict[str, t.Any] | None = None
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.stream = stream
@@ -90,9 +92,10 @@ class SingerLineReader(GenericSingerReader[bytes]):
         return sys.stdin.buffer
 
     @override
-    def deserialize_json(self, line: bytes) -> dict:
+    def deserialize_json(self, line: bytes) -> dict[str, t.Any]:
         """Decode one whole message."""
-        return _decode_message(line)
+        message: dict[str, t.Any] = _decode_message(line)
+        return message
 
     @override
     def process_lines(

@@ -20,6 +20,7 @@ from typing_extensions import override
 from target_snowflake import quarantine, statements
 from target_snowflake.batch_file import BatchFile
 from target_snowflake.naming import column_names, generated, json_path, quote, sql_string
+from target_snowflake.quarantine import QuarantineFile
 from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
 from target_snowflake.validation import RecordError, RecordValidator
 
@@ -69,7 +70,7 @@ class SnowflakeSink(BatchSink):
         self,
         target: Target,
         stream_name: str,
-        schema: dict,
+        schema: dict[str, t.Any],
         key_properties: t.Sequence[str] | None,
         *,
         warehouse: Warehouse,
@@ -77,7 +78,7 @@ class SnowflakeSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._warehouse = warehouse
         self._file: BatchFile | None = None
-        self._quarantined: quarantine.QuarantineFile | None = None
+        self._quarantined: QuarantineFile | None = None
         self._file_started = datetime.datetime.now(datetime.UTC)
         self._sequence = time.time_ns() // 1000  # increases across batches and runs
         self._versioned = False
@@ -201,20 +202,18 @@ class SnowflakeSink(BatchSink):
             msg = f"too large to quarantine (over Snowflake's {MAX_VALUE_BYTES}-byte limit)"
             raise RecordError(msg)
         if self._quarantined is None:
-            self._quarantined = quarantine.QuarantineFile(
-                self._warehouse.work_dir, self.stream_name
-            )
+            self._quarantined = QuarantineFile(self._warehouse.work_dir, self.stream_name)
         self._quarantined.add(
             bytes(raw), error, line=line, batch_file=batch_file, batch_row=batch_row
         )
         self.tally_record_read()
 
     @override
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         """Not used: the target hands records to `write` (see TargetSnowflake)."""
         raise NotImplementedError
 
-    def _oversize(self, raw: t.Any, keys: tuple) -> RecordError:
+    def _oversize(self, raw: t.Any, keys: tuple[t.Any, ...]) -> RecordError:
         record = msgspec.json.decode(raw)
         sizes = {name: len(msgspec.json.encode(value)) for name, value in record.items()}
         column = max(sizes, key=sizes.__getitem__)
@@ -234,7 +233,7 @@ class SnowflakeSink(BatchSink):
     # Flush
 
     @override
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Load the batch file (and the quarantined records); when this returns, every
         record in them is committed."""
         if self._quarantined is not None:
@@ -270,7 +269,7 @@ class SnowflakeSink(BatchSink):
             msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
             raise RuntimeError(msg)
 
-    def _load_quarantined(self, quarantined: quarantine.QuarantineFile) -> None:
+    def _load_quarantined(self, quarantined: QuarantineFile) -> None:
         side_table = self._warehouse.quarantine_table(self.table)
         connection = self._warehouse.connection
         variant_table = quote(generated(side_table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Hashable
+from typing import Any
 
 
 class StateLedger:
@@ -20,10 +21,10 @@ class StateLedger:
 
     def __init__(self) -> None:
         self.records_received = 0
-        self._pending: deque[tuple[int, dict]] = deque()  # (records before it, state)
+        self._pending: deque[tuple[int, dict[str, Any]]] = deque()  # (records before it, state)
         self._holds: dict[Hashable, int] = {}  # holder -> position of its oldest record
         self._held_since: dict[Hashable, float] = {}  # holder -> when that record came
-        self._emitted: dict | None = None
+        self._emitted: dict[str, Any] | None = None
 
     def record_received(self) -> int:
         """Count one more record; its position."""
@@ -56,11 +57,11 @@ class StateLedger:
         """Who holds uncommitted records now."""
         return list(self._holds)
 
-    def state_received(self, state: dict) -> None:
+    def state_received(self, state: dict[str, Any]) -> None:
         """A STATE arrived after every record counted so far."""
         self._pending.append((self.records_received, state))
 
-    def state_to_emit(self) -> dict | None:
+    def state_to_emit(self) -> dict[str, Any] | None:
         """The newest received state every record before which is committed; None when
         there is none, or it equals the last state emitted. It counts as emitted."""
         oldest_held = min(self._holds.values(), default=self.records_received + 1)

@@ -175,8 +175,8 @@ class TargetSnowflake(Target):
     # Messages
 
     @override
-    def _process_schema_message(self, message_dict: dict) -> None:
-        stream = message_dict.get("stream")
+    def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
+        stream: str = message_dict["stream"]  # the SDK's handler reads it the same way
         if stream in self.mapper.stream_maps:
             registered = self.mapper.stream_maps[stream][0]
             if registered.raw_schema != message_dict.get(
@@ -208,7 +208,7 @@ class TargetSnowflake(Target):
             raise RecordBeforeSchemaError(msg, stream=message.stream)
         position = self._ledger.record_received()
         for sink, stream_map in route:
-            raw = message.record
+            raw: msgspec.Raw | bytes = message.record
             if stream_map is not None:  # stream maps or flattening: transform a dict
                 transformed = stream_map.transform(msgspec.json.decode(raw))
                 if transformed is None:
@@ -270,7 +270,7 @@ class TargetSnowflake(Target):
             raise error(msg, stream=sink.stream_name, key=exc.key) from None
 
     @override
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         super()._process_state_message(message_dict)
         if self._latest_state is not None:
             self._ledger.state_received(self._latest_state)
@@ -278,7 +278,7 @@ class TargetSnowflake(Target):
         self._commit_if_overdue()
 
     @override
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
             sink = self._sinks_active.get(stream_map.stream_alias)
             if sink is not None:
@@ -396,7 +396,7 @@ class TargetSnowflake(Target):
             super()._write_state_message(state)
 
     @override
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
         """Called by the SDK's drain_all after draining every sink (the states it would
         write are in the ledger already); overwrite streams may still hold some."""
         _ = state

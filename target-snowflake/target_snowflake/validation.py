@@ -14,6 +14,7 @@ import datetime
 import itertools
 import operator
 import typing as t
+from types import GenericAlias
 
 import jsonschema
 import msgspec
@@ -74,7 +75,8 @@ def _scalar(kind: str, schema: dict[str, t.Any]) -> t.Any:
     if kind == "array":
         items = schema.get("items")
         inner = property_type(items) if isinstance(items, dict) else t.Any
-        return _annotated(list[inner], schema, {"minItems": "min_length", "maxItems": "max_length"})
+        array = GenericAlias(list, (inner,))  # list[inner], built at run time
+        return _annotated(array, schema, {"minItems": "min_length", "maxItems": "max_length"})
     raise _Unsupported
 
 
@@ -84,7 +86,7 @@ def property_type(schema: dict[str, t.Any]) -> t.Any:
         raise _Unsupported
     if "anyOf" in schema or "oneOf" in schema:
         branches = [property_type(branch) for branch in schema.get("anyOf") or schema["oneOf"]]
-        union = t.Union[tuple(branches)]  # noqa: UP007
+        union: t.Any = t.Union[tuple(branches)]  # noqa: UP007
         msgspec.json.Decoder(union)  # raises TypeError for unions msgspec cannot tell apart
         return union
     kinds = schema.get("type")
@@ -105,7 +107,7 @@ def property_type(schema: dict[str, t.Any]) -> t.Any:
 
 
 def _field(name: str, schema: dict[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
-    """A field's type, or (Any, schema) when jsonschema must check it."""
+    """A field's type, or (t.Any, schema) when jsonschema must check it."""
     try:
         return property_type(schema), None
     except (_Unsupported, TypeError):
@@ -119,7 +121,7 @@ def object_type(
 ) -> type[msgspec.Struct]:
     """A Struct type for an object schema; `required` adds to the schema's own list."""
     needed = set(schema.get("required", [])) | set(required)
-    fields = []
+    fields: list[tuple[str, t.Any] | tuple[str, t.Any, None]] = []
     rename = {}
     for index, (name, prop) in enumerate(schema.get("properties", {}).items()):
         attribute = f"p{index}"
@@ -173,6 +175,8 @@ class RecordValidator:
         self._key_properties = keys
         self._fallbacks: dict[str, jsonschema.Draft7Validator] = {}
         self._whole: jsonschema.Draft7Validator | None = None
+        self._decode: t.Callable[[bytes], t.Any]
+        self._key_values: t.Callable[[t.Any], tuple[t.Any, ...]]
         properties = schema.get("properties", {})
         if validate:
             full = {**schema, "properties": {**{k: {} for k in keys}, **properties}}
@@ -191,15 +195,16 @@ class RecordValidator:
             self._whole = jsonschema.Draft7Validator(full) if validate else None
             return
         self._decode = msgspec.json.Decoder(struct).decode
-        getter = operator.attrgetter(*[f"p{names.index(k)}" for k in keys]) if keys else None
+        if not keys:
+            self._key_values = lambda value: ()
+            return
+        getter = operator.attrgetter(*[f"p{names.index(k)}" for k in keys])
         if len(keys) == 1:
             self._key_values = lambda value: (getter(value),)
-        elif getter is not None:
-            self._key_values = getter
         else:
-            self._key_values = lambda value: ()
+            self._key_values = getter
 
-    def check(self, raw: bytes) -> tuple:
+    def check(self, raw: bytes) -> tuple[t.Any, ...]:
         """The record's key values; RecordError if it fails its schema or lacks a key."""
         try:
             value = self._decode(raw)

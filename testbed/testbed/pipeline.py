@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import snowflake.connector
+from snowflake.connector import SnowflakeConnection
 
 from testbed.servers import admin_connection, prepare_database, stop_process
 
@@ -56,7 +57,7 @@ class LocalEndpoints:
     database: str
     schema: str = "INTERCOM"
 
-    def connect(self) -> snowflake.connector.SnowflakeConnection:
+    def connect(self) -> SnowflakeConnection:
         """A connection to the warehouse database (short timeouts: the emulator is local)."""
         return snowflake.connector.connect(
             **self.snowflake, database=self.database, login_timeout=15, network_timeout=120
@@ -249,7 +250,7 @@ def run_pipeline(
     return result
 
 
-def table_names(conn: snowflake.connector.SnowflakeConnection, schema: str) -> list[str]:
+def table_names(conn: SnowflakeConnection, schema: str) -> list[str]:
     """The tables of a warehouse schema."""
     cur = conn.cursor()
     cur.execute(
@@ -260,9 +261,7 @@ def table_names(conn: snowflake.connector.SnowflakeConnection, schema: str) -> l
     return [row[0] for row in cur.fetchall()]
 
 
-def fetch_rows(
-    conn: snowflake.connector.SnowflakeConnection, schema: str, table: str
-) -> list[dict[str, Any]]:
+def fetch_rows(conn: SnowflakeConnection, schema: str, table: str) -> list[dict[str, Any]]:
     """Every row of a warehouse table as {COLUMN: value}."""
     cur = conn.cursor(snowflake.connector.DictCursor)
     cur.execute(f'SELECT * FROM "{schema}"."{table}"')
@@ -292,6 +291,8 @@ def table_counts(endpoints: LocalEndpoints) -> dict[str, TableCount]:
         for table in table_names(conn, endpoints.schema):
             deleted = 'COUNT("_SDC_DELETED_AT")' if table in with_deletions else "0"
             cur.execute(f'SELECT COUNT(*), {deleted} FROM "{endpoints.schema}"."{table}"')
-            rows, deleted_rows = cur.fetchone()
+            counted = cur.fetchone()
+            assert counted is not None  # an aggregate query returns one row
+            rows, deleted_rows = counted
             counts[table] = TableCount(rows=rows, deleted=deleted_rows)
     return counts

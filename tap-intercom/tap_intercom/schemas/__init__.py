@@ -32,7 +32,8 @@ def _load_schema_text(stream_name: str) -> str:
 
 def load_schema(stream_name: str) -> dict[str, Any]:
     """The JSON Schema of `stream_name` (a fresh copy: callers may modify it)."""
-    return json.loads(_load_schema_text(stream_name))
+    schema: dict[str, Any] = json.loads(_load_schema_text(stream_name))
+    return schema
 
 
 def stream_names() -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_intercom.schemas import timestamp_converter
@@ -68,7 +69,7 @@ class WebhookNotificationsStream(Stream):
         raise ConfigValidationError(problem, errors=[problem])  # the SDK logs `errors`
 
     @override
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Remove what the starting state covers, then emit every record after it."""
         directory = self._spool_dir()
         bookmark = self.get_starting_replication_key_value(context)

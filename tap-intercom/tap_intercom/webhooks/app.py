@@ -220,13 +220,16 @@ def _reject_constant(name: str) -> None:
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
+    header: bytes
+    for key, header in scope["headers"]:
         if key == name:
-            return value
+            return header
     return None
 
 
-async def _respond(send: Send, status: int, payload: dict, *, close: bool = False) -> None:
+async def _respond(
+    send: Send, status: int, payload: dict[str, Any], *, close: bool = False
+) -> None:
     body = json.dumps(payload).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -241,7 +244,7 @@ async def _respond(send: Send, status: int, payload: dict, *, close: bool = Fals
 @dataclass(frozen=True)
 class _Answer:
     status: int
-    payload: dict
+    payload: dict[str, Any]
     close: bool = False  # the rest of the body was not read, so the connection can't go on
 
 
@@ -320,7 +323,7 @@ class WebhookReceiver:
             return _Answer(200, {"status": "pong"})  # a subscription test: nothing to keep
         return await self._store(notification)
 
-    async def _store(self, notification: dict) -> _Answer:
+    async def _store(self, notification: dict[str, Any]) -> _Answer:
         notification_id = notification["id"]
         if notification_id in self._seen:
             return _Answer(200, {"status": "duplicate", "id": notification_id})

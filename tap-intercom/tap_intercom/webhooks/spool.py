@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SEGMENT_SUFFIX = ".seg"
 META_FILE = "spool.json"
@@ -69,18 +70,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def encode_record(payload: dict) -> bytes:
+def encode_record(payload: dict[str, Any]) -> bytes:
     """One spool line for a JSON-serialisable payload."""
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-def envelope(notification: dict, received_at: datetime) -> dict:
+def envelope(notification: dict[str, Any], received_at: datetime) -> dict[str, Any]:
     """The payload stored for one notification."""
     return {"received_at": received_at.isoformat(), "notification": notification}
 
 
-def _decode_line(line: bytes, where: str) -> dict:
+def _decode_line(line: bytes, where: str) -> dict[str, Any]:
     if len(line) <= _CRC_DIGITS or line[_CRC_DIGITS : _CRC_DIGITS + 1] != b" ":
         raise SpoolError(f"{where}: not a spool record (expected '<crc32 hex> <json>')")
     body = line[_CRC_DIGITS + 1 :]
@@ -115,7 +116,7 @@ def list_segments(directory: Path) -> list[int]:
     )
 
 
-def read_segment(path: Path, start: int, *, sealed: bool) -> Iterator[tuple[int, dict]]:
+def read_segment(path: Path, start: int, *, sealed: bool) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (offset after the record, payload) of each complete record from `start` on.
 
     An unterminated last line is a record still being written, so reading stops before
@@ -138,7 +139,7 @@ def read_segment(path: Path, start: int, *, sealed: bool) -> Iterator[tuple[int,
 
 def read_spool(
     directory: Path, after: SpoolPosition | None = None
-) -> Iterator[tuple[SpoolPosition, dict]]:
+) -> Iterator[tuple[SpoolPosition, dict[str, Any]]]:
     """Yield (position after the record, payload) of every record after `after`."""
     # List first, read second: a segment with a newer one after it in this listing is
     # sealed, so everything in it was written before we read it.
@@ -175,10 +176,11 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def read_meta(directory: Path) -> dict:
+def read_meta(directory: Path) -> dict[str, Any]:
     """The spool's settings file, or the defaults when the receiver has not written one."""
     try:
-        return json.loads((directory / META_FILE).read_text())
+        meta: dict[str, Any] = json.loads((directory / META_FILE).read_text())
+        return meta
     except FileNotFoundError:
         return {"format": FORMAT_VERSION, "dedup_window_seconds": DEFAULT_DEDUP_WINDOW_SECONDS}
     except ValueError as exc:
@@ -193,7 +195,7 @@ class KnownId:
     received: float
 
 
-def _known_id(payload: dict) -> KnownId:
+def _known_id(payload: dict[str, Any]) -> KnownId:
     notification_id = payload.get("id") or payload["notification"]["id"]
     return KnownId(notification_id, datetime.fromisoformat(payload["received_at"]).timestamp())
 

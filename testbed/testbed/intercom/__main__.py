@@ -45,10 +45,10 @@ def parse_args(argv: list[str] | None = None) -> SandboxOptions:
     fault_defaults = FaultSettings()
     for f in dataclasses.fields(FaultSettings):
         value = getattr(fault_defaults, f.name)
-        kind = int if f.name in ("storm_429", "rate_limit", "scroll_500_after_pages") else float
+        number = int if f.name in ("storm_429", "rate_limit", "scroll_500_after_pages") else float
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
-            type=kind,
+            type=number,
             default=value,
             help=f"fault setting, default: {value}",
         )

@@ -325,7 +325,7 @@ class QueryCompiler:
     def _filter(self, node: dict[str, Any]) -> Predicate:
         name, operator, value = node.get("field"), node.get("operator"), node.get("value")
         field = self.fields.get(name) if isinstance(name, str) else None
-        if field is None:
+        if field is None or not isinstance(name, str):
             raise SearchError(f"{name!r} is not a searchable {self.kind} field", "field_not_found")
         if operator not in OPERATORS:
             raise SearchError(f"operator {operator!r} is not supported")

@@ -378,7 +378,11 @@ class Workspace:
             missing = [ident for ident, i in zip(ids, found, strict=True) if i is None]
             if missing:
                 raise ValueError(f"unknown {store.name} ids: {missing}")
-            refused = [ident for ident, i in zip(ids, found, strict=True) if not accept(i)]
+            refused = [
+                ident
+                for ident, i in zip(ids, found, strict=True)
+                if i is not None and not accept(i)
+            ]
             if refused:
                 raise ValueError(f"{store.name} {refused} cannot take this change")
             return [i for i in found if i is not None]

@@ -150,6 +150,7 @@ def stream_truth(ws: Workspace, stream: str, version: str = "2.15") -> list[dict
             for record in records:
                 if record.get("role") == "user":
                     i = store.lookup(record["id"])
+                    assert i is not None, record["id"]  # the record comes from the store
                     record["merge_history"] = merge_history_of(ws, i)
     as_of_2_16(records)
     return records
