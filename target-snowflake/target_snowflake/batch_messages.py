@@ -48,7 +48,7 @@ def file_format(message: t.Mapping[str, t.Any]) -> str:
     if compression not in (None, "none", "gzip"):
         msg = f"BATCH compression {compression!r} is not supported (gzip or none)"
         raise InputError(msg, stream=message.get("stream"))
-    return name
+    return str(name)  # one of FORMATS
 
 
 def jsonl_records(path: Path) -> Iterator[bytes]:

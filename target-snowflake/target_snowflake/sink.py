@@ -153,7 +153,7 @@ class SnowflakeSink(BatchSink):
 
     # Per record: the hot path
 
-    def check(self, raw: t.Any) -> tuple:
+    def check(self, raw: t.Any) -> tuple[t.Any, ...]:
         """The record's key values, if its raw JSON is a record this stream can load
         (valid against the schema, with its key, within Snowflake's size limits)."""
         keys = self._record_validator.check(raw)

@@ -52,7 +52,7 @@ class _MalformedRow(Exception):
         self.row = row
 
 
-def _comparable(keys: tuple) -> tuple:
+def _comparable(keys: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
     """Key values as Snowflake may compare them once cast: 1, 1.0 and "1" alike."""
     return tuple(
         format(Decimal(str(value)).normalize(), "f")
@@ -287,7 +287,7 @@ class TargetSnowflake(Target):
         self._commit_if_overdue()
 
     @override
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
         """Load the files of a BATCH message with the guarantees of RECORD messages."""
         stream = message_dict.get("stream", "")
         route = self._routes.get(stream)
@@ -315,7 +315,7 @@ class TargetSnowflake(Target):
         if sink.load_method == "overwrite":
             return False
         dedupe = bool(sink.key_columns) and sink.load_method != "append-only"
-        seen: set[tuple] = set()
+        seen: set[tuple[t.Any, ...]] = set()
         rows = 0
         for row, raw in enumerate(batch_messages.jsonl_records(path), 1):
             try:
