@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from scripts.demo import intercom_sandbox, print_tables
+from testbed.intercom import SandboxClient
 from testbed.pipeline import RunResult, TableCount
 
 
@@ -20,10 +21,10 @@ def test_the_demo_sandbox_serves_on_loopback_and_stops_even_when_the_demo_fails(
         intercom_sandbox(tmp_path / "sandbox.log") as url,
     ):
         assert url.startswith("http://127.0.0.1:")
-        assert requests.get(f"{url}/_sandbox/health", timeout=10).json()["ok"] is True
+        assert SandboxClient(url, timeout=10).health()["ok"] is True
         raise RuntimeError("demo failed here")
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{url}/_sandbox/health", timeout=10)
+        SandboxClient(url, timeout=10).health()
 
 
 def test_the_closing_table_shows_rows_per_run_new_rows_deletions_and_records_read(capsys):
