@@ -26,7 +26,7 @@ class Warehouse:
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.connection = Connection(config)
         self.schema_name = self.connection.schema
-        self._work_dir: tempfile.TemporaryDirectory | None = None
+        self._work_dir: tempfile.TemporaryDirectory[str] | None = None
         self._stage: str | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
         self._overwrites: dict[str, str] = {}  # table name -> the run's VARIANT table

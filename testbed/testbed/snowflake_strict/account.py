@@ -110,11 +110,12 @@ class Account:
     def same_but_case(self, key: ObjectKey) -> str | None:
         """An existing object whose name differs from `key` only in letter case."""
         kind, parts = key
-        names: Iterable[tuple[str, ...]] = {
+        by_kind: dict[str, Iterable[tuple[str, ...]]] = {
             "DATABASE": [(d,) for d in self.databases],
             "SCHEMA": list(self.schemas),
             "TABLE": list(self.tables),
-        }.get(kind, [])
+        }
+        names = by_kind.get(kind, [])
         wanted = tuple(part.upper() for part in parts)
         for name in names:
             if name != parts and tuple(part.upper() for part in name) == wanted:

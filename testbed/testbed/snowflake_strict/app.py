@@ -21,11 +21,13 @@ import logging
 import re
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import fakesnow.server
+# `fakesnow.server` is also the name of a function in fakesnow's __init__: bind the module.
+import fakesnow.server as fakesnow_server
 import sqlglot
 import sqlglot.executor
 from fakesnow.transforms import stage as fakesnow_stage
@@ -231,7 +233,7 @@ class StrictSnowflake:
         if session.database:
             forwarded["databaseName"] = f'"{session.database}"'
             forwarded["schemaName"] = f'"{session.schema}"'
-        response = await fakesnow.server.login_request(await _with_body(request, body, forwarded))
+        response = await fakesnow_server.login_request(await _with_body(request, body, forwarded))
         answer = json.loads(bytes(response.body))
         if answer.get("success"):
             session.token = answer["data"]["token"]
@@ -259,7 +261,7 @@ class StrictSnowflake:
             self._record(session, "<session closed>", "LOGOUT", outcome)
             self.account.end_session(session.token)
             del self.sessions[session.token]
-        return await fakesnow.server.session(request)
+        return await fakesnow_server.session(request)
 
     # Queries
 
@@ -276,7 +278,7 @@ class StrictSnowflake:
         token: str, table: tuple[str, str, str], column: str
     ) -> tuple[str, int | None, int | None]:
         """A column's type, length or precision, and scale, asked of fakesnow."""
-        connection = fakesnow.server.sessions[token]
+        connection = fakesnow_server.sessions[token]
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE"
@@ -293,7 +295,7 @@ class StrictSnowflake:
     async def query(self, request: Request) -> Response:
         session = self.sessions.get(_token(request))
         if session is None:
-            return await fakesnow.server.query_request(request)
+            return await fakesnow_server.query_request(request)
         body, payload = await _json_body(request)
         sql = payload.get("sqlText", "")
         try:
@@ -331,7 +333,7 @@ class StrictSnowflake:
         forwarded = body
         if statement is not None and any(statement.find_all(*_SESSION_FUNCTIONS)):
             forwarded = self._with_session_values(session, statement, payload)
-        response = await fakesnow.server.query_request(await _with_body(request, forwarded))
+        response = await fakesnow_server.query_request(await _with_body(request, forwarded))
         succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
         if succeeded and statement is not None:
             with self.account.lock:
@@ -371,7 +373,7 @@ class StrictSnowflake:
         """Wait the configured delay; the timeout in seconds if the statement hit it."""
         if not self.delay_seconds or (self.delay_match and not self.delay_match.search(sql)):
             return None
-        timeout = int(session.parameters.get("STATEMENT_TIMEOUT_IN_SECONDS") or 0)
+        timeout = int(str(session.parameters.get("STATEMENT_TIMEOUT_IN_SECONDS") or 0))
         if timeout and self.delay_seconds > timeout:
             await asyncio.sleep(timeout)
             return timeout
@@ -395,7 +397,7 @@ class StrictSnowflake:
                 raw = gzip.decompress(raw)
             for number, line in enumerate(raw.splitlines(), start=1):
                 if line.strip():
-                    json.loads(line, object_pairs_hook=lambda pairs, n=number: _unique(pairs, n))
+                    json.loads(line, object_pairs_hook=partial(_unique, line=number))
 
     # Statements the layer answers itself
 
@@ -551,7 +553,9 @@ class StrictSnowflake:
         checker.use_database(database)
         if view.name.upper() == "ENABLED_ROLES":
             columns = ["ROLE_NAME"]
-            rows = [(role,) for role in sorted(self.account.role_hierarchy(session.role))]
+            rows: list[tuple[Any, ...]] = [
+                (role,) for role in sorted(self.account.role_hierarchy(session.role))
+            ]
         else:
             columns = [
                 "GRANTEE",
@@ -564,7 +568,9 @@ class StrictSnowflake:
             rows = list(self.account.privileges_in(database))
         table = exp.to_table("VIRTUAL_VIEW")
         query = statement.copy()
-        query.find(exp.Table).replace(table)
+        named = query.find(exp.Table)
+        assert named is not None  # a SELECT ... FROM the virtual view
+        named.replace(table)
         result = sqlglot.executor.execute(
             query,
             tables={"VIRTUAL_VIEW": [dict(zip(columns, row, strict=True)) for row in rows]},
@@ -612,7 +618,7 @@ class StrictSnowflake:
         }
         routes = [
             Route(route.path, ours.get(route.path, route.endpoint), methods=route.methods)
-            for route in fakesnow.server.routes
+            for route in fakesnow_server.routes
             if isinstance(route, Route)
         ]
         routes += [

@@ -101,10 +101,10 @@ def identifier(node: exp.Expr | str | None) -> str:
     """The name as Snowflake resolves it: unquoted upper-cased, quoted as written."""
     if node is None:
         return ""
-    if isinstance(node, str):
-        return node.upper()
     if isinstance(node, exp.Table | exp.Column):
         node = node.this
+    if isinstance(node, str):
+        return node.upper()
     if isinstance(node, exp.Identifier):
         return node.this if node.quoted else node.this.upper()
     return node.name.upper()
@@ -353,9 +353,9 @@ class Checker:
                 )
         for table in self._tables(statement):
             wanted = privileges if table is target else {"SELECT"}
-            key = self.table_key(table)
+            name = self.table_key(table)
             for privilege in wanted:
-                self.use_table(key, privilege)
+                self.use_table(name, privilege)
 
     def _drop_key(self, kind: str, table: exp.Table) -> ObjectKey | None:
         parts = _parts(table)
