@@ -169,8 +169,13 @@ class IncrementalStream(IntercomStream):
         self.write_state()
 
     def write_state(self) -> None:
-        """Emit STATE now (after a change to `stream_state` other than the bookmark)."""
+        """Emit STATE now (after a change to `stream_state` other than the bookmark).
+
+        With `batch_config` the records are still in an unfinished batch file: the SDK
+        writes the pending STATE after each BATCH message, so it must not go out before."""
         self.state_manager.is_flushed = False
+        if self.get_batch_config(self.config):
+            return
         self._state_written_at = time.monotonic()
         self._write_state_message()
 
