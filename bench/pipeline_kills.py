@@ -72,6 +72,7 @@ def main() -> None:
                 snowflake=snowflake,
                 database=f"BENCH_KILL_{kill}",
             )
+            endpoints.prepare_database()  # the administrator's part
             run = KillablePipeline(
                 Path(tmp) / f"kill-{kill}",
                 endpoints.tap_config() | settings,

@@ -14,6 +14,7 @@ wall seconds and peak RSS; writes bench/results/target_batch.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bench.tap_common import RESULTS, TOKEN, sandbox, write_catalog
 from testbed.catalog import TAP
-from testbed.servers import local_snowflake
+from testbed.servers import admin_connection, local_snowflake, prepare_database
 
 TARGET = str(Path(sys.executable).with_name("target-snowflake"))
 MODES = ("RECORD", "BATCH")
@@ -100,10 +101,13 @@ def main() -> None:
         with local_snowflake(RESULTS / "fakesnow") as server:
             for repeat in range(args.repeats):
                 for mode in MODES:
+                    schema = f"BATCH_{mode}_{repeat}_{int(time.time())}"
+                    with contextlib.closing(admin_connection(server)) as admin:
+                        prepare_database(admin, "BENCH", schema)  # the administrator's part
                     config = {
                         **server,
                         "database": "BENCH",
-                        "default_target_schema": f"BATCH_{mode}_{repeat}_{int(time.time())}",
+                        "default_target_schema": schema,
                         "batch_size_rows": args.batch_size,
                         "login_timeout": 30,
                         "network_timeout": 600,

@@ -12,6 +12,7 @@ emulator's CPU is not counted) and its peak RSS. Validation is on (the default).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from testbed.servers import local_snowflake
+from testbed.servers import admin_connection, local_snowflake, prepare_database
 
 RESULTS = Path(__file__).parent / "results"
 STREAM = "contacts"
@@ -188,10 +189,13 @@ def main() -> None:
             write_input(path, args.records, updated)
     rows = []
     with local_snowflake(RESULTS / "fakesnow") as server:
+        schema = f"UPSERT_{int(time.time())}"
+        with contextlib.closing(admin_connection(server)) as admin:
+            prepare_database(admin, "BENCH", schema)  # the administrator's part
         config = {
             **server,
             "database": "BENCH",
-            "default_target_schema": f"UPSERT_{int(time.time())}",
+            "default_target_schema": schema,
             "batch_size_rows": args.batch_size,
             "login_timeout": 30,
             "network_timeout": 600,
