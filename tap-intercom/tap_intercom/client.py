@@ -7,6 +7,7 @@ secrets, JSON decoding, and the page loop. Streams only declare what to fetch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -63,6 +64,13 @@ MAX_BACKOFF_SECONDS = 30.0
 DEFAULT_MAX_WORKERS = 200
 
 _json_decoder = msgspec.json.Decoder()
+
+
+@functools.cache
+def _decoder_for(payload_type: type[msgspec.Struct]) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(payload_type)
+
+
 # Workspace creation times by workspace (see `IntercomStream.workspace_created_at`).
 _workspace_created_at: dict[str, int] = {}
 # Workspaces whose token has been accepted in this process: a 401 after that is one
@@ -255,7 +263,8 @@ class IntercomStream(RESTStream[PageToken | None]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         """Account the answer to the pacer, raise the right error for the status, and
-        attach the decoded body as `response.intercom_payload`."""
+        attach the decoded body as `response.intercom_payload` (as the request's
+        `decode_as` Struct when it named one)."""
         self._account_to_pacer(response)
         status = response.status_code
         where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
@@ -280,7 +289,8 @@ class IntercomStream(RESTStream[PageToken | None]):
             error_class = NotFoundError if status == 404 else IntercomAPIError
             raise error_class(f"Intercom answered {detail} on {where}", status, codes, where)
         try:
-            response.intercom_payload = _json_decoder.decode(response.content)  # type: ignore[attr-defined]
+            decoder = getattr(self._thread_local, "decoder", _json_decoder)
+            response.intercom_payload = decoder.decode(response.content)  # type: ignore[attr-defined]
         except msgspec.DecodeError as error:
             raise ServerError(
                 f"incomplete or invalid JSON body ({len(response.content)} bytes) on {where}",
@@ -361,9 +371,11 @@ class IntercomStream(RESTStream[PageToken | None]):
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         retry_only_rate_limits: bool = False,
+        decode_as: type[msgspec.Struct] | None = None,
     ) -> requests.Response:
         """One API call (GET, or POST when there is a body), retried as configured;
-        the decoded body is `response.intercom_payload`."""
+        the decoded body is `response.intercom_payload`: plain JSON values, or only
+        the fields of the `decode_as` Struct (the rest is skipped, not decoded)."""
         prepared = self.build_prepared_request(
             method="POST" if body is not None else "GET",
             url=self.url_base + path,
@@ -376,6 +388,8 @@ class IntercomStream(RESTStream[PageToken | None]):
             if retry_only_rate_limits
             else self._send_with_retries
         )
+        # Read by `validate_response`, which the SDK calls in this same thread.
+        self._thread_local.decoder = _decoder_for(decode_as) if decode_as else _json_decoder
         response: requests.Response = send(prepared, None)
         if self._request_counter is not None:
             with self._request_counter_lock:  # requests come from worker threads too
@@ -394,8 +408,10 @@ class IntercomStream(RESTStream[PageToken | None]):
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Generator[dict[str, Any], None, None]:
-        """Every page of a list (GET with `params`) or search (POST with `body`)."""
+        decode_as: type[msgspec.Struct] | None = None,
+    ) -> Generator[Any, None, None]:
+        """Every page of a list (GET with `params`) or search (POST with `body`), as
+        dicts, or as `decode_as` Structs (which must have a `pages` field)."""
         paginator = self.get_new_paginator()
         while not paginator.finished:
             token = paginator.current_value or {}
@@ -415,7 +431,9 @@ class IntercomStream(RESTStream[PageToken | None]):
                     }
                 else:
                     page_params["starting_after"] = token["starting_after"]
-            response = self.request(page_path, params=page_params, body=page_body, headers=headers)
+            response = self.request(
+                page_path, params=page_params, body=page_body, headers=headers, decode_as=decode_as
+            )
             yield response.intercom_payload  # type: ignore[attr-defined]
             paginator.advance(response)
 

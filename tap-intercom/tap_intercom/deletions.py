@@ -14,6 +14,8 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import msgspec
+
 from tap_intercom.client import to_rfc3339
 from tap_intercom.idsketch import Difference, IdSketch, cells_for, digest
 
@@ -22,6 +24,21 @@ NEWEST_CREATED_KEY = "id_sketch_newest_created_at"
 LISTED_AT_KEY = "id_sketch_listed_at"
 CELLS_KEY = "id_sketch_cells"
 DEFAULT_CAPACITY = 1_000
+
+
+class ListedId(msgspec.Struct, gc=False):
+    """What a reconciliation needs of a listed record; its other fields are skipped."""
+
+    id: str
+    created_at: Any = None
+
+
+class IdListPage(msgspec.Struct, gc=False):
+    """A page of a list decoded only as far as a reconciliation needs: the records'
+    other fields are skipped by the decoder, never built as Python objects."""
+
+    data: list[ListedId] | None = None
+    pages: Any = None
 
 
 def deletion_record(ident: str, deleted_at: int | float) -> dict[str, Any]:

@@ -29,7 +29,11 @@ PageToken = dict[str, Any]
 
 def next_page_token(payload: dict[str, Any]) -> PageToken | None:
     """The arguments that fetch the page after `payload`, or None on the last page."""
-    pages = payload.get("pages")
+    return token_from_pages(payload.get("pages"))
+
+
+def token_from_pages(pages: Any) -> PageToken | None:
+    """The arguments that fetch the next page, from a response's `pages` object."""
     if not isinstance(pages, dict):
         return None
     following = pages.get("next")
@@ -54,8 +58,12 @@ class PagesPaginator(BaseAPIPaginator[PageToken | None]):
 
     @override
     def get_next(self, response: requests.Response) -> PageToken | None:
-        """The next page's arguments from the parsed body (see `IntercomStream`)."""
-        return next_page_token(response.intercom_payload)  # type: ignore[attr-defined]
+        """The next page's arguments from the parsed body (see `IntercomStream`): a
+        dict, or a Struct with a `pages` field."""
+        payload = response.intercom_payload  # type: ignore[attr-defined]
+        if isinstance(payload, dict):
+            return next_page_token(payload)
+        return token_from_pages(payload.pages)
 
 
 class ScrollError(RuntimeError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 import pytest
 import requests
+from tap_intercom.deletions import IdListPage, ListedId
 from tap_intercom.errors import IntercomAPIError, NotFoundError, ServerError
-from tap_intercom.pagination import CompanyScroll, ScrollError, next_page_token
+from tap_intercom.pagination import CompanyScroll, PagesPaginator, ScrollError, next_page_token
 
 LOGGER = logging.getLogger("test")
 
@@ -137,3 +139,17 @@ def test_scroll_that_repeats_a_page_stops_instead_of_looping():
 
     with pytest.raises(ScrollError, match="no company it had not returned before"):
         _all(CompanyScroll(repeating, LOGGER))
+
+
+def test_a_page_decoded_as_a_struct_is_followed_like_a_dict():
+    """The reconciliation's minimal decoding (IdListPage) keeps `pages` as Intercom sent it."""
+    body = (
+        b'{"type":"list","data":[{"id":"a1","created_at":5,"name":"x","custom_attributes":{}}],'
+        b'"pages":{"next":{"page":2,"starting_after":"abc"},"page":1,"total_pages":2}}'
+    )
+    response = requests.Response()
+    response.intercom_payload = msgspec.json.Decoder(IdListPage).decode(body)
+    assert PagesPaginator().get_next(response) == {"starting_after": "abc"}
+    assert response.intercom_payload.data == [ListedId("a1", 5)]
+    response.intercom_payload = msgspec.json.Decoder(IdListPage).decode(b'{"data":[]}')
+    assert PagesPaginator().get_next(response) is None

@@ -23,6 +23,7 @@ from tap_intercom.client import version_tuple
 from tap_intercom.deletions import (
     DEFAULT_CAPACITY,
     LISTED_AT_KEY,
+    IdListPage,
     IdReconciliation,
     deletion_record,
 )
@@ -108,9 +109,10 @@ class ContactsStream(_Reconciling, SortedSearchStream):
 
     def _reconcile(self) -> Iterator[dict[str, Any]]:
         reconciliation = self._reconciliation()
-        for payload in self.iter_pages(self.path, params={"per_page": self.page_size}):
-            for contact in payload.get("data") or ():
-                reconciliation.add(contact["id"], contact.get("created_at"))
+        params = {"per_page": self.page_size}
+        for page in self.iter_pages(self.path, params=params, decode_as=IdListPage):
+            for contact in page.data or ():
+                reconciliation.add(contact.id, contact.created_at)
         difference = reconciliation.finish()
         self._report(difference, reconciliation.listed)
         # A listing paged by position can skip a contact while others are deleted: every
