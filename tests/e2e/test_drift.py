@@ -97,7 +97,9 @@ def lost_values(endpoints: LocalEndpoints, truth: dict[str, Any]) -> list[dict[s
     """The truth's drifted values the warehouse does not hold."""
     with contextlib.closing(endpoints.connect()) as conn:
         rows = {
-            stream: {str(row["ID"]): row for row in fetch_rows(conn, endpoints.schema, stream)}
+            stream: {
+                str(row["ID"]): row for row in fetch_rows(conn, endpoints.schema, stream.upper())
+            }
             for stream in {site["stream"] for site in truth["drifted"]}
         }
     return [
@@ -133,7 +135,7 @@ def test_two_runs_on_a_drifting_workspace_lose_no_value(
     with contextlib.closing(endpoints.connect()) as conn:
         tables = set(table_names(conn, endpoints.schema))
         for stream in REFUSED & {table.lower() for table in tables}:
-            assert fetch_rows(conn, endpoints.schema, stream) == [], stream
+            assert fetch_rows(conn, endpoints.schema, stream.upper()) == [], stream
     print(
         f"\ndrift e2e: {len(truth['drifted'])} drifted values in the truth "
         f"({dict(sorted(kinds.items()))}), {len(lost)} lost; both runs exit 0"
