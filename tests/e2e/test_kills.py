@@ -46,6 +46,7 @@ def test_a_pipeline_killed_at_a_random_moment_resumes_from_a_recent_state(
         snowflake=snowflake_server,
         database="E2E_KILLS",
     )
+    endpoints.prepare_database()  # the administrator's part; the loader role does the rest
     tap_config = endpoints.tap_config() | {"state_interval_seconds": CADENCE}
     target_config = endpoints.target_config() | {"max_uncommitted_age_seconds": CADENCE}
 
