@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,3 +152,30 @@ def column_types(connection: SnowflakeConnection, schema: str, table: str) -> di
         f" WHERE TABLE_SCHEMA = '{schema}' AND TABLE_NAME = '{table}'",
     )
     return {name: f"{kind}({scale})" if kind == "NUMBER" else kind for name, kind, scale in rows}
+
+
+@contextlib.contextmanager
+def streaming_target(
+    config: dict, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], queue.Queue[bytes]]]:
+    """The target as a process fed while it runs: yields it and a queue of its stdout
+    lines; at the end its stdin is closed and it must exit 0."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [TARGET_BIN, "--config", str(config_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    lines: queue.Queue[bytes] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
+    reader.start()
+    try:
+        yield process, lines
+    finally:
+        process.stdin.close()
+        assert process.wait(120) == 0
+        reader.join(10)

@@ -4,19 +4,16 @@ received, error, input line) and goes on; a STATE after them waits until they ar
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import threading
 import time
 
 from tests.target.conftest import (
-    TARGET_BIN,
     messages_text,
     query,
     record,
     run_target,
     schema_message,
     state,
+    streaming_target,
     table_rows,
 )
 
@@ -60,20 +57,7 @@ def test_invalid_records_go_to_the_side_table_and_the_run_goes_on(config, snowfl
 def test_a_state_after_a_quarantined_record_waits_for_it(config, snowflake, schema, tmp_path):
     """Nothing else is pending, so only the quarantined record can hold the STATE back."""
     config["on_invalid_record"] = "quarantine"
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [TARGET_BIN, "--config", str(config_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    lines: queue.Queue[bytes] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
-    reader.start()
-    try:
+    with streaming_target(config, tmp_path) as (process, lines):
         head = [
             schema_message("people", PEOPLE, ["id"]),
             record("people", {"id": 1, "name": 7}),
@@ -83,10 +67,6 @@ def test_a_state_after_a_quarantined_record_waits_for_it(config, snowflake, sche
         process.stdin.flush()
         time.sleep(3)  # the target has read it all by now
         assert lines.empty(), "STATE emitted before the quarantined record was loaded"
-    finally:
-        process.stdin.close()
-        assert process.wait(120) == 0
-        reader.join(10)
     assert [json.loads(lines.get())] == [{"n": 2}]
     rows = table_rows(snowflake, schema, "PEOPLE__QUARANTINE", '"LINE", "RAW"')
     assert rows == [(2, '{"id": 1, "name": 7}')]

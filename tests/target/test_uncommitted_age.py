@@ -4,13 +4,16 @@ trickling in (no batch fills up, the input does not end)."""
 from __future__ import annotations
 
 import json
-import queue
-import subprocess
-import threading
 import time
 from collections.abc import Callable
 
-from tests.target.conftest import TARGET_BIN, messages_text, record, schema_message, table_rows
+from tests.target.conftest import (
+    messages_text,
+    record,
+    schema_message,
+    streaming_target,
+    table_rows,
+)
 
 PROPERTIES = {"id": {"type": "integer"}}
 
@@ -21,21 +24,8 @@ def trickle(
     """Send 5 records and a STATE, then one record every 0.1 s for up to `seconds` or
     until the target emits a state. Returns the states with the time they came (since
     the first record was sent), when stdin was closed, and the rows loaded by then."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [TARGET_BIN, "--config", str(config_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
-    lines: queue.Queue[bytes] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout])
-    reader.start()
     states: list[tuple[float, dict]] = []
-    try:
+    with streaming_target(config, tmp_path) as (process, lines):
         head = [schema_message("s", PROPERTIES, ["id"])]
         head += [record("s", {"id": n}) for n in range(1, 6)]
         started = time.monotonic()
@@ -51,10 +41,6 @@ def trickle(
                 states.append((time.monotonic() - started, json.loads(lines.get())))
         closed = time.monotonic() - started
         rows = loaded() if states else []
-    finally:
-        process.stdin.close()
-        assert process.wait(120) == 0
-        reader.join(10)
     return states, closed, rows
 
 
