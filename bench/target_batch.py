@@ -14,7 +14,6 @@ wall seconds and peak RSS; writes bench/results/target_batch.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -25,8 +24,9 @@ import time
 from pathlib import Path
 
 from bench.tap_common import RESULTS, TOKEN, sandbox, write_catalog
+from bench.target_upsert import loader_config
 from testbed.catalog import TAP
-from testbed.servers import admin_connection, local_snowflake, prepare_database
+from testbed.servers import local_snowflake
 
 TARGET = str(Path(sys.executable).with_name("target-snowflake"))
 MODES = ("RECORD", "BATCH")
@@ -102,16 +102,7 @@ def main() -> None:
             for repeat in range(args.repeats):
                 for mode in MODES:
                     schema = f"BATCH_{mode}_{repeat}_{int(time.time())}"
-                    with contextlib.closing(admin_connection(server)) as admin:
-                        prepare_database(admin, "BENCH", schema)  # the administrator's part
-                    config = {
-                        **server,
-                        "database": "BENCH",
-                        "default_target_schema": schema,
-                        "batch_size_rows": args.batch_size,
-                        "login_timeout": 30,
-                        "network_timeout": 600,
-                    }
+                    config = loader_config(server, schema, args.batch_size)
                     result = run_target(config, inputs[mode], workdir)
                     figures[mode].append(result)
                     print(f"{mode} #{repeat + 1}: {result}", file=sys.stderr)

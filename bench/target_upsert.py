@@ -173,6 +173,21 @@ def run_target(config_path: Path, input_path: Path) -> dict:
     }
 
 
+def loader_config(server: dict, schema: str, batch_size: int) -> dict:
+    """The target's config for a fresh schema of BENCH, which the administrator prepares
+    and the loader role (the server's settings) loads into."""
+    with contextlib.closing(admin_connection(server)) as admin:
+        prepare_database(admin, "BENCH", schema)  # the administrator's part
+    return {
+        **server,
+        "database": "BENCH",
+        "default_target_schema": schema,
+        "batch_size_rows": batch_size,
+        "login_timeout": 30,
+        "network_timeout": 600,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -189,17 +204,7 @@ def main() -> None:
             write_input(path, args.records, updated)
     rows = []
     with local_snowflake(RESULTS / "fakesnow") as server:
-        schema = f"UPSERT_{int(time.time())}"
-        with contextlib.closing(admin_connection(server)) as admin:
-            prepare_database(admin, "BENCH", schema)  # the administrator's part
-        config = {
-            **server,
-            "database": "BENCH",
-            "default_target_schema": schema,
-            "batch_size_rows": args.batch_size,
-            "login_timeout": 30,
-            "network_timeout": 600,
-        }
+        config = loader_config(server, f"UPSERT_{int(time.time())}", args.batch_size)
         config_path = RESULTS / "target-config.json"
         config_path.write_text(json.dumps(config))
         for name, path in inputs.items():
