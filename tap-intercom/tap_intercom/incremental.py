@@ -18,7 +18,7 @@ apart, and a run killed hours into a first sync loses at most that much work.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from singer_sdk.helpers.types import Context, Record
@@ -27,7 +27,7 @@ from typing_extensions import override
 from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
 from tap_intercom.parallel import ordered_parallel_map
-from tap_intercom.spool import Spool, read_ahead
+from tap_intercom.spool import ReadAhead, Spool
 
 #: A batch of raw records and the checkpoint reached once they are emitted (or None).
 Batch = tuple[list[dict[str, Any]], int | None]
@@ -36,6 +36,10 @@ DEFAULT_STATE_INTERVAL_SECONDS = 60
 # disk: more than a whole search window (up to 2 x 20 pages), so the next window is
 # complete, and can be sorted, by the time the workers finish the current one.
 PARENT_BATCHES_AHEAD = 64
+# How long the children wait for the parent listing's next page before they start on
+# the parents listed so far: longer than a thread switch under load, much shorter than
+# a page of a search (hundreds of milliseconds).
+LISTING_GRACE_SECONDS = 0.1
 # Parents between two checkpoints sorted in memory (ids and replication keys only);
 # beyond this the children of that stretch are fetched in listing order instead.
 MAX_SORTED_PARENTS = 50_000
@@ -226,10 +230,15 @@ class ChildStream(IncrementalStream):
         children fetched as many at a time as the rate budget sustains (at most
         `max_workers`), with interim checkpoints between the parent's."""
         parents = self.parent
-        listed = read_ahead(parents.iter_parent_batches(start), PARENT_BATCHES_AHEAD)
+        listed = ReadAhead(parents.iter_parent_batches(start), PARENT_BATCHES_AHEAD)
         yield from ordered_parallel_map(
             self._children_with_parent_id,
-            by_change(listed, parents.replication_key, self.parent_fields),
+            by_change(
+                listed,
+                parents.replication_key,
+                self.parent_fields,
+                lambda: not listed.wait(LISTING_GRACE_SECONDS),
+            ),
             self.max_workers,
             self.pacer.sustainable_in_flight,
             self.logger,
@@ -252,12 +261,23 @@ class ChildStream(IncrementalStream):
         return children
 
 
-def by_change(batches: Iterable[Batch], key: str, fields: tuple[str, ...] = ()) -> Iterator[Batch]:
+def by_change(
+    batches: Iterable[Batch],
+    key: str,
+    fields: tuple[str, ...] = (),
+    behind: Callable[[], bool] = lambda: False,
+) -> Iterator[Batch]:
     """The same parents, each stretch between two checkpoints sorted by `key` and cut
     where the value changes, with an `Interim` checkpoint at every cut: once the
     parents before the cut are done, every parent changed before the value after it
     is (the stretch is complete, and earlier stretches are done). Sorted parents keep
-    only `id`, `key` and `fields`."""
+    only `id`, `key` and `fields`.
+
+    When the listing is `behind` (its next batch is not there), the parents of the
+    stretch listed so far go out at once, without a checkpoint, rather than leave the
+    workers idle until the stretch is complete (the first search window of a run).
+    The rest of the stretch is still sorted and cut: the parents that went out early
+    come out before it, so its cuts stay safe."""
     kept = (key, *fields)
     stretch: list[dict[str, Any]] | None = []  # None: too long to sort, passed through
     for parents, checkpoint in batches:
@@ -273,6 +293,9 @@ def by_change(batches: Iterable[Batch], key: str, fields: tuple[str, ...] = ()) 
             )
             if checkpoint is not None:
                 yield from _cut_where_changed(stretch, key, checkpoint)
+            elif stretch and behind():
+                yield stretch, None
+                stretch = []
         if checkpoint is not None:
             stretch = []
 

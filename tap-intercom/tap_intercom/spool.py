@@ -4,9 +4,9 @@ it in memory.
 - A parent stream's listing (ids and replication keys of every changed parent) is
   written to a `Spool` as it goes out and replayed by each child stream: memory stays
   flat however many parents a first sync finds.
-- `read_ahead` runs a source (the companies scroll, a parent listing) in a thread of
-  its own, so it never waits for a slow consumer: the scroll cannot sit idle long
-  enough to expire, and parents are listed while their children are fetched.
+- `ReadAhead` (`read_ahead`) runs a source (the companies scroll, a parent listing) in
+  a thread of its own, so it never waits for a slow consumer: the scroll cannot sit
+  idle long enough to expire, and parents are listed while their children are fetched.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ class Spool(Generic[Item]):
             self._closed, self._error = True, error
             self._condition.notify_all()
 
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """True once `count` items are written or the spool is closed; False if not
+        after `timeout` seconds."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._count >= count or self._closed, timeout)
+
     def __iter__(self) -> Iterator[Item]:
         """Every item from the first, waiting for the writer until it closes."""
         offset = 0
@@ -76,44 +82,62 @@ class Spool(Generic[Item]):
         self._file.close()
 
 
-def read_ahead(source: Iterable[Item], max_ahead: int | None = None) -> Iterator[Item]:
+class ReadAhead(Generic[Item]):
     """The items of `source`, produced by a thread of its own into a `Spool`: at most
     `max_ahead` items ahead of the consumer, or as far as the source goes (None).
 
-    An error of the source is raised here after the items before it. When the consumer
-    stops early, the producer stops at its next item."""
-    spool: Spool[Item] = Spool()
-    consumed = 0
-    room = threading.Condition()
-    stopped = False
+    Iterate once. An error of the source is raised there after the items before it.
+    When the consumer stops early, the producer stops at its next item. `wait` tells
+    the consumer whether the next item is there, without taking it."""
 
-    def produce() -> None:
-        try:
-            for item in source:
-                with room:
-                    while max_ahead is not None and len(spool) - consumed >= max_ahead:
+    def __init__(self, source: Iterable[Item], max_ahead: int | None = None) -> None:
+        self._source = source
+        self._max_ahead = max_ahead
+        self._spool: Spool[Item] = Spool()
+        self._taken = 0  # items handed to the consumer
+
+    def wait(self, timeout: float) -> bool:
+        """True once the next item (or the end) can be taken without waiting for the
+        source; False if it is still missing after `timeout` seconds."""
+        return self._spool.wait_for(self._taken + 1, timeout)
+
+    def __iter__(self) -> Iterator[Item]:
+        spool, max_ahead = self._spool, self._max_ahead
+        room = threading.Condition()
+        stopped = False
+
+        def produce() -> None:
+            try:
+                for item in self._source:
+                    with room:
+                        while max_ahead is not None and len(spool) - self._taken >= max_ahead:
+                            if stopped:
+                                return
+                            room.wait()
                         if stopped:
                             return
-                        room.wait()
-                    if stopped:
-                        return
-                spool.append(item)
-        except BaseException as error:  # handed to the consumer, raised there
-            spool.close(error)
-        else:
-            spool.close()
+                    spool.append(item)
+            except BaseException as error:  # handed to the consumer, raised there
+                spool.close(error)
+            else:
+                spool.close()
 
-    producer = threading.Thread(target=produce, name="tap-intercom-read-ahead", daemon=True)
-    producer.start()
-    try:
-        for item in spool:
-            yield item
+        producer = threading.Thread(target=produce, name="tap-intercom-read-ahead", daemon=True)
+        producer.start()
+        try:
+            for item in spool:
+                with room:
+                    self._taken += 1
+                    room.notify_all()
+                yield item
+        finally:
             with room:
-                consumed += 1
+                stopped = True
                 room.notify_all()
-    finally:
-        with room:
-            stopped = True
-            room.notify_all()
-        producer.join()
-        spool.discard()
+            producer.join()
+            spool.discard()
+
+
+def read_ahead(source: Iterable[Item], max_ahead: int | None = None) -> Iterator[Item]:
+    """Iterate `ReadAhead(source, max_ahead)`."""
+    return iter(ReadAhead(source, max_ahead))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import random
+import re
 
+import pytest
 from tap_intercom.incremental import Interim, by_change
 from tap_intercom.tap import TapIntercom
 
@@ -159,6 +162,52 @@ def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
     assert [type(checkpoint) for _, checkpoint in out] == [Interim, int, Interim, int]
 
 
+def test_parents_listed_so_far_go_out_while_the_listing_is_behind_and_cuts_stay_safe():
+    # One stretch (checkpoint 100) listed in four pages; the listing is behind after
+    # the first page (the workers would idle): that page goes out unsorted and
+    # without a checkpoint; the rest is sorted and cut once the stretch is complete.
+    pages = [
+        [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
+        [{"id": "d", "updated_at": 40}],
+        [{"id": "b", "updated_at": 20}, {"id": "f", "updated_at": 60}],
+        [{"id": "c", "updated_at": 20}],
+    ]
+    batches = [(page, None) for page in pages] + [([], 100)]
+    behind = iter([True, False, False, False])
+    out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
+    assert out == [
+        ([{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}], None),
+        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], Interim(40)),
+        ([{"id": "d", "updated_at": 40}], Interim(60)),
+        ([{"id": "f", "updated_at": 60}], 100),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_checkpoint_comes_after_every_parent_changed_before_it(seed):
+    # Whatever the listing's pace and the stretch sizes: once a checkpoint is out,
+    # every parent changed before it has gone out (a resume from it misses nothing).
+    rng = random.Random(seed)
+    batches, listed = [], []
+    for hi in (100, 200, 300):
+        for _ in range(rng.randint(0, 5)):
+            page = [
+                {"id": f"{hi}-{len(listed) + n}", "updated_at": rng.randrange(hi - 100, hi)}
+                for n in range(rng.randint(0, 4))
+            ]
+            listed += page
+            batches.append((page, None))
+        batches.append(([], hi))
+    out = list(by_change(iter(batches), "updated_at", behind=lambda: rng.random() < 0.5))
+    seen: set[str] = set()
+    for parents, checkpoint in out:
+        seen.update(parent["id"] for parent in parents)
+        if checkpoint is not None:
+            assert {p["id"] for p in listed if p["updated_at"] < checkpoint} <= seen
+    assert sorted(seen) == sorted(p["id"] for p in listed)
+    assert [c for _, c in out if c is not None and not isinstance(c, Interim)] == [100, 200, 300]
+
+
 def test_a_stretch_too_long_to_sort_passes_through_in_listing_order(monkeypatch):
     monkeypatch.setattr("tap_intercom.incremental.MAX_SORTED_PARENTS", 3)
     pages = [[{"id": str(n), "updated_at": 9 - n}] * 2 for n in range(3)]
@@ -190,3 +239,18 @@ def test_a_child_stream_emits_state_between_the_parents_checkpoints(sandbox_fact
     ]
     assert len(set(bookmarks)) >= 3, bookmarks
     assert bookmarks == sorted(bookmarks)
+
+
+def test_children_start_while_the_first_search_window_is_still_being_listed(
+    sandbox_factory, tap_runner
+):
+    # 600 conversations: one search window of four pages at 300 ms each. The parts of
+    # the first page are fetched while the others are listed, not after.
+    sandbox = sandbox_factory(conversations=600, big_conversations=0, latency_ms=300)
+    run = tap_runner(tap_config(sandbox), ["conversation_parts"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    log = sandbox.client.requests()
+    searches = [entry["time"] for entry in log if entry["path"] == "/conversations/search"]
+    parts = [entry["time"] for entry in log if re.fullmatch(r"/conversations/\d+", entry["path"])]
+    assert len(searches) >= 4 and parts
+    assert min(parts) < max(searches)

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from tap_intercom.spool import Spool, read_ahead
+from tap_intercom.spool import ReadAhead, Spool, read_ahead
 
 
 def test_a_spool_is_read_back_in_order_by_every_reader_while_it_is_written():
@@ -66,3 +66,22 @@ def test_bounded_read_ahead_stays_within_its_bound_and_stops_with_the_consumer()
     assert len(produced) <= 1 + 5 + 1
     items.close()  # the consumer stops: so does the producer
     assert len(produced) <= 1 + 5 + 2
+
+
+def test_read_ahead_tells_whether_the_next_item_is_there_without_taking_it():
+    second = threading.Event()
+
+    def source():
+        yield 1
+        second.wait(10)
+        yield 2
+
+    listed = ReadAhead(source())
+    items = iter(listed)
+    assert next(items) == 1
+    assert not listed.wait(0.05)  # the source has not produced it yet
+    second.set()
+    assert listed.wait(10)
+    assert next(items) == 2
+    assert listed.wait(10)  # the end is there too
+    assert list(items) == []
