@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -219,7 +220,15 @@ class Connection:
         assert self._connection is not None
         logger.debug("SQL: %s", sql)
         with self._connection.cursor() as cursor:
-            cursor.execute(sql, params, timeout=self._statement_budget)
+            try:
+                cursor.execute(sql, params, timeout=self._statement_budget)
+            except KeyboardInterrupt:
+                # While a statement runs the connector puts its own SIGINT handler in place
+                # of the process's: it cancels the statement and raises KeyboardInterrupt.
+                # Deliver the signal again so that the process's handler runs (the
+                # target's: roll back, close the session, exit 130), as at any other time.
+                signal.raise_signal(signal.SIGINT)
+                raise
             return cursor.fetchall() if cursor.description else []
 
     @contextlib.contextmanager

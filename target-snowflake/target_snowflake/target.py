@@ -420,10 +420,11 @@ class TargetSnowflake(Target):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM/SIGINT stop without loading: the open batch file may end in a
         half-written record, and every STATE already emitted covers committed records
-        only. The session is closed (an open transaction rolled back, so nothing is left
-        holding locks), within `SIGNAL_CLOSE_SECONDS`. `os._exit`, because SystemExit
-        raised at an arbitrary point can be caught by library code (the connector's
-        retries) and the process would not stop."""
+        only. The session is closed (an open transaction rolled back, then the logout,
+        which also ends the session's running statement), within `SIGNAL_CLOSE_SECONDS`.
+        `os._exit`, because SystemExit raised at an arbitrary point can be caught by
+        library code (the connector's retries) and the process would not stop. A SIGINT
+        during a statement reaches here too (`Connection.execute` delivers it again)."""
         _ = frame
         self.logger.warning(
             "Received signal %s: stopping; records after the last emitted STATE were not "

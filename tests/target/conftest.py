@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,19 @@ def run_target_process(
         check=False,
     )
     return Completed(result.returncode, result.stdout, result.stderr)
+
+
+def control(server: dict, path: str, body: dict | None = None) -> dict:
+    """A control route of the strict local Snowflake (its statement log, its delay)."""
+    url = f"http://{server['host']}:{server['port']}{path}"
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data)) as response:
+        return json.loads(response.read())
+
+
+def statements(server: dict) -> list[dict]:
+    """The strict local Snowflake's log: every login, statement and session close."""
+    return control(server, "/strict/log")["statements"]
 
 
 def query(connection: SnowflakeConnection, sql: str) -> list[tuple]:

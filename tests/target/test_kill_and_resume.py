@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
+import signal
 import subprocess
 import threading
 import time
 from collections import Counter
 
+import pytest
+
 from tests.target.conftest import (
     TARGET_BIN,
+    control,
     messages_text,
     record,
     schema_message,
+    statements,
     table_rows,
 )
 
@@ -135,31 +141,44 @@ def test_killed_at_random_points_and_resumed_equals_an_uninterrupted_load(
     assert loaded(snowflake, schema) == expected_tables(body, len(body))
 
 
-def test_sigterm_stops_without_loading_the_open_batch(config, snowflake, schema, tmp_path):
-    """SIGTERM may land mid-record: the open batch file is not loaded, the process exits
-    128+15, and every state it did emit is covered by committed rows."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_without_loading_the_open_batch(
+    config, snowflake, snowflake_server, schema, tmp_path, signum
+):
+    """SIGTERM or SIGINT may land mid-record: the open batch file is not loaded (it is
+    removed), the session is closed, the process exits 128 + the signal, and every state
+    it did emit is covered by committed rows."""
     schemas, body = tap_output(random.Random(SEED))
     config["batch_size_rows"] = 100
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
+    work = tmp_path / "work"  # where the target keeps its batch files
+    work.mkdir()
+    control(snowflake_server, "/strict/log/clear", {})
     process = subprocess.Popen(
         [TARGET_BIN, "--config", str(config_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(work)},
     )
     with contextlib.suppress(BrokenPipeError, OSError):
         for line in schemas + body[:1000]:
             process.stdin.write(line.encode())
         process.stdin.flush()
     first = process.stdout.readline()
-    process.terminate()
+    process.send_signal(signum)
     rest, stderr = process.communicate(timeout=60)
-    assert process.returncode == 128 + 15
+    assert process.returncode == 128 + signum, stderr[-3000:]
+    assert f"Received signal {signal.Signals(signum).name}".encode() in stderr
     assert b"rerun from that state" in stderr
     states = [json.loads(line) for line in [first, *rest.splitlines()] if line.strip()]
     assert states
     check_committed(snowflake, schema, body, states[-1]["pos"])
+    assert [s["kind"] for s in statements(snowflake_server) if s["user"] == "LOADER"][-1] == (
+        "LOGOUT"
+    )
+    assert list(work.iterdir()) == []
 
 
 def test_keyless_streams_resume_at_least_once_doubling_only_records_after_the_last_state(

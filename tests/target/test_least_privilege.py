@@ -5,10 +5,10 @@ is the strict one (testbed.snowflake_strict), which logs every statement."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
@@ -17,6 +17,7 @@ from tests.target.conftest import (
     DATABASE,
     TARGET_BIN,
     base_config,
+    control,
     messages_text,
     query,
     record,
@@ -24,23 +25,13 @@ from tests.target.conftest import (
     run_target_process,
     schema_message,
     state,
+    statements,
 )
 
 PEOPLE = {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}}
 INPUT = messages_text(
     [schema_message("people", PEOPLE, ["id"]), record("people", {"id": 1}), state({"s": 1})]
 )
-
-
-def control(server: dict, path: str, body: dict | None = None) -> dict:
-    url = f"http://{server['host']}:{server['port']}{path}"
-    data = None if body is None else json.dumps(body).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data)) as response:
-        return json.loads(response.read())
-
-
-def statements(server: dict) -> list[dict]:
-    return control(server, "/strict/log")["statements"]
 
 
 def test_a_missing_schema_the_role_may_not_create_stops_before_reading_input(
@@ -153,13 +144,19 @@ def test_a_statement_over_the_time_limit_fails_the_run_without_state(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_rolls_back_the_open_transaction_and_exits_non_zero(
+def test_a_signal_rolls_back_the_open_transaction_closes_the_session_and_exits_non_zero(
     config, snowflake, snowflake_server, schema, tmp_path, signum
 ):
+    """SIGTERM and SIGINT (which the connector turns into KeyboardInterrupt while a
+    statement runs) take the same path: the server sees the open transaction rolled back
+    and the session closed, the batch files are removed, no STATE goes out, and the
+    process exits 128 + the signal within seconds (the held statement would take 30)."""
     overwrite = {**config, "load_method": "overwrite"}
     run_target(overwrite, INPUT.splitlines())  # the table holds id 1
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(overwrite))
+    work = tmp_path / "work"  # where the target keeps its batch files
+    work.mkdir()
     control(snowflake_server, "/strict/log/clear", {})
     # The refill of the table (inside BEGIN ... COMMIT) is held up long enough to stop it.
     control(snowflake_server, "/strict/config", {"delay_seconds": 30, "delay_match": "^INSERT"})
@@ -169,6 +166,7 @@ def test_a_signal_rolls_back_the_open_transaction_and_exits_non_zero(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=(tmp_path / "stderr.log").open("wb"),
+            env={**os.environ, "TMPDIR": str(work)},
         )
         assert process.stdin is not None
         process.stdin.write(
@@ -182,15 +180,20 @@ def test_a_signal_rolls_back_the_open_transaction_and_exits_non_zero(
             assert time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(0.5)  # the INSERT is in flight
+        signalled = time.monotonic()
         process.send_signal(signum)
         process.wait(timeout=30)
+        stopped_after = time.monotonic() - signalled
     finally:
         control(snowflake_server, "/strict/config", {"delay_seconds": 0})
-    # SIGTERM: the target's handler (exit 128 + signal); SIGINT: KeyboardInterrupt
-    # unwinds the transaction (ROLLBACK) and click exits 1.
-    expected = 128 + signum if signum == signal.SIGTERM else 1
-    assert process.returncode == expected, (tmp_path / "stderr.log").read_text()[-3000:]
+    stderr = (tmp_path / "stderr.log").read_text()
+    assert process.returncode == 128 + signum, stderr[-3000:]
+    assert stopped_after < 5
+    assert f"Received signal {signal.Signals(signum).name}" in stderr
     assert process.stdout is not None and process.stdout.read() == b""  # no STATE
     log = [(s["kind"], s["outcome"]) for s in statements(snowflake_server) if s["user"] == "LOADER"]
-    assert log[-1] == ("ROLLBACK", "ok"), log[-4:]
+    # The session's end is the last thing the server saw of it, after the rollback.
+    assert log[-1] == ("LOGOUT", "ok"), log[-4:]
+    assert ("ROLLBACK", "ok") in log[log.index(("TRANSACTION", "ok")) :], log
+    assert list(work.iterdir()) == []  # the batch files are gone
     assert query(snowflake, f'SELECT "ID" FROM {DATABASE}."{schema}"."PEOPLE"') == [(1,)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -157,6 +158,43 @@ def test_statement_delay_and_statement_timeout(server, loader):
         assert error.errno == 630 and "timeout of 1 second" in error.msg
     finally:
         control(server, "/strict/config", {"delay_seconds": 0})
+
+
+def test_a_session_close_is_logged_rolls_back_and_cancels_what_it_runs(server, admin):
+    """The connector's logout reaches the layer: the log shows it, the open transaction
+    is rolled back (its row no longer conflicts with other writers), and a statement still
+    held by the delay is canceled instead of run."""
+    table = f'"{DATABASE}"."LOAD"."CLOSED"'
+    run(admin, f'CREATE TABLE {table} ("A" INT)')
+    run(admin, f"INSERT INTO {table} VALUES (1)")
+    run(admin, f"GRANT SELECT, UPDATE ON TABLE {table} TO ROLE LOADER")
+    control(server, "/strict/log/clear", {})
+    loader = connect(server)
+    run(loader, "BEGIN")
+    run(loader, f'UPDATE {table} SET "A" = 2')
+    control(server, "/strict/config", {"delay_seconds": 1.5, "delay_match": "^SELECT"})
+    held: list[BaseException] = []
+
+    def select() -> None:
+        try:
+            run(loader, f"SELECT * FROM {table}")
+        except Exception as error:
+            held.append(error)
+
+    try:
+        worker = threading.Thread(target=select)
+        worker.start()
+        time.sleep(0.5)
+        loader.close()
+        worker.join(10)
+    finally:
+        control(server, "/strict/config", {"delay_seconds": 0})
+    log = [(s["kind"], s["outcome"]) for s in control(server, "/strict/log")["statements"]]
+    assert ("LOGOUT", "rolled back an open transaction") in log
+    assert log[-1] == ("SELECT", "000604 session-closed")
+    assert len(held) == 1
+    run(admin, f'UPDATE {table} SET "A" = 3')
+    assert run(admin, f"SELECT * FROM {table}") == [(3,)]
 
 
 def test_session_parameters_are_kept_and_unknown_ones_refused(server):

@@ -238,6 +238,17 @@ class StrictSnowflake:
         if answer.get("success"):
             session.token = answer["data"]["token"]
             self.sessions[session.token] = session
+            answer["data"].update(
+                {
+                    "masterToken": "master-" + session.token,
+                    "validityInSeconds": 3600,
+                    "masterValidityInSeconds": 14400,
+                    "sessionId": 1,
+                    "displayUserName": user.name,
+                    "firstLogin": False,
+                    "healthCheckInterval": 45,
+                }
+            )
             answer["data"]["sessionInfo"].update(
                 {
                     "roleName": role,
@@ -255,6 +266,10 @@ class StrictSnowflake:
         return JSONResponse(answer, status_code=response.status_code)
 
     async def session_request(self, request: Request) -> Response:
+        """Heartbeats and the session's close (the connector's logout, sent only when the
+        login answer held a master token), which is logged; as on Snowflake it ends an
+        open transaction (fakesnow drops the session's connection, which rolls it back)
+        and the session's temporary tables."""
         session = self.sessions.get(_token(request))
         if session is not None and request.query_params.get("delete"):
             outcome = "rolled back an open transaction" if session.in_transaction else "ok"
@@ -322,6 +337,9 @@ class StrictSnowflake:
             self._record(session, sql, kind, "ok")
             return answer
         timeout = await self._delay(session, sql)
+        if session.token not in self.sessions:  # closed while the statement was held
+            self._record(session, sql, kind, "000604 session-closed")
+            return _error("000604", "57014", "SQL execution canceled")
         if timeout is not None:
             self._record(session, sql, kind, "000630 statement-timeout")
             return _error(
