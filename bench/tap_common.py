@@ -1,14 +1,13 @@
 """Shared pieces of the tap benchmarks: a sandbox process and a measured tap run.
 
-The sandbox runs as its own process (its CLI), so the tap's CPU time measured with
-`os.wait4` is the tap's alone.
+The sandbox runs as its own process (its CLI), and the tap runs under
+`bench/own_rusage.py`, so the CPU time and peak RSS measured are the tap's alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from testbed.servers import free_port, managed_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+OWN_RUSAGE = ROOT / "bench" / "own_rusage.py"
 TOKEN = "bench-token"
 RECORD_PREFIX = b'{"type":"RECORD","stream":"'
 
@@ -95,9 +95,11 @@ def run_tap(
         if state is not None:
             (workdir / "state.json").write_text(json.dumps(state))
             state_args = ["--state", str(workdir / "state.json")]
+        usage_path = workdir / "usage.json"
         started = time.perf_counter()
+        measured = [sys.executable, "-S", str(OWN_RUSAGE), str(usage_path)]
         process = subprocess.Popen(
-            [TAP, "--config", str(config_path), "--catalog", str(catalog), *state_args],
+            [*measured, TAP, "--config", str(config_path), "--catalog", str(catalog), *state_args],
             stdout=subprocess.PIPE,
             stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
         )
@@ -113,20 +115,21 @@ def run_tap(
                     deleted[stream] = deleted.get(stream, 0) + 1
             elif line.startswith(b'{"type":"STATE"'):
                 final_state = json.loads(line)["value"]
-        _, status, usage = os.wait4(process.pid, 0)
+        status = process.wait()
         wall = time.perf_counter() - started
         if status != 0:
             raise RuntimeError(f"tap failed with status {status}; see {RESULTS / 'tap.log'}")
+        usage = json.loads(usage_path.read_text())
     log = box.client.requests()
     times = [entry["time"] for entry in log]
     return TapRun(
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
+        cpu=usage["cpu_seconds"],
         records=records,
         requests=len(log),
         failed_requests=sum(1 for entry in log if entry["status"] >= 400),
         request_span=(max(times) - min(times)) if times else 0.0,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        peak_rss_mb=usage["max_rss_kib"] / 1024,
         final_state=final_state,
         deleted=deleted,
     )
