@@ -1,7 +1,7 @@
 """Benchmark: seconds of work lost when `tap-intercom | target-snowflake` is killed.
 
 Run: .venv/bin/python -m bench.pipeline_kills [--kills N] [--cadence S]
-     [--earliest T] [--latest T] [--latency-ms MS]
+     [--earliest T] [--latest T] [--latency-ms MS] [--seed N] [--keep DIR]
 Each kill is a fresh first sync (conversations and their parts, on the sandbox with
 MS latency and the default budget of 1,666 requests per 10 s, into the local
 Snowflake), SIGKILLed at a moment drawn uniformly from [T_earliest, T_latest] seconds
@@ -15,11 +15,13 @@ median and the maximum; writes bench/results/pipeline_kills.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,31 @@ STREAMS = ["conversations", "conversation_parts"]
 PARTS_PER_SECOND = 160  # about what the default budget sustains: sizes the workspace
 
 
+@contextlib.contextmanager
+def _workdir(keep: Path | None) -> Iterator[str]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="bench-kills-") as tmp:
+            yield tmp
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield str(keep)
+
+
+def _timeline(run: KillablePipeline) -> str:
+    """When (s into the run) the tap wrote STATE, and when the target passed one on
+    (with when the tap had written that one): what a kill's loss is made of."""
+    emitted = sorted(at - run.started_at for at in run.emitted.values())
+    committed = [
+        f"{c.at - run.started_at:.0f}"
+        + (f" (of {c.emitted_at - run.started_at:.0f})" if c.emitted_at is not None else "")
+        for c in run.committed
+    ]
+    return (
+        f"tap STATE at {', '.join(f'{at:.0f}' for at in emitted) or 'none'} s; "
+        f"passed on at {', '.join(committed) or 'none'} s"
+    )
+
+
 def main() -> None:
     # A plain `kill` of the benchmark stops its servers and pipelines too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -43,6 +70,9 @@ def main() -> None:
     parser.add_argument("--latest", type=float, help="default: three minutes, or 6 cadences")
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument(
+        "--keep", type=Path, help="work here and keep it: each kill's tap.log and target.log"
+    )
     args = parser.parse_args()
     unit = args.cadence or 60.0
     earliest = args.earliest if args.earliest is not None else (2 * unit if args.cadence else 60)
@@ -61,7 +91,7 @@ def main() -> None:
     options.faults.merge({"latency_ms": args.latency_ms})
     lost: list[float] = []
     with (
-        tempfile.TemporaryDirectory(prefix="bench-kills-") as tmp,
+        _workdir(args.keep) as tmp,
         local_snowflake(Path(tmp) / "fakesnow") as snowflake,
         run_sandbox(options) as sandbox,
     ):
@@ -88,10 +118,9 @@ def main() -> None:
             if ended:
                 raise SystemExit(f"the first sync ended before {moment:.0f} s: a bigger sandbox")
             lost.append(run.work_lost(killed_at))
-            committed = len(run.committed)
             print(
-                f"kill {kill + 1}: at {moment:.1f} s, {committed} STATE committed before, "
-                f"{lost[-1]:.1f} s of work lost",
+                f"kill {kill + 1}: at {moment:.1f} s, {len(run.committed)} STATE committed "
+                f"before, {lost[-1]:.1f} s of work lost; {_timeline(run)}",
                 flush=True,
             )
     cadence = f"{args.cadence:g} s" if args.cadence else "defaults (60 s)"

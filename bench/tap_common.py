@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +37,12 @@ RECORD_PREFIX = b'{"type":"RECORD","stream":"'
 class Sandbox:
     url: str
     client: SandboxClient
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the sandbox process has used so far (Linux)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -47,9 +55,9 @@ def sandbox(**flags: Any) -> Iterator[Sandbox]:
         flag = f"--{name.replace('_', '-')}"
         args += [flag] if value is True else [flag, str(value)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with managed_process(args, port, RESULTS / "sandbox.log"):
+    with managed_process(args, port, RESULTS / "sandbox.log") as process:
         url = f"http://127.0.0.1:{port}"
-        box = Sandbox(url, SandboxClient(url, timeout=600))
+        box = Sandbox(url, SandboxClient(url, timeout=600), process.pid)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             with contextlib.suppress(requests.RequestException, RuntimeError):
@@ -68,9 +76,50 @@ class TapRun:
     failed_requests: int
     request_span: float
     peak_rss_mb: float  # the tap process's maximum resident set size
+    #: Seconds the tap's threads were runnable but waited for a CPU (Linux schedstat,
+    #: sampled every half second): how short of CPU the machine kept it.
+    cpu_wait: float = 0.0
     final_state: dict[str, Any] | None = None
     #: Deletion records (`_sdc_deleted_at`) by stream.
     deleted: dict[str, int] = field(default_factory=dict)
+
+
+class CpuWaits:
+    """Samples, in a thread, how long each thread of a process and of its children (the
+    tap under its launcher) has waited for a CPU while runnable
+    (`/proc/PID/task/TID/schedstat`, second field, nanoseconds)."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self._pid = pid
+        self._latest: dict[str, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _sample(self, every: float) -> None:
+        self._read()
+        while not self._done.wait(every):
+            self._read()
+        self._read()
+
+    def _read(self) -> None:
+        pids = [str(self._pid)]
+        with contextlib.suppress(OSError):
+            pids += Path(f"/proc/{self._pid}/task/{self._pid}/children").read_text().split()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    with contextlib.suppress(OSError, ValueError, IndexError):
+                        waited = int((task / "schedstat").read_text().split()[1])
+                        self._latest[task.name] = max(self._latest.get(task.name, 0), waited)
+
+    def stop(self) -> None:
+        """Take a last sample (the process must not have been reaped yet) and stop."""
+        self._done.set()
+        self._thread.join()
+
+    def seconds(self) -> float:
+        return sum(self._latest.values()) / 1e9
 
 
 def write_catalog(streams: list[str], workdir: Path) -> Path:
@@ -103,6 +152,7 @@ def run_tap(
             stdout=subprocess.PIPE,
             stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
         )
+        waits = CpuWaits(process.pid)
         records: dict[str, int] = {}
         deleted: dict[str, int] = {}
         assert process.stdout is not None
@@ -115,6 +165,7 @@ def run_tap(
                     deleted[stream] = deleted.get(stream, 0) + 1
             elif line.startswith(b'{"type":"STATE"'):
                 final_state = json.loads(line)["value"]
+        waits.stop()
         status = process.wait()
         wall = time.perf_counter() - started
         if status != 0:
@@ -130,6 +181,7 @@ def run_tap(
         failed_requests=sum(1 for entry in log if entry["status"] >= 400),
         request_span=(max(times) - min(times)) if times else 0.0,
         peak_rss_mb=usage["max_rss_kib"] / 1024,
+        cpu_wait=waits.seconds(),
         final_state=final_state,
         deleted=deleted,
     )
