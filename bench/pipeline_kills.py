@@ -2,12 +2,16 @@
 
 Run: .venv/bin/python -m bench.pipeline_kills [--kills N] [--cadence S]
      [--earliest T] [--latest T] [--latency-ms MS] [--seed N] [--keep DIR]
+     [--streams NAME ...]
 Each kill is a fresh first sync (conversations and their parts, on the sandbox with
 MS latency and the default budget of 1,666 requests per 10 s, into the local
 Snowflake), SIGKILLed at a moment drawn uniformly from [T_earliest, T_latest] seconds
-into the run. Work lost: the kill's moment minus the moment the tap wrote the last
-STATE the target had passed on (the whole run when there was none). With no
---cadence, both sides run with their defaults (tap `state_interval_seconds` 60,
+into the run. With both streams selected the conversations are listed first (the
+whole first three minutes); `--streams conversation_parts` fetches parts from the
+start (STATE at the search windows' ends and, between them, the interim ones).
+Work lost: the kill's moment minus the moment the tap wrote the last STATE the
+target had passed on (the whole run when there was none). With no
+--cadence, both sides run with their defaults (tap `state_interval_seconds` 20,
 target `max_uncommitted_age_seconds` 60); with --cadence S both are S. Prints the
 median and the maximum; writes bench/results/pipeline_kills.md.
 """
@@ -69,6 +73,12 @@ def main() -> None:
     parser.add_argument("--earliest", type=float, help="default: one minute, or 2 cadences")
     parser.add_argument("--latest", type=float, help="default: three minutes, or 6 cadences")
     parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument(
+        "--streams",
+        nargs="+",
+        default=STREAMS,
+        help="selected streams (conversation_parts alone: the parts are fetched from the start)",
+    )
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument(
         "--keep", type=Path, help="work here and keep it: each kill's tap.log and target.log"
@@ -107,7 +117,7 @@ def main() -> None:
                 Path(tmp) / f"kill-{kill}",
                 endpoints.tap_config() | settings,
                 endpoints.target_config() | target_settings,
-                STREAMS,
+                args.streams,
             ).start()
             moment = rng.uniform(earliest, latest)
             try:
@@ -123,16 +133,20 @@ def main() -> None:
                 f"before, {lost[-1]:.1f} s of work lost; {_timeline(run)}",
                 flush=True,
             )
-    cadence = f"{args.cadence:g} s" if args.cadence else "defaults (60 s)"
+    cadence = f"{args.cadence:g} s" if args.cadence else "defaults (tap 20 s, target 60 s)"
+    suffix = (f"_{args.cadence:g}s" if args.cadence else "") + (
+        "" if args.streams == STREAMS else "_" + "_".join(args.streams)
+    )
     print_table(
         f"pipeline killed at random moments in [{earliest:g}, {latest:g}] s of a first sync "
-        f"({args.kills} kills; cadences: {cadence}; {args.latency_ms:g} ms latency)",
+        f"({args.kills} kills; {', '.join(args.streams)}; cadences: {cadence}; "
+        f"{args.latency_ms:g} ms latency)",
         [
             ("work lost, median (s)", f"{median(lost):.1f}"),
             ("work lost, maximum (s)", f"{max(lost):.1f}"),
             ("work lost, every kill (s)", ", ".join(f"{value:.0f}" for value in lost)),
         ],
-        "pipeline_kills.md" if not args.cadence else f"pipeline_kills_{args.cadence:g}s.md",
+        f"pipeline_kills{suffix}.md",
     )
 
 

@@ -3,9 +3,10 @@ every `state_interval_seconds`, the target commits at least every
 `max_uncommitted_age_seconds` and passes the STATE on, and a rerun from the last
 committed STATE completes the tables.
 
-Both cadences are 60 s by default ("a pipeline killed after the first minute resumes
-from a STATE less than two minutes old"); here they are CADENCE seconds, so the test
-is short and the bound scales with them.
+By default the tap's interval is 20 s and the target's age 60 s ("a pipeline killed
+after the first minute resumes from a STATE less than two minutes old"): a commit
+forced by the age always finds a STATE at most 20 s old to pass on. Here both are
+CADENCE seconds, so the test is short and the bound scales with them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from tap_intercom.tap import TapIntercom
+from target_snowflake.target import TargetSnowflake
 
 from testbed.crash import KillablePipeline
 from testbed.pipeline import LocalEndpoints
@@ -75,3 +78,11 @@ def test_a_pipeline_killed_at_a_random_moment_resumes_from_a_recent_state(
     )
     rerun.start().wait(timeout=600)
     assert_warehouse_matches(endpoints, sandbox.client.truth(), STREAMS)
+
+
+def test_the_tap_writes_state_well_within_the_targets_commit_age_by_default():
+    # Equal defaults let the two clocks run in step: each commit forced by the age
+    # would pass on a STATE one whole interval old, and a kill lose both plus a load.
+    tap = TapIntercom.config_jsonschema["properties"]["state_interval_seconds"]["default"]
+    target = TargetSnowflake.config_jsonschema["properties"]["max_uncommitted_age_seconds"]
+    assert 3 * tap <= target["default"]
