@@ -122,24 +122,28 @@ class CpuWaits:
         return sum(self._latest.values()) / 1e9
 
 
-def write_catalog(streams: list[str], workdir: Path) -> Path:
+def write_catalog(streams: list[str], workdir: Path, tap: str = TAP) -> Path:
     path = workdir / "catalog.json"
-    path.write_text(json.dumps(catalog_selecting(streams)))
+    path.write_text(json.dumps(catalog_selecting(streams, tap)))
     return path
 
 
 def run_tap(
-    box: Sandbox, streams: list[str], state: dict[str, Any] | None = None, **config: Any
+    box: Sandbox,
+    streams: list[str],
+    state: dict[str, Any] | None = None,
+    tap: str = TAP,
+    **config: Any,
 ) -> TapRun:
-    """One run of `streams` (from `state` if given); wall time, the tap's CPU time, the
-    request log and the last STATE."""
+    """One run of `streams` by the `tap` executable (this environment's by default; from
+    `state` if given); wall time, the tap's CPU time, the request log and the last STATE."""
     box.client.clear_requests()
     final_state = None
     with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
         workdir = Path(tmp)
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps({"access_token": TOKEN, "api_url": box.url, **config}))
-        catalog = write_catalog(streams, workdir)
+        catalog = write_catalog(streams, workdir, tap)
         state_args = []
         if state is not None:
             (workdir / "state.json").write_text(json.dumps(state))
@@ -148,7 +152,7 @@ def run_tap(
         started = time.perf_counter()
         measured = [sys.executable, "-S", str(OWN_RUSAGE), str(usage_path)]
         process = subprocess.Popen(
-            [*measured, TAP, "--config", str(config_path), "--catalog", str(catalog), *state_args],
+            [*measured, tap, "--config", str(config_path), "--catalog", str(catalog), *state_args],
             stdout=subprocess.PIPE,
             stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
         )

@@ -1,45 +1,72 @@
 """Benchmark: full `contacts` extraction of 100,000 contacts, no latency, no rate limit.
 
-Run: .venv/bin/python -m bench.tap_contacts [--contacts N] [--repeats R]
+Run: .venv/bin/python -m bench.tap_contacts [--contacts N] [--repeats R] [--tap PATH ...]
 Prints records/s, the tap's CPU seconds per 100,000 records, records per CPU second
 and records per request (medians of R runs); writes bench/results/tap_contacts.md.
+
+`--tap PATH` (repeatable) names tap-intercom executables to compare, for example another
+checkout's `.venv/bin/tap-intercom`; without it, this environment's. Every tap reads the
+same sandbox, with its own discovered catalog, in alternation (a, b, a, b, ...) so that
+load on a shared machine falls on all of them alike; the table gives each tap's medians
+and its records per CPU second relative to the first tap's.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from bench.tap_common import median, print_table, run_tap, sandbox
+from bench.tap_common import TapRun, median, print_table, run_tap, sandbox
+from testbed.catalog import TAP
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tap", action="append", dest="taps", metavar="PATH")
     args = parser.parse_args()
+    taps: list[str] = args.taps or [TAP]
 
+    runs: dict[str, list[TapRun]] = {tap: [] for tap in taps}
     with sandbox(contacts=args.contacts, companies=10, conversations=10, tickets=5) as box:
         box.client.set_faults(rate_limit=1_000_000)
-        runs = [run_tap(box, ["contacts"]) for _ in range(args.repeats)]
+        for repeat in range(args.repeats):
+            for tap in taps:
+                run = run_tap(box, ["contacts"], tap=tap)
+                assert run.records.get("contacts") == args.contacts, (tap, run.records)
+                assert run.failed_requests == 0, tap
+                runs[tap].append(run)
+                print(
+                    f"run {repeat + 1} {tap}: {run.cpu:.2f} CPU s, {run.wall:.2f} s wall, "
+                    f"{args.contacts / run.cpu:,.0f} records per CPU second",
+                    flush=True,
+                )
 
-    for run in runs:
-        assert run.records.get("contacts") == args.contacts, run.records
-        assert run.failed_requests == 0
-    walls = [run.wall for run in runs]
-    cpus = [run.cpu for run in runs]
     records = args.contacts
+    rows: list[tuple[str, str]] = []
+    first_rate = records / median([run.cpu for run in runs[taps[0]]])
+    for tap in taps:
+        walls = [run.wall for run in runs[tap]]
+        cpus = [run.cpu for run in runs[tap]]
+        rate = records / median(cpus)
+        label = f" ({tap})" if len(taps) > 1 else ""
+        rows += [
+            (f"wall seconds{label}", f"{median(walls):.2f}"),
+            (f"records per second (wall){label}", f"{records / median(walls):,.0f}"),
+            (f"tap CPU seconds, each run{label}", ", ".join(f"{cpu:.2f}" for cpu in cpus)),
+            (f"tap CPU seconds per 100k records{label}", f"{median(cpus) * 100_000 / records:.2f}"),
+            (f"records per CPU second{label}", f"{rate:,.0f}"),
+            (f"requests{label}", f"{runs[tap][0].requests}"),
+            (f"records per request{label}", f"{records / runs[tap][0].requests:.1f}"),
+            (f"failed requests{label}", f"{sum(run.failed_requests for run in runs[tap])}"),
+        ]
+        if len(taps) > 1:
+            rows.append(
+                (f"records per CPU second / first tap's{label}", f"{rate / first_rate:.3f}")
+            )
     print_table(
         f"tap-intercom: full contacts extraction ({records:,} contacts, median of {args.repeats})",
-        [
-            ("wall seconds", f"{median(walls):.2f}"),
-            ("records per second (wall)", f"{records / median(walls):,.0f}"),
-            ("tap CPU seconds", f"{median(cpus):.2f}"),
-            ("tap CPU seconds per 100k records", f"{median(cpus) * 100_000 / records:.2f}"),
-            ("records per CPU second", f"{records / median(cpus):,.0f}"),
-            ("requests", f"{runs[0].requests}"),
-            ("records per request", f"{records / runs[0].requests:.1f}"),
-            ("failed requests", f"{sum(run.failed_requests for run in runs)}"),
-        ],
+        rows,
         "tap_contacts.md",
     )
 

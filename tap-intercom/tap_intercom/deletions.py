@@ -6,6 +6,9 @@ of a stream's ids with the previous one, kept in the stream's state as an `IdSke
 Only ids created before the previous listing ended are compared (the newest
 `created_at` it saw bounds them), so the sketch's capacity is spent on ids that left,
 not on new ones.
+
+`SearchBaseline` builds a stream's first sketch from the run's own search when that
+search lists every record, instead of a listing of its own.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import msgspec
 
 from tap_intercom.client import to_rfc3339
 from tap_intercom.idsketch import Difference, IdSketch, cells_for, digest
+from tap_intercom.spool import Spool
 
 SKETCH_KEY = "id_sketch"
 NEWEST_CREATED_KEY = "id_sketch_newest_created_at"
 LISTED_AT_KEY = "id_sketch_listed_at"
 CELLS_KEY = "id_sketch_cells"
 DEFAULT_CAPACITY = 1_000
+#: How long a search may lag writes (Intercom: minutes) for `SearchBaseline`.
+SEARCH_LAG_ALLOWANCE_SECONDS = 3_600
 
 
 class ListedId(msgspec.Struct, gc=False):
@@ -78,7 +84,7 @@ class IdReconciliation:
         stored = digest(ident)
         self.current.add(stored)
         self.listed += 1
-        created = created_at if isinstance(created_at, int) else None
+        created = _unix(created_at)
         if created is not None and created > self.newest_created_at:
             self.newest_created_at = created
         if self.comparable is not None and (
@@ -108,3 +114,64 @@ class IdReconciliation:
         self.state[NEWEST_CREATED_KEY] = self.newest_created_at
         self.state[LISTED_AT_KEY] = self.started_at
         self.state[CELLS_KEY] = self.next_cells
+
+
+def _unix(created_at: Any) -> int | None:
+    """`created_at` as compared (UNIX seconds), None when it is anything else: such an
+    id is always compared."""
+    return created_at if isinstance(created_at, int) and not isinstance(created_at, bool) else None
+
+
+class SearchBaseline:
+    """The first sketch of a stream, from a search sorted by `updated_at` ascending with
+    no lower bound (it lists every record), so the first run does not list them all a
+    second time.
+
+    A search is not a snapshot, and the sketch must get every id exactly once (an id
+    added twice cancels out of its cells). A record changed while the search runs comes
+    again at the end, with its new `updated_at`. `cutoff` is the newest `updated_at` the
+    search held when the run began, less `SEARCH_LAG_ALLOWANCE_SECONDS`: below it, each
+    record comes once (its one state from before the run) and goes into the sketch at
+    once; ids at or above it are held in a set (bounded by the records changed around
+    the run) and at the end added unless the part below `cutoff` already had them
+    (those ids are spooled to disk and read back once).
+
+    What the sketch lacks, compared with a listing: records the search did not return,
+    that is, records created within the search's lag (minutes) before it reached its
+    end. This run does not emit them either; like records created after any listing,
+    their deletion is seen only if it comes after the next listing.
+    """
+
+    def __init__(self, reconciliation: IdReconciliation, newest_updated_at: int) -> None:
+        self.reconciliation = reconciliation
+        self.cutoff = newest_updated_at - SEARCH_LAG_ALLOWANCE_SECONDS
+        self._recent: dict[str, Any] = {}  # id: created_at
+        self._earlier: Spool[list[str]] = Spool()
+
+    def add_page(self, records: list[dict[str, Any]]) -> None:
+        """One page of the search's records, as the API sent them."""
+        cutoff, earlier = self.cutoff, []
+        for record in records:
+            updated = record.get("updated_at")
+            if isinstance(updated, int) and updated < cutoff:
+                self.reconciliation.add(record["id"], record.get("created_at"))
+                earlier.append(record["id"])
+            else:
+                self._recent[record["id"]] = record.get("created_at")
+        if earlier:
+            self._earlier.append(earlier)
+
+    def finish(self) -> None:
+        """Add the ids seen only at or after `cutoff`; the sketch is then complete (call
+        once the search has been read to its end)."""
+        self._earlier.close()
+        try:
+            if self._recent:
+                for ids in self._earlier:
+                    for ident in ids:
+                        self._recent.pop(ident, None)
+        finally:
+            self._earlier.discard()
+        for ident, created_at in self._recent.items():
+            self.reconciliation.add(ident, created_at)
+        self._recent.clear()

@@ -13,10 +13,10 @@ TAP = str(Path(sys.executable).with_name("tap-intercom"))
 
 
 @cache
-def _discovered_catalog() -> str:
+def _discovered_catalog(tap: str) -> str:
     config = {"access_token": "discovery-only", "api_url": "http://127.0.0.1:9"}
     result = subprocess.run(
-        [TAP, "--config", "/dev/stdin", "--discover"],
+        [tap, "--config", "/dev/stdin", "--discover"],
         input=json.dumps(config),
         capture_output=True,
         text=True,
@@ -25,9 +25,10 @@ def _discovered_catalog() -> str:
     return result.stdout
 
 
-def catalog_selecting(streams: list[str]) -> dict[str, Any]:
-    """The discovered catalog with exactly `streams` selected."""
-    catalog = json.loads(_discovered_catalog())
+def catalog_selecting(streams: list[str], tap: str = TAP) -> dict[str, Any]:
+    """The catalog `tap` (an executable; this environment's by default) discovers, with
+    exactly `streams` selected."""
+    catalog = json.loads(_discovered_catalog(tap))
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:

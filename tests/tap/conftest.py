@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,14 @@ def run_tap(
     state: dict[str, Any] | None = None,
     kill_after_records: int | None = None,
     seconds_per_record: float = 0.0,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> TapRun:
     """Run `tap-intercom` on `streams`; with `kill_after_records`, SIGKILL it once it
     has written that many records (what a crash mid-stream leaves behind); with
-    `seconds_per_record`, read its output that slowly (a slow downstream)."""
+    `seconds_per_record`, read its output that slowly (a slow downstream); with
+    `on_record`, call it with each RECORD message as it is read (to change the
+    workspace while the run goes on: the tap is at most a pipe's buffer ahead)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     run_id = len(list(tmp_path.glob("config-*.json")))
     config_path = tmp_path / f"config-{run_id}.json"
@@ -87,7 +91,7 @@ def run_tap(
         run = TapRun(returncode=0)
         lines = []
         try:
-            if kill_after_records is None and not seconds_per_record:
+            if kill_after_records is None and not seconds_per_record and on_record is None:
                 stdout, _ = process.communicate(timeout=timeout)
                 lines = stdout.splitlines()
             else:
@@ -98,6 +102,8 @@ def run_tap(
                     if '"RECORD"' in line[:40]:
                         records += 1
                         time.sleep(seconds_per_record)
+                        if on_record is not None:
+                            on_record(json.loads(line))
                         if kill_after_records is not None and records >= kill_after_records:
                             os.killpg(process.pid, signal.SIGKILL)
                             break

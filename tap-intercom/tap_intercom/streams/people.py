@@ -5,9 +5,10 @@ Deletions (see docs/deletions.md) are emitted as records carrying `_sdc_deleted_
 - companies: the scroll lists every live company each run; ids of the previous complete
   scroll that this one lacks were archived (compared through an `IdSketch` in state);
 - contacts: on 2.16, leads merged into a changed user come with it (`merge_history`, at
-  no extra request); every `contacts_reconciliation_days` (and on a first run) all
-  contact ids are listed (`GET /contacts`, 150 per request) and compared the same way,
-  and each id missing is confirmed gone (404/410) before it is marked.
+  no extra request); every `contacts_reconciliation_days` all contact ids are listed
+  (`GET /contacts`, 150 per request) and compared the same way, and each id missing is
+  confirmed gone (404/410) before it is marked. The first sketch comes from the first
+  run's own search when it reads every contact (`SearchBaseline`), else from a listing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tap_intercom.deletions import (
     LISTED_AT_KEY,
     IdListPage,
     IdReconciliation,
+    SearchBaseline,
     deletion_record,
 )
 from tap_intercom.errors import IntercomAPIError
@@ -76,6 +78,10 @@ class ContactsStream(_Reconciling, SortedSearchStream):
     name = "contacts"
     path = "/contacts"
 
+    def __init__(self, tap: Any) -> None:
+        super().__init__(tap)
+        self._baseline: SearchBaseline | None = None
+
     def search_params(self) -> dict[str, Any]:
         """On 2.16, each user comes with the leads merged into it."""
         if version_tuple(self.intercom_version) >= MERGE_HISTORY_VERSION:
@@ -86,6 +92,8 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         """The search's batches, each followed by deletions of the leads merged into
         its users (a merge updates the user, so it is in the search)."""
         for records, checkpoint in super().iter_batches(start):
+            if self._baseline is not None:
+                self._baseline.add_page(records)
             merged = [
                 deletion_record(entry["source_contact_id"], entry.get("merged_at") or time.time())
                 for record in records
@@ -96,10 +104,43 @@ class ContactsStream(_Reconciling, SortedSearchStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Changed contacts, then (when due) the deletions a full id listing reveals."""
-        yield from super().get_records(context)
-        if self._reconciliation_due():
-            yield from self._reconcile()
+        """Changed contacts, then (when due) the deletions a full id listing reveals; a
+        first run whose search reads every contact keeps its ids as the first sketch."""
+        self._baseline = self._search_baseline()
+        try:
+            yield from super().get_records(context)
+            if self._baseline is not None:
+                self._baseline.finish()
+                self._report(Difference(), self._baseline.reconciliation.listed)
+                self._save(self._baseline.reconciliation)
+            elif self._reconciliation_due():
+                yield from self._reconcile()
+        finally:
+            self._baseline = None
+
+    def _search_baseline(self) -> SearchBaseline | None:
+        """A `SearchBaseline` when this run needs a first sketch and its search has no
+        lower bound (no bookmark, no `start_date`), else None."""
+        if not self._reconciliation_due() or self.start_seconds() > 0:
+            return None
+        reconciliation = self._reconciliation()
+        newest = None if reconciliation.has_baseline else self._newest_updated_at()
+        if newest is None:
+            return None
+        # A clock ahead of ours (or a record stamped in the future) must not move the
+        # cutoff past what is surely before this run.
+        return SearchBaseline(reconciliation, min(newest, int(time.time())))
+
+    def _newest_updated_at(self) -> int | None:
+        """The newest `updated_at` the search holds now (None when it says none)."""
+        body = {
+            "query": {"field": "updated_at", "operator": ">", "value": 0},
+            "sort": {"field": "updated_at", "order": "descending"},
+            "pagination": {"per_page": 1},
+        }
+        newest = self.request_json(f"{self.path}/search", body=body).get(self.records_key) or []
+        updated = newest[0].get("updated_at") if newest else None
+        return updated if isinstance(updated, int) and updated > 0 else None
 
     def _reconciliation_due(self) -> bool:
         days = self.config.get("contacts_reconciliation_days")
