@@ -10,10 +10,10 @@ name without double quotes is normalized like a stream name (so `raw` is `RAW`, 
 unquoted identifier resolves on Snowflake); a name in double quotes (`"raw"`) is used
 exactly as written, case included.
 
-Names the target generates (temporary tables, type-change columns) end in a marker that
-starts with `#`, which no normalized name can contain (not even ignoring case), so they
-never collide with a user's table or column; they are cut to fit within 255 characters,
-with a hash of what was cut.
+Names the target generates (temporary tables, type-change columns, quarantine side
+tables) end in a marker that starts with `#`, which no normalized name can contain (not
+even ignoring case), so they never collide with a user's table or column; they are cut to
+fit within 255 characters, with a hash of what was cut.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Records that fail their schema, kept with `on_invalid_record: quarantine`.
 
-Each quarantined record becomes one row of the stream's side table `<TABLE>__QUARANTINE`:
+Each quarantined record becomes one row of the stream's side table `<TABLE>#QUARANTINE`:
 the record exactly as received (RAW, the JSON text), why it was refused (ERROR), where it
 was (STREAM, LINE of the input; BATCH_FILE and BATCH_ROW for records of a BATCH message)
 and when (RECEIVED_AT). Rows are written to a gzip JSON-lines file as they come and loaded
-with the stream's batch, so a STATE after them goes out only once they are in.
+with the stream's batch, so a STATE after them goes out only once they are in. The side
+table's name is a generated one (`naming.generated`): its `#` marker keeps it apart from
+every stream's table, `X__QUARANTINE` included.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from pathlib import Path
 import msgspec
 
 from target_snowflake.batch_file import BatchFile
-from target_snowflake.naming import MAX_IDENTIFIER_LENGTH, json_path
+from target_snowflake.naming import generated, json_path
 from target_snowflake.types import INTEGER, VARCHAR, SnowflakeType, from_jsonschema, from_variant
 
-SUFFIX = "__QUARANTINE"
+MARKER = "#QUARANTINE"
 _TIMESTAMP = from_jsonschema({"type": "string", "format": "date-time"}, "TZ")
 
 # column -> (type, key of the staged JSON line)
@@ -34,12 +36,8 @@ COLUMNS: dict[str, tuple[SnowflakeType, str]] = {
 
 
 def table_name(table: str) -> str:
-    """The side table of a (normalized) table name, within Snowflake's identifier limit.
-
-    Table names that differ only beyond the first 243 characters share a side table; the
-    STREAM column tells their rows apart.
-    """
-    return table[: MAX_IDENTIFIER_LENGTH - len(SUFFIX)] + SUFFIX
+    """The side table of a (normalized) table name, within Snowflake's identifier limit."""
+    return generated(table, MARKER)
 
 
 def values() -> list[tuple[str, str]]:

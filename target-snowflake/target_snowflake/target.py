@@ -128,7 +128,7 @@ class TargetSnowflake(Target):
                 "A record that fails its schema (or lacks a key): `fail` stops the run naming "
                 "the line, stream and key (the Singer contract); `quarantine` loads it as "
                 "received, with its error and input line, into the stream's side table "
-                "`<TABLE>__QUARANTINE` and goes on"
+                "`<TABLE>#QUARANTINE` and goes on"
             ),
         ),
         th.Property(

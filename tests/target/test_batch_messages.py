@@ -189,7 +189,7 @@ def test_invalid_batch_records_are_quarantined_with_file_and_row(
     rows = table_rows(
         snowflake,
         schema,
-        "PEOPLE__QUARANTINE",
+        "PEOPLE#QUARANTINE",
         '"LINE", "BATCH_FILE", "BATCH_ROW", "RAW"',
         order_by='"BATCH_ROW"',
     )

@@ -1,4 +1,4 @@
-"""on_invalid_record: quarantine keeps refused records in `<TABLE>__QUARANTINE` (raw as
+"""on_invalid_record: quarantine keeps refused records in `<TABLE>#QUARANTINE` (raw as
 received, error, input line) and goes on; a STATE after them waits until they are in."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_invalid_records_go_to_the_side_table_and_the_run_goes_on(config, snowfl
     )
     assert states == [{"n": 6}]
     assert table_rows(snowflake, schema, "PEOPLE", '"ID", "NAME"') == [(1, "a"), (3, "c")]
-    rows = table_rows(snowflake, schema, "PEOPLE__QUARANTINE", COLUMNS, order_by='"LINE"')
+    rows = table_rows(snowflake, schema, "PEOPLE#QUARANTINE", COLUMNS, order_by='"LINE"')
     assert [row[:4] for row in rows] == [("people", 3, None, None), ("people", 5, None, None)]
     assert "key {'id': 2}" in rows[0][4]
     assert "Expected `str | null`, got `float`" in rows[0][4]
@@ -48,7 +48,7 @@ def test_invalid_records_go_to_the_side_table_and_the_run_goes_on(config, snowfl
     assert json.loads(rows[1][5]) == {"name": "no key"}
     received = query(
         snowflake,
-        f'SELECT COUNT(*) FROM TARGET_TESTS."{schema}"."PEOPLE__QUARANTINE" '
+        f'SELECT COUNT(*) FROM TARGET_TESTS."{schema}"."PEOPLE#QUARANTINE" '
         'WHERE "RECEIVED_AT" IS NOT NULL',
     )
     assert received == [(2,)]
@@ -68,13 +68,56 @@ def test_a_state_after_a_quarantined_record_waits_for_it(config, snowflake, sche
         time.sleep(3)  # the target has read it all by now
         assert lines.empty(), "STATE emitted before the quarantined record was loaded"
     assert [json.loads(lines.get())] == [{"n": 2}]
-    rows = table_rows(snowflake, schema, "PEOPLE__QUARANTINE", '"LINE", "RAW"')
+    rows = table_rows(snowflake, schema, "PEOPLE#QUARANTINE", '"LINE", "RAW"')
     assert rows == [(2, '{"id": 1, "name": 7}')]
 
 
-def test_the_side_table_name_stays_within_255_characters(config, snowflake, schema):
+def test_side_table_names_stay_within_255_characters_and_apart(config, snowflake, schema):
+    """Two streams whose tables differ only near the 255-character limit get side tables
+    of their own, each name cut with a hash of the whole table name."""
     config["on_invalid_record"] = "quarantine"
-    stream = "s" * 300
-    run_target(config, [schema_message(stream, PEOPLE, ["id"]), record(stream, {"id": "x"})])
-    name = "S" * 243 + "__QUARANTINE"
-    assert table_rows(snowflake, schema, name, '"STREAM", "LINE"') == [(stream, 2)]
+    streams = ["s" * 250 + "a", "s" * 250 + "b"]
+    run_target(
+        config,
+        [
+            *(schema_message(stream, PEOPLE, ["id"]) for stream in streams),
+            *(record(stream, {"id": "x"}) for stream in streams),  # lines 3 and 4
+        ],
+    )
+    names = [
+        name
+        for (name,) in query(
+            snowflake,
+            "SELECT TABLE_NAME FROM TARGET_TESTS.INFORMATION_SCHEMA.TABLES "
+            f"WHERE TABLE_SCHEMA = '{schema}' AND TABLE_NAME LIKE '%#QUARANTINE' ORDER BY 1",
+        )
+    ]
+    assert len(names) == 2 and all(len(name) == 255 for name in names)
+    rows = sorted(
+        row for name in names for row in table_rows(snowflake, schema, name, '"STREAM", "LINE"')
+    )
+    assert rows == [(streams[0], 3), (streams[1], 4)]
+
+
+def test_a_stream_named_like_a_side_table_loads_beside_it(config, snowflake, schema):
+    """`people__quarantine` is a stream like any other: side tables carry the generated
+    names' `#` marker, which no stream's table can, so neither takes the other's table."""
+    config["on_invalid_record"] = "quarantine"
+    states = run_target(
+        config,
+        [
+            schema_message("people", PEOPLE, ["id"]),
+            schema_message("people__quarantine", PEOPLE, ["id"]),
+            record("people", {"id": 1, "name": 5}),  # line 3: quarantined
+            record("people__quarantine", {"id": 7, "name": "q"}),
+            record("people", {"id": 2, "name": "b"}),
+            record("people__quarantine", {"id": 8, "name": 9}),  # line 6: quarantined
+            state({"n": 6}),
+        ],
+    )
+    assert states == [{"n": 6}]
+    assert table_rows(snowflake, schema, "PEOPLE", '"ID", "NAME"') == [(2, "b")]
+    assert table_rows(snowflake, schema, "PEOPLE__QUARANTINE", '"ID", "NAME"') == [(7, "q")]
+    assert table_rows(snowflake, schema, "PEOPLE#QUARANTINE", '"STREAM", "LINE"') == [("people", 3)]
+    side = table_rows(snowflake, schema, "PEOPLE__QUARANTINE#QUARANTINE", '"STREAM", "LINE"')
+    assert side == [("people__quarantine", 6)]

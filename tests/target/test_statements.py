@@ -117,8 +117,8 @@ def test_retire_old_versions() -> None:
 
 def test_quarantine_load() -> None:
     source = statements.batch_source(quarantine.values(), '"Q__LOAD_1"', [])
-    assert statements.insert('"DB"."SCH"."T__QUARANTINE"', list(quarantine.COLUMNS), source) == (
-        'INSERT INTO "DB"."SCH"."T__QUARANTINE" '
+    assert statements.insert('"DB"."SCH"."T#QUARANTINE"', list(quarantine.COLUMNS), source) == (
+        'INSERT INTO "DB"."SCH"."T#QUARANTINE" '
         '("STREAM", "LINE", "BATCH_FILE", "BATCH_ROW", "ERROR", "RAW", "RECEIVED_AT") '
         'SELECT s."STREAM", s."LINE", s."BATCH_FILE", s."BATCH_ROW", s."ERROR", s."RAW", '
         's."RECEIVED_AT" FROM (SELECT V:"stream"::VARCHAR(134217728) AS "STREAM", '
