@@ -65,7 +65,10 @@ def ordered_parallel_map(
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
     pending: deque[tuple[Future[list[Result]] | None, Checkpoint | None]] = deque()
     finished: queue.SimpleQueue[None] = queue.SimpleQueue()
-    running = most = 0
+    # Items in `pending` (running or done, not yet yielded): the ordering queue's bound
+    # counts these, not the checkpoints between them (one per parent, when every
+    # parent has its own change time, which would halve the room).
+    running = most = queued = 0
 
     def collect(block: bool) -> None:
         nonlocal running
@@ -78,28 +81,35 @@ def ordered_parallel_map(
         except queue.Empty:
             pass
 
+    def oldest() -> tuple[list[Result], Checkpoint | None]:
+        nonlocal queued
+        entry = pending.popleft()
+        queued -= entry[0] is not None
+        return _result(entry)
+
     try:
         for items, checkpoint in batches:
             for item in items:
                 while True:
                     collect(block=False)
                     while pending and (pending[0][0] is None or pending[0][0].done()):
-                        yield _result(pending.popleft())
-                    if len(pending) >= QUEUED_PER_IN_FLIGHT * limit.current + QUEUED_EXTRA:
-                        yield _result(pending.popleft())  # the oldest holds everyone up
+                        yield oldest()
+                    if queued >= QUEUED_PER_IN_FLIGHT * limit.current + QUEUED_EXTRA:
+                        yield oldest()  # the oldest holds everyone up
                     elif running < limit.current:
                         break
                     else:
                         collect(block=True)
                 future = pool.submit(fetch, item)
                 running += 1
+                queued += 1
                 most = max(most, running)
                 future.add_done_callback(lambda _: finished.put(None))
                 pending.append((future, None))
             if checkpoint is not None:
                 pending.append((None, checkpoint))
         while pending:
-            yield _result(pending.popleft())
+            yield oldest()
         if logger is not None:
             logger.info("Up to %d requests in flight (max_workers %d)", most, max_workers)
     finally:

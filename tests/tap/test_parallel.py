@@ -101,3 +101,22 @@ def test_a_slow_first_item_bounds_the_results_held_for_ordering():
     # While item 0 ran, the others finished but only a bounded number were started.
     assert len(started) < 4 * 2 + 16 + 4 + 1
     assert len(list(results)) == 999
+
+
+def test_checkpoints_between_items_take_no_room_from_the_ordering_queue():
+    # Every parent its own change time: a checkpoint after each item. While a slow
+    # first item runs, as many others are fetched as without checkpoints.
+    started: list[int] = []
+
+    def fetch(item: int) -> list[int]:
+        started.append(item)
+        time.sleep(1.0 if item == 0 else 0.001)
+        return [item]
+
+    batches = iter([([item], item) for item in range(1000)])
+    results = ordered_parallel_map(fetch, batches, 50, lambda: 4)
+    assert next(results) == ([0], None)
+    assert 4 * 2 + 16 <= len(started) < 4 * 2 + 16 + 4 + 1
+    rest = list(results)
+    assert [checkpoint for _, checkpoint in rest if checkpoint is not None] == list(range(1000))
+    assert [records for records, _ in rest if records] == [[item] for item in range(1, 1000)]
