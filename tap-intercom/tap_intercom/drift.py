@@ -416,21 +416,15 @@ class DriftGuard:
     def _compile(self) -> None:
         """The fast check: one strict msgspec conversion of the whole record."""
         try:
-            struct = self._root.msgspec_type()
+            self._struct: type[msgspec.Struct] | None = self._root.msgspec_type()
         except _Unsupported:
-            self._fits: Callable[[dict[str, Any]], bool] = lambda record: False
-        else:
-
-            def fits(record: dict[str, Any]) -> bool:
-                try:
-                    msgspec.convert(record, struct, strict=True)
-                except msgspec.ValidationError:
-                    return False
-                return True
-
-            self._fits = fits
-        self._tolerated = [
-            (_value_finder(steps), pattern, outcome)
+            self._struct = None  # every record takes the slow path
+        # Per tolerated field: its value finder, and its count keys by the value's class
+        # (made on first sight, so the fast path builds no key).
+        self._tolerated: list[
+            tuple[Callable[[Any], Iterable[Any]], str, str, dict[type, CountKey]]
+        ] = [
+            (_value_finder(steps), pattern, outcome, {})
             for steps, pattern, outcome in self._root.tolerated_fields()
         ]
 
@@ -440,11 +434,21 @@ class DriftGuard:
         The fast check accepts any number at a date-time position; `thorough` also
         checks that each one is a date-time (for when the timestamp converter refused
         one)."""
-        if not thorough and self._fits(record):
-            for values_in, pattern, outcome in self._tolerated:
-                for value in values_in(record):
-                    self.log.counts[(pattern, NOT_DECLARED, json_type_name(value), outcome)] += 1
-            return record
+        if not thorough and self._struct is not None:
+            try:
+                msgspec.convert(record, self._struct, strict=True)
+            except msgspec.ValidationError:
+                pass
+            else:
+                counts = self.log.counts
+                for values_in, pattern, outcome, keys in self._tolerated:
+                    for value in values_in(record):
+                        key = keys.get(value.__class__)
+                        if key is None:
+                            key = (pattern, NOT_DECLARED, json_type_name(value), outcome)
+                            keys[value.__class__] = key
+                        counts[key] += 1
+                return record
         ctx = _Context(self.log, self._new_field)
         self._root.repair(record, "", ctx)
         if ctx.moved:

@@ -24,6 +24,7 @@ HASHES = 3
 #: Longest id the sketch can carry (Intercom's are 24 hex characters or short numbers).
 KEY_BYTES = 24
 _CELL = struct.Struct(f"<i{KEY_BYTES}sQ")
+_TWO_WORDS = struct.Struct("<QQ")
 #: Cells per id that the sketch must be able to name (peeling needs about 1.23; small
 #: tables need more).
 CELLS_PER_ID = 2.0
@@ -45,12 +46,8 @@ def digest(ident: str) -> Digest:
     key = ident.encode()
     if len(key) > KEY_BYTES or key.endswith(b"\0"):
         raise ValueError(f"id {ident!r} cannot be carried by the id sketch")
-    hashed = hashlib.blake2b(key, digest_size=16).digest()
-    return (
-        int.from_bytes(key, "little"),
-        int.from_bytes(hashed[:8], "little"),
-        int.from_bytes(hashed[8:], "little"),
-    )
+    check, seed = _TWO_WORDS.unpack(hashlib.blake2b(key, digest_size=16).digest())
+    return int.from_bytes(key, "little"), check, seed
 
 
 @dataclass
@@ -90,10 +87,14 @@ class IdSketch:
         self._apply(key, check, seed, 1)
 
     def _apply(self, key: int, check: int, seed: int, sign: int) -> None:
-        for position in self._positions(seed):
-            self.counts[position] += sign
-            self.keys[position] ^= key
-            self.checks[position] ^= check
+        # `_positions` inlined: this runs for every id of every listing.
+        counts, keys, checks = self.counts, self.keys, self.checks
+        width = len(counts) // HASHES
+        for n in range(HASHES):
+            position = n * width + (seed >> (n * 20)) % width
+            counts[position] += sign
+            keys[position] ^= key
+            checks[position] ^= check
 
     def difference(self, newer: IdSketch) -> Difference:
         """The ids in this sketch's set but not in `newer`'s, and the reverse."""
