@@ -23,6 +23,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
 from tap_intercom.errors import IntercomAPIError, NotFoundError
+from tap_intercom.spool import IdMarks
 
 PageToken = dict[str, Any]
 
@@ -64,6 +65,12 @@ class PagesPaginator(BaseAPIPaginator[PageToken | None]):
         if isinstance(payload, dict):
             return next_page_token(payload)
         return token_from_pages(payload.pages)
+
+
+def _id_key(company: dict[str, Any]) -> str:
+    """A company's id as `IdMarks` keeps it (a missing id is one more key)."""
+    ident = company.get("id")
+    return "" if ident is None else str(ident)
 
 
 class ScrollError(RuntimeError):
@@ -110,37 +117,43 @@ class CompanyScroll:
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every company once, page by page in scroll order."""
-        seen: set[str | None] = set()
-        while True:
-            self._complete = True
-            seen_in_this_scroll: set[str | None] = set()
-            stale_pages = 0
-            for page in self._scroll_once():
-                page_ids = {company.get("id") for company in page}
-                stale_pages = stale_pages + 1 if page_ids <= seen_in_this_scroll else 0
-                if stale_pages >= self._max_stale_pages:
+        # Every company id listed so far, with the scroll (0, 1, ...) that last listed
+        # it: on disk, so a workspace's millions of companies cost no memory.
+        listed = IdMarks()
+        try:
+            while True:
+                scroll = self.restarts
+                self._complete = True
+                stale_pages = 0
+                for page in self._scroll_once():
+                    keys = [_id_key(company) for company in page]
+                    before = listed.mark(keys, scroll)
+                    seen_in_this_scroll = all(before.get(key) == scroll for key in keys)
+                    stale_pages = stale_pages + 1 if seen_in_this_scroll else 0
+                    if stale_pages >= self._max_stale_pages:
+                        raise ScrollError(
+                            f"companies scroll returned {stale_pages} pages in a row with no "
+                            "company it had not returned before; stopping rather than looping"
+                        )
+                    pairs = zip(page, keys, strict=True)
+                    yield [company for company, key in pairs if key not in before]
+                if self._complete:
+                    return
+                self.restarts += 1
+                if self.restarts > self._max_restarts:
                     raise ScrollError(
-                        f"companies scroll returned {stale_pages} pages in a row with no "
-                        "company it had not returned before; stopping rather than looping"
+                        f"companies scroll lost pages in {self.restarts} scrolls in a row; "
+                        "giving up"
                     )
-                seen_in_this_scroll |= page_ids
-                new = [company for company in page if company.get("id") not in seen]
-                seen |= page_ids
-                yield new
-            if self._complete:
-                return
-            self.restarts += 1
-            if self.restarts > self._max_restarts:
-                raise ScrollError(
-                    f"companies scroll lost pages in {self.restarts} scrolls in a row; giving up"
+                self._logger.warning(
+                    "Companies scroll lost a page; restarting it from the beginning "
+                    "(restart %d of at most %d, %d companies already read)",
+                    self.restarts,
+                    self._max_restarts,
+                    len(listed),
                 )
-            self._logger.warning(
-                "Companies scroll lost a page; restarting it from the beginning "
-                "(restart %d of at most %d, %d companies already read)",
-                self.restarts,
-                self._max_restarts,
-                len(seen),
-            )
+        finally:
+            listed.close()
 
     def _scroll_once(self) -> Iterator[list[dict[str, Any]]]:
         payload: dict[str, Any] | None = self._open()

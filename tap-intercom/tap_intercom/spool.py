@@ -7,12 +7,15 @@ it in memory.
 - `ReadAhead` (`read_ahead`) runs a source (the companies scroll, a parent listing) in
   a thread of its own, so it never waits for a slow consumer: the scroll cannot sit
   idle long enough to expire, and parents are listed while their children are fetched.
+- `IdMarks` remembers which ids a listing has given already (the companies scroll's
+  loop detection and restarts), in a temporary database on disk.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import struct
 import tempfile
 import threading
@@ -21,6 +24,10 @@ from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 _LENGTH = struct.Struct("<Q")
+# Page cache of an `IdMarks` database, KiB: beyond it the ids live on disk only.
+ID_MARKS_CACHE_KIB = 2_048
+# Ids per SQLite statement (older SQLite versions accept at most 999 parameters).
+_IDS_PER_STATEMENT = 500
 
 
 class Spool(Generic[Item]):
@@ -141,3 +148,41 @@ class ReadAhead(Generic[Item]):
 def read_ahead(source: Iterable[Item], max_ahead: int | None = None) -> Iterator[Item]:
     """Iterate `ReadAhead(source, max_ahead)`."""
     return iter(ReadAhead(source, max_ahead))
+
+
+class IdMarks:
+    """Ids, each with the number of the pass (say, the scroll) that last listed it, in
+    an anonymous temporary SQLite database: memory stays flat however many ids a listing
+    holds (a million company ids in a Python set take about 100 MB)."""
+
+    def __init__(self) -> None:
+        # "": a private database in a temporary file, deleted when closed. Used by one
+        # thread at a time, not always the one that opened it (read-ahead threads).
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA cache_size = -{ID_MARKS_CACHE_KIB}")
+        self._db.execute("PRAGMA journal_mode = OFF")  # a crash loses the run anyway
+        self._db.execute("CREATE TABLE marks (id TEXT PRIMARY KEY, pass INTEGER) WITHOUT ROWID")
+        self._count = 0
+
+    def __len__(self) -> int:
+        """How many different ids have been marked."""
+        return self._count
+
+    def mark(self, ids: Iterable[str], number: int) -> dict[str, int]:
+        """Mark `ids` as listed by pass `number`. Returns the pass that listed each of
+        them before (ids never marked before are absent)."""
+        unique = list(dict.fromkeys(ids))
+        before: dict[str, int] = {}
+        for start in range(0, len(unique), _IDS_PER_STATEMENT):
+            chunk = unique[start : start + _IDS_PER_STATEMENT]
+            query = f"SELECT id, pass FROM marks WHERE id IN ({','.join('?' * len(chunk))})"
+            before.update(self._db.execute(query, chunk))
+        self._db.executemany(
+            "INSERT OR REPLACE INTO marks VALUES (?, ?)", [(ident, number) for ident in unique]
+        )
+        self._count += len(unique) - len(before)
+        return before
+
+    def close(self) -> None:
+        """Delete the database."""
+        self._db.close()

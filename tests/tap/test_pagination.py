@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tracemalloc
 
 import msgspec
 import pytest
@@ -153,3 +154,25 @@ def test_a_page_decoded_as_a_struct_is_followed_like_a_dict():
     assert response.intercom_payload.data == [ListedId("a1", 5)]
     response.intercom_payload = msgspec.json.Decoder(IdListPage).decode(b'{"data":[]}')
     assert PagesPaginator().get_next(response) is None
+
+
+def test_scroll_memory_does_not_grow_with_the_companies_it_lists():
+    """The ids a scroll has listed (for restarts and loop detection) are kept on disk:
+    Python sets of 45,000 ids would take several MB."""
+    per_page, pages = 150, 300
+    served = 0
+
+    def endless(params: dict) -> dict:
+        nonlocal served
+        data = [{"id": f"{served + n:024x}"} for n in range(per_page)] if served < 45_000 else []
+        served += len(data)
+        return {"data": data, "scroll_param": "p"}
+
+    tracemalloc.start()
+    try:
+        listed = sum(len(page) for page in CompanyScroll(endless, LOGGER).pages())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert listed == per_page * pages
+    assert peak < 1_000_000

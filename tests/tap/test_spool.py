@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from tap_intercom.spool import ReadAhead, Spool, read_ahead
+from tap_intercom.spool import IdMarks, ReadAhead, Spool, read_ahead
 
 
 def test_a_spool_is_read_back_in_order_by_every_reader_while_it_is_written():
@@ -85,3 +85,16 @@ def test_read_ahead_tells_whether_the_next_item_is_there_without_taking_it():
     assert next(items) == 2
     assert listed.wait(10)  # the end is there too
     assert list(items) == []
+
+
+def test_id_marks_tell_which_pass_listed_each_id_before():
+    marks = IdMarks()
+    assert marks.mark(["a", "b", "a"], 0) == {}
+    assert marks.mark(["b", "c"], 0) == {"b": 0}
+    assert marks.mark(["a", "c", "d"], 1) == {"a": 0, "c": 0}
+    assert marks.mark(["a"], 1) == {"a": 1}
+    assert len(marks) == 4
+    many = [str(n) for n in range(1_200)]  # more than one statement's parameters
+    assert marks.mark(many, 2) == {}
+    assert marks.mark(many, 3) == dict.fromkeys(many, 2)
+    marks.close()
