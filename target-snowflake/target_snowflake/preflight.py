@@ -27,7 +27,7 @@ class PreflightError(Exception):
     """The role lacks an object or privilege a run needs."""
 
 
-def _missing(what: str, grants: list[str]) -> PreflightError:
+def missing_privilege(what: str, grants: list[str]) -> PreflightError:
     sql = "\n".join(f"  {statement};" for statement in grants)
     return PreflightError(f"{what}. An administrator can grant it with:\n{sql}")
 
@@ -42,7 +42,7 @@ def check_privileges(
     role, current_warehouse = connection.execute("SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()")[0]
     role_sql = quote(role) if role else "<role>"
     if not current_warehouse:
-        raise _missing(
+        raise missing_privilege(
             f"Role {role} has no usable warehouse ({warehouse or 'no `warehouse` configured'})",
             [f"GRANT USAGE ON WAREHOUSE {quote(warehouse or '<warehouse>')} TO ROLE {role_sql}"],
         )
@@ -63,7 +63,7 @@ def check_privileges(
             held.setdefault((kind, name), set()).add(privilege)
     on_database = held.get(("DATABASE", database), set())
     if not on_database & {"USAGE", "OWNERSHIP"}:
-        raise _missing(
+        raise missing_privilege(
             f"Role {role} may not use database {database}",
             [f"GRANT USAGE ON DATABASE {db} TO ROLE {role_sql}"],
         )
@@ -76,7 +76,7 @@ def check_privileges(
     )
     if not exists:
         if not on_database & {"CREATE SCHEMA", "OWNERSHIP"}:
-            raise _missing(
+            raise missing_privilege(
                 f"Schema {database}.{schema} does not exist and role {role} may not create it",
                 [
                     f"CREATE SCHEMA {qualified}",
@@ -90,7 +90,7 @@ def check_privileges(
     on_schema = held.get(("SCHEMA", schema), set())
     lacking = [p for p in SCHEMA_PRIVILEGES if p not in on_schema]
     if "OWNERSHIP" not in on_schema and lacking:
-        raise _missing(
+        raise missing_privilege(
             f"Role {role} lacks {', '.join(lacking)} on schema {database}.{schema}",
             [f"GRANT {', '.join(lacking)} ON SCHEMA {qualified} TO ROLE {role_sql}"],
         )

@@ -19,13 +19,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from snowflake.connector.errors import ProgrammingError
+
 from target_snowflake.connection import Connection
 from target_snowflake.naming import generated, quote
+from target_snowflake.preflight import missing_privilege
 from target_snowflake.types import SnowflakeType, convert, from_information_schema, widen
 
 logger = logging.getLogger(__name__)
 
 RETYPE_MARKER = "#RETYPE"
+INSUFFICIENT_PRIVILEGES = 3001
 
 
 def retype_column(column: str) -> str:
@@ -72,16 +76,15 @@ class Table:
             existing = self._read_columns()
         for column, kind in wanted.items():
             if column not in existing:
-                self.connection.execute(
-                    f"ALTER TABLE {self.qualified} ADD COLUMN {quote(column)} {kind.sql}"
-                )
+                self._alter(f"ADD COLUMN {quote(column)} {kind.sql}", f"adding column {column}")
                 logger.info("Added column %s %s to %s", column, kind.sql, self.qualified)
                 existing[column] = kind
             elif (target := widen(existing[column], kind)) != existing[column]:
                 if target.name == existing[column].name == "VARCHAR":
-                    self.connection.execute(
-                        f"ALTER TABLE {self.qualified} ALTER COLUMN {quote(column)} "
-                        f"SET DATA TYPE {target.sql}"
+                    self._alter(
+                        f"ALTER COLUMN {quote(column)} SET DATA TYPE {target.sql}",
+                        f"lengthening column {column} from {existing[column].sql} to "
+                        f"{target.sql} (for longer values)",
                     )
                     logger.info("Widened %s.%s to %s", self.qualified, column, target.sql)
                 else:
@@ -100,8 +103,9 @@ class Table:
             current.sql,
             to.sql,
         )
-        self.connection.execute(
-            f"ALTER TABLE {self.qualified} ADD COLUMN {quote(temporary)} {to.sql}"
+        self._alter(
+            f"ADD COLUMN {quote(temporary)} {to.sql}",
+            f"changing column {column} from {current.sql} to {to.sql}",
         )
         self.connection.execute(
             f"UPDATE {self.qualified} SET {quote(temporary)} = "
@@ -111,6 +115,21 @@ class Table:
         self.connection.execute(
             f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} TO {quote(column)}"
         )
+
+    def _alter(self, action: str, change: str) -> None:
+        """ALTER TABLE on the existing table. It needs ownership: a table someone else
+        created and did not hand over stops the run naming the change and the grant."""
+        try:
+            self.connection.execute(f"ALTER TABLE {self.qualified} {action}")
+        except ProgrammingError as exc:
+            if exc.errno != INSUFFICIENT_PRIVILEGES:
+                raise
+            role = quote(str(self.connection.execute("SELECT CURRENT_ROLE()")[0][0]))
+            raise missing_privilege(
+                f"Table {self.qualified}: {change} needs ownership of the table, which role "
+                f"{role} does not have",
+                [f"GRANT OWNERSHIP ON TABLE {self.qualified} TO ROLE {role} COPY CURRENT GRANTS"],
+            ) from None
 
     def _recover_retypes(
         self, existing: dict[str, SnowflakeType], wanted: Mapping[str, SnowflakeType]

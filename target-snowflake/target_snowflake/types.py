@@ -19,7 +19,11 @@ VARCHAR_FORMATS = {
     "TIMESTAMP_NTZ": 'YYYY-MM-DD"T"HH24:MI:SS.FF9',
     "DATE": "YYYY-MM-DD",
     "TIME": "HH24:MI:SS.FF9",
-    "FLOAT": "TME",  # text-minimal: every significant digit, exponent when needed
+    # Text-minimal in scientific notation: as many digits as the double needs to read back
+    # exactly (up to 17 significant), always with an exponent: 1.5 -> '1.5E0'. Snowflake
+    # prints DOUBLE with TME by default too; a fixed-position format would cut digits.
+    # https://docs.snowflake.com/en/sql-reference/sql-format-models (text-minimal formats)
+    "FLOAT": "TME",
 }
 _NUMERIC = {"NUMBER", "FLOAT"}
 _TIMESTAMPS = set(TIMESTAMP_TYPES.values())

@@ -30,10 +30,18 @@ class User:
     roles: set[str] = field(default_factory=lambda: {PUBLIC_ROLE})
 
 
+# A table's columns by exact name, each with its declared length in characters if it is
+# text (VARCHAR, CHAR) and None otherwise.
+Columns = dict[str, int | None]
+
+
 @dataclass
 class TableInfo:
     owner: str
     temporary_session: str | None = None  # token of the session a temporary table lives in
+    # As the DDL that made the table declared them; None: not known yet (CREATE ... AS
+    # SELECT), read from fakesnow's INFORMATION_SCHEMA when first needed.
+    columns: Columns | None = None
 
 
 class Account:
@@ -122,14 +130,22 @@ class Account:
                 return ".".join(name)
         return None
 
-    def create(self, key: ObjectKey, owner: str, temporary_session: str | None = None) -> None:
+    def create(
+        self,
+        key: ObjectKey,
+        owner: str,
+        temporary_session: str | None = None,
+        columns: Columns | None = None,
+    ) -> None:
         kind, parts = key
         if kind == "DATABASE":
             self.databases.add(parts[0])
         elif kind == "SCHEMA":
             self.schemas.add((parts[0], parts[1]))
         elif kind == "TABLE":
-            self.tables[(parts[0], parts[1], parts[2])] = TableInfo(owner, temporary_session)
+            self.tables[(parts[0], parts[1], parts[2])] = TableInfo(
+                owner, temporary_session, columns
+            )
         if kind != "TABLE" or temporary_session is None:
             self.owners.setdefault(key, owner)
         else:

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, User
+from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, User
 from testbed.snowflake_strict.rules import (
     SESSION_PARAMETERS,
     Checker,
@@ -286,7 +286,28 @@ class StrictSnowflake:
         ) -> tuple[str, int | None, int | None]:
             return self._column_type(session.token, table, column)
 
-        return Checker(self.account, session, column_type)
+        def read_columns(table: tuple[str, str, str]) -> Columns:
+            return self._read_columns(session.token, table)
+
+        return Checker(self.account, session, column_type, read_columns)
+
+    @staticmethod
+    def _read_columns(token: str, table: tuple[str, str, str]) -> Columns:
+        """A table's column names and text lengths, asked of fakesnow (which reports a
+        temporary table's as none)."""
+        connection = fakesnow_server.sessions[token]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH"
+                f' FROM "{table[0]}".INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s'
+                " AND TABLE_NAME = %s",
+                (table[1], table[2]),
+            )
+            rows = cursor.fetchall()
+        return {
+            str(name): int(length) if str(kind).upper() == "TEXT" and length else None
+            for name, kind, length in rows
+        }
 
     @staticmethod
     def _column_type(
@@ -319,12 +340,14 @@ class StrictSnowflake:
             statement = None
         kind = self._kind(statement)
         checker = self._checker(session)
+        limits = None
         try:
             with self.account.lock:
                 answer = self._answer_here(session, statement, sql) if statement else None
                 if answer is None and statement is not None:
                     checker.check(statement)
                     self._check_json_copy(statement)
+                    limits = checker.write_limits(statement)
         except StrictError as error:
             self._record(session, sql, kind, f"{error.code} {error.rule}")
             return _error(error.code, error.sqlstate, error.message)
@@ -351,11 +374,71 @@ class StrictSnowflake:
         forwarded = body
         if statement is not None and any(statement.find_all(*_SESSION_FUNCTIONS)):
             forwarded = self._with_session_values(session, statement, payload)
+        if limits is not None and statement is not None:
+            return await self._write_within_lengths(
+                session, request, forwarded, statement, limits, sql, kind
+            )
         response = await fakesnow_server.query_request(await _with_body(request, forwarded))
         succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
         if succeeded and statement is not None:
             with self.account.lock:
                 checker.apply(statement)
+        self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
+        return response
+
+    async def _write_within_lengths(
+        self,
+        session: Session,
+        request: Request,
+        body: bytes,
+        statement: exp.Expr,
+        limits: tuple[tuple[str, str, str], dict[str, int]],
+        sql: str,
+        kind: str,
+    ) -> Response:
+        """Run a write into a table with VARCHAR(n) columns so that a value longer than its
+        column fails the statement with no effect, as on Snowflake (fakesnow stores it).
+
+        Outside a transaction the write runs in one of its own, checked, then committed or
+        rolled back. Inside the session's transaction one statement cannot be undone alone
+        (DuckDB has no savepoints): the whole transaction is rolled back, and the error
+        says so (Snowflake would undo only the statement). fakesnow cannot run a MERGE
+        inside a transaction at all, so a MERGE's values are checked before it runs.
+        """
+        table, lengths = limits
+        connection = fakesnow_server.sessions[session.token]
+        if isinstance(statement, exp.Merge):
+            too_long = _merge_too_long(connection, statement, lengths)
+            if too_long is not None:
+                self._record(session, sql, kind, "100078 varchar-length")
+                return _error("100078", "22000", too_long)
+            response = await fakesnow_server.query_request(await _with_body(request, body))
+            succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get(
+                "success"
+            )
+            self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
+            return response
+        autocommit = str(session.parameters.get("AUTOCOMMIT", True)).upper() not in {"FALSE", "0"}
+        own_transaction = autocommit and not session.in_transaction
+        if own_transaction:
+            connection.cursor().execute("BEGIN")
+        response = await fakesnow_server.query_request(await _with_body(request, body))
+        succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
+        info = self.account.tables.get(table)
+        temporary = info is not None and info.temporary_session is not None
+        too_long = _too_long(connection, table, lengths, temporary) if succeeded else None
+        if too_long is not None:
+            connection.cursor().execute("ROLLBACK")
+            session.in_transaction = False
+            if not own_transaction:
+                too_long += (
+                    "\n(strict local Snowflake: the open transaction was rolled back; "
+                    "Snowflake would undo only this statement)"
+                )
+            self._record(session, sql, kind, "100078 varchar-length")
+            return _error("100078", "22000", too_long)
+        if own_transaction:
+            connection.cursor().execute("COMMIT" if succeeded else "ROLLBACK")
         self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
         return response
 
@@ -646,6 +729,77 @@ class StrictSnowflake:
             Route("/strict/sessions", self.control_sessions, methods=["GET"]),
         ]
         return Starlette(routes=routes)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _too_long(
+    connection: Any, table: tuple[str, str, str], lengths: dict[str, int], temporary: bool
+) -> str | None:
+    """Snowflake's error for the first value longer than its column, if there is one."""
+    name = _quote(table[2]) if temporary else ".".join(_quote(part) for part in table)
+    columns = list(lengths)
+    too_long = " OR ".join(f"LENGTH({_quote(column)}) > {lengths[column]}" for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_quote(c) for c in columns)} FROM {name} WHERE {too_long} LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    for column, value in zip(columns, row, strict=True):
+        if value is not None and len(value) > lengths[column]:
+            return _too_long_message(value)
+    return None
+
+
+def _merge_too_long(connection: Any, merge: exp.Merge, lengths: dict[str, int]) -> str | None:
+    """Snowflake's error for the first value a MERGE would write longer than its column:
+    each WHEN clause's values over the rows it applies to (matched rows not taken by an
+    earlier clause; unmatched source rows)."""
+    target, source, on = merge.this, merge.args["using"], merge.args["on"]
+    earlier: dict[bool, list[exp.Expr]] = {True: [], False: []}
+    whens = merge.args["whens"].expressions if merge.args.get("whens") else []
+    for when in whens:
+        matched, condition, then = (
+            bool(when.args.get("matched")),
+            when.args.get("condition"),
+            when.args.get("then"),
+        )
+        filters = [exp.not_(prior.copy()) for prior in earlier[matched]]
+        if condition is not None:
+            filters.append(condition.copy())
+        earlier[matched].append(condition if condition is not None else exp.true())
+        if isinstance(then, exp.Update):
+            pairs = [(identifier(eq.this), eq.expression) for eq in then.expressions]
+            rows = exp.select().from_(target.copy()).join(source.copy(), on=on.copy())
+        elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple):
+            names = [identifier(column) for column in then.this.expressions]
+            pairs = list(zip(names, then.expression.expressions, strict=True))
+            unmatched = exp.Exists(this=exp.select("1").from_(target.copy()).where(on.copy()))
+            rows = exp.select().from_(source.copy()).where(exp.not_(unmatched))
+        else:
+            continue
+        for column, value in pairs:
+            if column not in lengths:
+                continue
+            too_long = exp.GT(
+                this=exp.Length(this=value.copy()), expression=exp.Literal.number(lengths[column])
+            )
+            query = rows.copy().select(value.copy()).where(too_long, *filters).limit(1)
+            with connection.cursor() as cursor:
+                cursor.execute(query.sql(dialect="snowflake"))
+                row = cursor.fetchone()
+            if row is not None:
+                return _too_long_message(str(row[0]))
+    return None
+
+
+def _too_long_message(value: str) -> str:
+    shown = value if len(value) <= 60 else value[:60] + "..."
+    return f"String '{shown}' is too long and would be truncated"
 
 
 def _table_parts(table: exp.Table) -> list[exp.Identifier]:

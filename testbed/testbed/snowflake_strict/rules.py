@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from testbed.snowflake_strict.account import ACCOUNT, Account, ObjectKey
+from testbed.snowflake_strict.account import ACCOUNT, Account, Columns, ObjectKey
 
 MAX_IDENTIFIER_LENGTH = 255
 # A VARCHAR declared without a length holds up to 16,777,216 characters; the longest
@@ -39,6 +39,11 @@ RULES = {
     "unknown parameters are refused",
     "json-duplicate-keys": "COPY of JSON refuses an object with a duplicate key unless the "
     "file format says ALLOW_DUPLICATE = TRUE",
+    "case-sensitive-columns": 'quoted column names are case-sensitive: `"id"` is not the '
+    "column `ID` (000904); columns differing only in case, which Snowflake allows and "
+    "fakesnow cannot store, are refused as an emulator gap",
+    "varchar-length": "INSERT, COPY, MERGE and UPDATE fail with 100078 and have no effect "
+    "when a value is longer than its column's declared VARCHAR(n)",
 }
 
 SESSION_PARAMETERS = {
@@ -72,6 +77,9 @@ SESSION_PARAMETERS = {
 }
 
 _COMPUTE = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
+_WRITES = (exp.Insert, exp.Update, exp.Merge, exp.Copy)
+_TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
+TableKey = tuple[str, str, str]
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.Grant, exp.Revoke)
 
 
@@ -110,6 +118,22 @@ def identifier(node: exp.Expr | str | None) -> str:
     return node.name.upper()
 
 
+def declared_length(dtype: exp.DataType) -> int | None:
+    """A text type's length in characters (VARCHAR without one: 16,777,216; CHAR: 1); None
+    for other types."""
+    if dtype.this not in _TEXT:
+        return None
+    params = [int(p.this.this) for p in dtype.expressions if isinstance(p.this, exp.Literal)]
+    if params:
+        return params[0]
+    return 1 if dtype.this == exp.DataType.Type.CHAR else DEFAULT_VARCHAR_LENGTH
+
+
+def quoted(name: str) -> str:
+    """A resolved name as Snowflake writes it in messages: bare if upper case, else quoted."""
+    return name if re.fullmatch(r"[A-Z_][A-Z0-9_$]*", name) else f'"{name}"'
+
+
 def _parts(table: exp.Table) -> list[exp.Identifier]:
     return [
         part
@@ -119,7 +143,7 @@ def _parts(table: exp.Table) -> list[exp.Identifier]:
 
 
 def _qualified(parts: tuple[str, ...]) -> str:
-    return ".".join(p if re.fullmatch(r"[A-Z_][A-Z0-9_$]*", p) else f'"{p}"' for p in parts)
+    return ".".join(quoted(p) for p in parts)
 
 
 def not_found(key: ObjectKey) -> StrictError:
@@ -150,10 +174,12 @@ class Checker:
         account: Account,
         session: Session,
         column_type: Callable[[tuple[str, str, str], str], tuple[str, int | None, int | None]],
+        read_columns: Callable[[TableKey], Columns],
     ) -> None:
         self.account = account
         self.session = session
         self.column_type = column_type  # (table, column) -> (type, length/precision, scale)
+        self.read_columns = read_columns  # a table's columns as fakesnow reports them
 
     # Names
 
@@ -258,6 +284,77 @@ class Checker:
                 table = statement.find(exp.Table)
                 assert table is not None
                 self._alter_column_type(self.table_key(table), action)
+        self._column_names(statement)
+
+    # Columns
+
+    def columns(self, table: TableKey) -> Columns:
+        """The table's columns by exact name (empty for a table the layer does not know)."""
+        info = self.account.tables.get(table)
+        if info is None:
+            return {}
+        if info.columns is None:
+            info.columns = self.read_columns(table)
+        return info.columns
+
+    def _column_names(self, statement: exp.Expr) -> None:
+        """Column names resolve case-sensitively (fakesnow resolves them ignoring case)."""
+        if isinstance(statement, exp.Create):
+            schema = statement.this
+            if isinstance(schema, exp.Schema):
+                names = [
+                    identifier(d.this) for d in schema.expressions if isinstance(d, exp.ColumnDef)
+                ]
+                _no_case_twins(names, {})
+            return
+        if not isinstance(statement, (*_COMPUTE, exp.Select, exp.Alter)):
+            return
+        known: Columns = {}
+        for table in self._tables(statement):
+            known.update(self.columns(self.table_key(table)))
+        if not known:
+            return
+        folded = {name.upper(): name for name in known}
+        defined, references = _column_references(statement)
+        for reference in references:
+            name = identifier(reference)
+            if name in known or name in defined or name.upper() not in folded:
+                continue
+            raise StrictError(
+                "000904",
+                "42000",
+                f"SQL compilation error:\ninvalid identifier '{quoted(name)}' (the column is "
+                f"{quoted(folded[name.upper()])}: quoted identifiers are case-sensitive)",
+                "case-sensitive-columns",
+            )
+        if isinstance(statement, exp.Alter):
+            new = [
+                action.this
+                for action in statement.args.get("actions") or []
+                if isinstance(action, exp.ColumnDef)
+            ]
+            new += [
+                action.args["to"]
+                for action in statement.args.get("actions") or []
+                if isinstance(action, exp.RenameColumn)
+            ]
+            _no_case_twins([identifier(node) for node in new], known)
+
+    def write_limits(self, statement: exp.Expr) -> tuple[TableKey, dict[str, int]] | None:
+        """The table a write statement changes and its columns declared shorter than the
+        default VARCHAR length (which no test value comes near): the lengths to enforce."""
+        if not isinstance(statement, _WRITES):
+            return None
+        table = statement.find(exp.Table)
+        if table is None or not self._is_real_table(table):
+            return None
+        key = self.table_key(table)
+        limits = {
+            name: length
+            for name, length in self.columns(key).items()
+            if length is not None and length < DEFAULT_VARCHAR_LENGTH
+        }
+        return (key, limits) if limits else None
 
     def _identifier_lengths(self, statement: exp.Expr) -> None:
         for node in statement.find_all(exp.Identifier):
@@ -455,6 +552,25 @@ class Checker:
                 if len(_parts(tables[1])) == 1:  # a bare new name stays in the old schema
                     new = (old[0], old[1], new[2])
                 account.rename_table(old, new)
+            elif tables:
+                self._record_column_changes(self.table_key(tables[0]), statement)
+
+    def _record_column_changes(self, table: TableKey, statement: exp.Alter) -> None:
+        info = self.account.tables.get(table)
+        if info is None or info.columns is None:
+            return
+        columns = info.columns
+        for action in statement.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                columns[identifier(action.this)] = _length_of(action)
+            elif isinstance(action, exp.Drop) and (action.args.get("kind") or "") == "COLUMN":
+                for column in action.args.get("tables") or []:
+                    columns.pop(identifier(column), None)
+            elif isinstance(action, exp.RenameColumn):
+                length = columns.pop(identifier(action.this), None)
+                columns[identifier(action.args["to"])] = length
+            elif isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None:
+                columns[identifier(action.this)] = declared_length(action.args["dtype"])
 
     def _record_create(self, statement: exp.Create) -> None:
         kind = (statement.args.get("kind") or "").upper()
@@ -478,7 +594,67 @@ class Checker:
             temporary = statement.find(exp.TemporaryProperty) is not None
             exists = self.account.exists(("TABLE", key), self.session.token)
             if not exists or statement.args.get("replace"):
-                self.account.create(("TABLE", key), role, self.session.token if temporary else None)
+                self.account.create(
+                    ("TABLE", key),
+                    role,
+                    self.session.token if temporary else None,
+                    self._declared_columns(statement),
+                )
+
+    def _declared_columns(self, statement: exp.Create) -> Columns | None:
+        """The columns a CREATE TABLE declares (or copies with LIKE); None for AS SELECT."""
+        like = statement.find(exp.LikeProperty)
+        if like is not None and isinstance(like.this, exp.Table):
+            return dict(self.columns(self.table_key(like.this)))
+        if isinstance(statement.this, exp.Schema) and statement.expression is None:
+            return {
+                identifier(d.this): _length_of(d)
+                for d in statement.this.expressions
+                if isinstance(d, exp.ColumnDef)
+            }
+        return None
+
+
+def _length_of(definition: exp.ColumnDef) -> int | None:
+    kind = definition.args.get("kind")
+    return declared_length(kind) if isinstance(kind, exp.DataType) else None
+
+
+def _column_references(statement: exp.Expr) -> tuple[set[str], list[exp.Identifier]]:
+    """The names a statement defines (aliases) and the identifiers it uses as names of
+    existing columns, in one walk of the tree."""
+    defined: set[str] = set()
+    references: list[exp.Identifier] = []
+    for node in statement.walk():
+        if isinstance(node, exp.Alias) and isinstance(node.args.get("alias"), exp.Identifier):
+            defined.add(identifier(node.args["alias"]))
+        elif isinstance(node, exp.TableAlias):
+            defined.update(identifier(column) for column in node.columns)
+        elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+            if not (isinstance(node.parent, exp.RenameColumn) and node.arg_key == "to"):
+                references.append(node.this)
+        elif isinstance(node, exp.Schema) and isinstance(node.parent, exp.Insert | exp.Copy):
+            references += [n for n in node.expressions if isinstance(n, exp.Identifier)]
+        elif isinstance(node, exp.AlterColumn) and isinstance(node.this, exp.Identifier):
+            references.append(node.this)
+    return defined, references
+
+
+def _no_case_twins(names: list[str], existing: Columns) -> None:
+    """Snowflake keeps `"a"` and `"A"` apart in one table; fakesnow (DuckDB) cannot."""
+    seen = {name.upper(): name for name in existing}
+    for name in names:
+        twin = seen.get(name.upper())
+        if twin is not None and twin != name:
+            raise StrictError(
+                "000002",
+                "0A000",
+                f"Unsupported feature (strict local Snowflake): columns {quoted(twin)} and "
+                f"{quoted(name)} differ only in case. Snowflake keeps both; fakesnow resolves "
+                "column names ignoring case and cannot (docs/snowflake-emulator-gaps.md)",
+                "case-sensitive-columns",
+            )
+        seen[name.upper()] = name
 
 
 def _is_session_statement(statement: exp.Expr) -> bool:
