@@ -244,17 +244,21 @@ class Connection:
 
     def abort(self) -> None:
         """On a signal: roll back an open transaction and end the session, ignoring errors
-        (the process exits right after)."""
+        (the process exits right after). A SIGINT during the rollback reaches here as the
+        connector's KeyboardInterrupt, after the session was closed."""
         try:
             self.close()
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             logger.warning("Closing the session after a signal failed: %r", exc)
 
     def close(self) -> None:
         """Close the session: an open transaction is rolled back, temporary stages and
-        tables go with it."""
+        tables go with it. The session is closed even if the rollback is interrupted
+        (closing it ends the transaction too)."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            with contextlib.suppress(snowflake.connector.errors.Error):
-                connection.rollback()
-            connection.close()
+            try:
+                with contextlib.suppress(snowflake.connector.errors.Error):
+                    connection.rollback()
+            finally:
+                connection.close()

@@ -155,6 +155,7 @@ class TargetSnowflake(Target):
         self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
         self._commit_by: float | None = None  # monotonic deadline of the oldest held record
         self._quarantine = self.config.get("on_invalid_record") == "quarantine"
+        self._terminating = False  # a signal's close of the session is under way
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -424,8 +425,13 @@ class TargetSnowflake(Target):
         which also ends the session's running statement), within `SIGNAL_CLOSE_SECONDS`.
         `os._exit`, because SystemExit raised at an arbitrary point can be caught by
         library code (the connector's retries) and the process would not stop. A SIGINT
-        during a statement reaches here too (`Connection.execute` delivers it again)."""
+        during a statement reaches here too (`Connection.execute` delivers it again). A
+        second signal (Ctrl-C, then the orchestrator's SIGTERM) lets the first one's
+        close finish."""
         _ = frame
+        if self._terminating:
+            return
+        self._terminating = True
         self.logger.warning(
             "Received signal %s: stopping; records after the last emitted STATE were not "
             "loaded (rerun from that state).",
