@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 from testbed.servers import local_snowflake
 
 pytest_plugins = ["tests.sandbox_fixtures"]
+
+# The connector probes cloud metadata addresses (169.254.169.254, ...) at every login to
+# report the platform; tests reach nothing but loopback. Targets started by tests inherit it.
+os.environ.setdefault("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,9 @@ import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
 LOOPBACK = "127.0.0.1"
+# The interpreter that serves the local Snowflake. fakesnow imports connector 4.x internals
+# that 5.x removed, so a client venv with connector 5.x points this at a 4.x venv's python.
+SERVER_PYTHON_ENV = "LOCAL_SNOWFLAKE_PYTHON"
 
 
 def free_port() -> int:
@@ -100,7 +103,7 @@ def local_snowflake(db_dir: Path | None = None) -> Iterator[dict]:
         db_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         args = [
-            sys.executable,
+            os.environ.get(SERVER_PYTHON_ENV) or sys.executable,
             "-m",
             "testbed.snowflake_strict",
             "--host",

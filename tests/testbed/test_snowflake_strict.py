@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -312,6 +313,56 @@ def test_every_statement_is_logged_with_its_role_and_outcome(server, loader):
         ("LOADER", "SELECT", "ok"),
         ("LOADER", "CREATE DATABASE", "003001 privileges"),
     ]
+
+
+NO_PARAMETERS: dict = {"SESSION_PARAMETERS": {}}
+
+
+def post(server: dict, path: str, body: dict, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f'Snowflake Token="{token}"'
+    url = f"http://{server['host']}:{server['port']}{path}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def test_login_and_put_answers_carry_snowflakes_fields(server, tmp_path: Path):
+    """Connector 5.x refuses a login without a master token, and a PUT without the stage's
+    region or with a presigned URL that signs no headers (docs/snowflake-emulator-gaps.md)."""
+    login = post(
+        server,
+        f"/session/v1/login-request?databaseName={DATABASE}&schemaName=LOAD",
+        {"data": {"LOGIN_NAME": server["user"], "PASSWORD": server["password"], **NO_PARAMETERS}},
+    )["data"]
+    assert login["masterToken"] and login["masterToken"] != login["token"]
+    assert login["validityInSeconds"] == 3600 and login["masterValidityInSeconds"] == 14400
+    assert login["sessionInfo"]["roleName"] == "LOADER"
+    query = "/queries/v1/query-request"
+    post(server, query, {"sqlText": 'CREATE TEMPORARY STAGE "FIELDS"'}, login["token"])
+    path = tmp_path / "one.csv"
+    path.write_text("1\n")
+    put = post(server, query, {"sqlText": f"PUT 'file://{path}' @\"FIELDS\""}, login["token"])
+    stage = put["data"]["stageInfo"]
+    assert stage["locationType"] == "GCS" and stage["region"] and "path" in stage
+    assert "X-Goog-SignedHeaders=host%3Bx-goog-if-generation-match" in stage["presignedUrl"]
+
+
+def test_a_null_timestamp_reads_as_null(loader):
+    """fakesnow's arrow puts a NULL timestamp's nulls inside non-nullable struct fields
+    (4.x read it as 1970-01-01, 5.x refuses the result); the layer sends a null slot."""
+    run(loader, f'USE SCHEMA "{DATABASE}"."LOAD"')
+    run(loader, 'CREATE TEMPORARY TABLE "TS" ("TZ" TIMESTAMP_TZ, "NTZ" TIMESTAMP_NTZ, "N" INT)')
+    run(
+        loader,
+        """INSERT INTO "TS" VALUES ('2024-01-02 03:04:05.123456+00:00', NULL, 1),"""
+        """ (NULL, '2024-01-02 03:04:05', 2)""",
+    )
+    rows = run(loader, 'SELECT "TZ", "NTZ" FROM "TS" ORDER BY "N"')
+    assert rows[0][0] == datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    assert rows[1][1] == datetime(2024, 1, 2, 3, 4, 5)
+    assert rows[0][1] is None and rows[1][0] is None
 
 
 def test_every_rule_has_a_test():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import logging
 import re
@@ -38,6 +39,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, User
+from testbed.snowflake_strict.responses import (
+    complete_login,
+    complete_stage_info,
+    repair_timestamps,
+)
 from testbed.snowflake_strict.rules import (
     SESSION_PARAMETERS,
     Checker,
@@ -154,6 +160,7 @@ class StrictSnowflake:
     def __init__(self, admin_user: str, admin_password: str, log_path: Path | None = None) -> None:
         self.account = Account(admin_user, admin_password)
         self.sessions: dict[str, Session] = {}
+        self.session_ids = itertools.count(1)
         self.log: list[dict[str, Any]] = []
         self.log_path = log_path
         self.delay_seconds = 0.0
@@ -238,17 +245,7 @@ class StrictSnowflake:
         if answer.get("success"):
             session.token = answer["data"]["token"]
             self.sessions[session.token] = session
-            answer["data"].update(
-                {
-                    "masterToken": "master-" + session.token,
-                    "validityInSeconds": 3600,
-                    "masterValidityInSeconds": 14400,
-                    "sessionId": 1,
-                    "displayUserName": user.name,
-                    "firstLogin": False,
-                    "healthCheckInterval": 45,
-                }
-            )
+            complete_login(answer["data"], next(self.session_ids), user.name)
             answer["data"]["sessionInfo"].update(
                 {
                     "roleName": role,
@@ -379,7 +376,14 @@ class StrictSnowflake:
                 session, request, forwarded, statement, limits, sql, kind
             )
         response = await fakesnow_server.query_request(await _with_body(request, forwarded))
-        succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
+        answer = json.loads(bytes(response.body))
+        succeeded = response.status_code == 200 and answer.get("success")
+        if succeeded and "stageInfo" in (answer.get("data") or {}):
+            complete_stage_info(answer["data"])
+            response = JSONResponse(answer)
+        elif succeeded:
+            repair_timestamps(answer["data"])
+            response = JSONResponse(answer)
         if succeeded and statement is not None:
             with self.account.lock:
                 checker.apply(statement)
