@@ -381,8 +381,7 @@ class StrictSnowflake:
         if succeeded and "stageInfo" in (answer.get("data") or {}):
             complete_stage_info(answer["data"])
             response = JSONResponse(answer)
-        elif succeeded:
-            repair_timestamps(answer["data"])
+        elif succeeded and repair_timestamps(answer["data"]):
             response = JSONResponse(answer)
         if succeeded and statement is not None:
             with self.account.lock:

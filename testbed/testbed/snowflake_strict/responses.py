@@ -79,18 +79,18 @@ def complete_stage_info(data: dict[str, Any]) -> None:
     data.setdefault("encryptionMaterial", None)
 
 
-def repair_timestamps(data: dict[str, Any]) -> None:
+def repair_timestamps(data: dict[str, Any]) -> bool:
     """A NULL timestamp as Snowflake encodes it in an arrow result.
 
     Snowflake sends TIMESTAMP_* values as structs (epoch, fraction[, timezone]) whose
     fields are declared non-nullable: a NULL value is a null struct slot. fakesnow leaves
     the struct slot valid and puts the nulls in the non-nullable fields, which is invalid
-    arrow (4.x reads it; 5.x refuses the whole result).
+    arrow (4.x reads it; 5.x refuses the whole result). True if the result changed.
     """
     if data.get("queryResultFormat") != "arrow" or not data.get("rowsetBase64"):
-        return
+        return False
     if not any(str(c.get("type", "")).startswith("timestamp") for c in data.get("rowtype") or []):
-        return
+        return False
     table = pa.ipc.open_stream(base64.b64decode(data["rowsetBase64"])).read_all()
     columns = [_null_struct_slots(column.combine_chunks()) for column in table.columns]
     repaired = pa.Table.from_arrays(columns, schema=table.schema)
@@ -98,6 +98,7 @@ def repair_timestamps(data: dict[str, Any]) -> None:
     with pa.ipc.new_stream(sink, repaired.schema) as writer:
         writer.write_table(repaired)
     data["rowsetBase64"] = base64.b64encode(sink.getvalue().to_pybytes()).decode()
+    return True
 
 
 def _null_struct_slots(column: pa.Array) -> pa.Array:
