@@ -18,6 +18,7 @@ apart, and a run killed hours into a first sync loses at most that much work.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
@@ -277,14 +278,26 @@ def by_change(
     is (the stretch is complete, and earlier stretches are done). Sorted parents keep
     only `id`, `key` and `fields`.
 
-    When the listing is `behind` (its next batch is not there), the parents of the
-    stretch listed so far go out at once, without a checkpoint, rather than leave the
-    workers idle until the stretch is complete (the first search window of a run).
-    The rest of the stretch is still sorted and cut: the parents that went out early
-    come out before it, so its cuts stay safe."""
+    Asked for more while the listing is `behind` (its next batch is not there), it
+    hands out the oldest page of the stretch listed so far, without a checkpoint,
+    rather than leave the workers idle until the stretch is complete (the first
+    search window of a run): one page per request, so that where the listing runs
+    ahead of the workers most of the stretch is still sorted and cut once complete.
+    The parents handed out early come out before the rest, so its cuts stay safe."""
     kept = (key, *fields)
     stretch: list[dict[str, Any]] | None = []  # None: too long to sort, passed through
-    for parents, checkpoint in batches:
+    pages: deque[int] = deque()  # sizes of the stretch's pages listed so far, oldest first
+    source = iter(batches)
+    while True:
+        if stretch and behind():
+            size = pages.popleft()
+            yield stretch[:size], None
+            del stretch[:size]
+            continue
+        batch = next(source, None)
+        if batch is None:
+            return
+        parents, checkpoint = batch
         if stretch is None or len(stretch) + len(parents) > MAX_SORTED_PARENTS:
             if stretch:
                 yield stretch, None
@@ -295,13 +308,13 @@ def by_change(
                 {"id": parent["id"], **{name: parent.get(name) for name in kept}}
                 for parent in parents
             )
+            if parents:
+                pages.append(len(parents))
             if checkpoint is not None:
                 yield from _cut_where_changed(stretch, key, checkpoint)
-            elif stretch and behind():
-                yield stretch, None
-                stretch = []
         if checkpoint is not None:
             stretch = []
+            pages.clear()
 
 
 def _cut_where_changed(parents: list[dict[str, Any]], key: str, checkpoint: int) -> Iterator[Batch]:

@@ -183,6 +183,27 @@ def test_parents_listed_so_far_go_out_while_the_listing_is_behind_and_cuts_stay_
     ]
 
 
+def test_while_the_listing_is_behind_one_page_goes_out_per_request():
+    # The listing ran ahead (four pages there), then fell behind while the workers
+    # asked twice: they get the two oldest pages, one each time; the rest of the
+    # stretch is sorted and cut once complete.
+    pages = [
+        [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
+        [{"id": "d", "updated_at": 40}],
+        [{"id": "b", "updated_at": 20}, {"id": "f", "updated_at": 60}],
+        [{"id": "c", "updated_at": 20}],
+    ]
+    batches = [(page, None) for page in pages] + [([], 100)]
+    behind = iter([False, False, False, True, True, False])
+    out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
+    assert out == [
+        ([{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}], None),
+        ([{"id": "d", "updated_at": 40}], None),
+        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], Interim(60)),
+        ([{"id": "f", "updated_at": 60}], 100),
+    ]
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_every_checkpoint_comes_after_every_parent_changed_before_it(seed):
     # Whatever the listing's pace and the stretch sizes: once a checkpoint is out,
