@@ -162,17 +162,20 @@ def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
     assert [type(checkpoint) for _, checkpoint in out] == [Interim, int, Interim, int]
 
 
+# One stretch of parents (checkpoint 100) as a listing sends it, in four pages.
+STRETCH_PAGES = [
+    [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
+    [{"id": "d", "updated_at": 40}],
+    [{"id": "b", "updated_at": 20}, {"id": "f", "updated_at": 60}],
+    [{"id": "c", "updated_at": 20}],
+]
+
+
 def test_parents_listed_so_far_go_out_while_the_listing_is_behind_and_cuts_stay_safe():
     # One stretch (checkpoint 100) listed in four pages; the listing is behind after
     # the first page (the workers would idle): that page goes out unsorted and
     # without a checkpoint; the rest is sorted and cut once the stretch is complete.
-    pages = [
-        [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
-        [{"id": "d", "updated_at": 40}],
-        [{"id": "b", "updated_at": 20}, {"id": "f", "updated_at": 60}],
-        [{"id": "c", "updated_at": 20}],
-    ]
-    batches = [(page, None) for page in pages] + [([], 100)]
+    batches = [(page, None) for page in STRETCH_PAGES] + [([], 100)]
     behind = iter([True, False, False, False])
     out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
     assert out == [
@@ -187,13 +190,7 @@ def test_while_the_listing_is_behind_one_page_goes_out_per_request():
     # The listing ran ahead (four pages there), then fell behind while the workers
     # asked twice: they get the two oldest pages, one each time; the rest of the
     # stretch is sorted and cut once complete.
-    pages = [
-        [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
-        [{"id": "d", "updated_at": 40}],
-        [{"id": "b", "updated_at": 20}, {"id": "f", "updated_at": 60}],
-        [{"id": "c", "updated_at": 20}],
-    ]
-    batches = [(page, None) for page in pages] + [([], 100)]
+    batches = [(page, None) for page in STRETCH_PAGES] + [([], 100)]
     behind = iter([False, False, False, True, True, False])
     out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
     assert out == [

@@ -24,7 +24,7 @@ import time
 import uuid
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 # `fakesnow.server` is also the name of a function in fakesnow's __init__: bind the module.
@@ -289,40 +289,47 @@ class StrictSnowflake:
         return Checker(self.account, session, column_type, read_columns)
 
     @staticmethod
-    def _read_columns(token: str, table: tuple[str, str, str]) -> Columns:
-        """A table's column names and text lengths, asked of fakesnow (which reports a
-        temporary table's as none)."""
+    def _information_schema_columns(
+        token: str, table: tuple[str, str, str], fields: str, column: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """`fields` of a table's columns (or of one column), as fakesnow reports them."""
+        where = " AND COLUMN_NAME = %s" if column is not None else ""
         connection = fakesnow_server.sessions[token]
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH"
+                f"SELECT {fields}"
                 f' FROM "{table[0]}".INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s'
-                " AND TABLE_NAME = %s",
-                (table[1], table[2]),
+                f" AND TABLE_NAME = %s{where}",
+                (table[1], table[2]) + ((column,) if column is not None else ()),
             )
-            rows = cursor.fetchall()
+            return cast("list[tuple[Any, ...]]", cursor.fetchall())
+
+    @classmethod
+    def _read_columns(cls, token: str, table: tuple[str, str, str]) -> Columns:
+        """A table's column names and text lengths, asked of fakesnow (which reports a
+        temporary table's as none)."""
+        rows = cls._information_schema_columns(
+            token, table, "COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH"
+        )
         return {
             str(name): int(length) if str(kind).upper() == "TEXT" and length else None
             for name, kind, length in rows
         }
 
-    @staticmethod
+    @classmethod
     def _column_type(
-        token: str, table: tuple[str, str, str], column: str
+        cls, token: str, table: tuple[str, str, str], column: str
     ) -> tuple[str, int | None, int | None]:
         """A column's type, length or precision, and scale, asked of fakesnow."""
-        connection = fakesnow_server.sessions[token]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE"
-                f' FROM "{table[0]}".INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = %s'
-                " AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-                (table[1], table[2], column),
-            )
-            row = cursor.fetchone()
-        if row is None:
+        rows = cls._information_schema_columns(
+            token,
+            table,
+            "DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE",
+            column,
+        )
+        if not rows:
             return ("UNKNOWN", None, None)
-        kind, length, precision, scale = row
+        kind, length, precision, scale = rows[0]
         return (str(kind).upper(), length if length is not None else precision, scale)
 
     async def query(self, request: Request) -> Response:
