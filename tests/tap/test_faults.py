@@ -58,7 +58,9 @@ def test_500_in_the_middle_of_the_scroll_restarts_it(sandbox_factory, tap_runner
 
 def test_an_open_scroll_is_waited_out(sandbox_factory, tap_runner):
     sandbox = sandbox_factory(**SIZES)
-    sandbox.client.set_faults(scroll_idle_seconds=4)
+    # Long enough to outlast the tap's start on a loaded machine (at 4 s the other scroll
+    # sometimes expired before the tap's first request, and the test proved nothing).
+    sandbox.client.set_faults(scroll_idle_seconds=12)
     # Someone else's scroll is open when the tap starts.
     opened = requests.get(
         f"{sandbox.url}/companies/scroll",
