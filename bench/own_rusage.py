@@ -13,6 +13,18 @@ reports is its own.
 import json
 import os
 import sys
+from pathlib import Path
+
+
+def launcher(out: Path) -> list[str]:
+    """The command prefix that runs a command under this launcher, writing to `out`."""
+    return [sys.executable, "-S", os.path.abspath(__file__), str(out)]
+
+
+def read_usage(out: Path) -> dict[str, float]:
+    """What the launcher wrote: `cpu_seconds` and `rss_mb`, the command's own."""
+    usage = json.loads(Path(out).read_text())
+    return {"cpu_seconds": usage["cpu_seconds"], "rss_mb": usage["max_rss_kib"] / 1024}
 
 
 def main() -> None:

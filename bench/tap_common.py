@@ -22,13 +22,13 @@ from typing import Any
 
 import requests
 
+from bench.own_rusage import launcher, read_usage
 from testbed.catalog import TAP, catalog_selecting
 from testbed.intercom import SandboxClient
 from testbed.servers import free_port, managed_process
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-OWN_RUSAGE = ROOT / "bench" / "own_rusage.py"
 TOKEN = "bench-token"
 RECORD_PREFIX = b'{"type":"RECORD","stream":"'
 
@@ -150,9 +150,16 @@ def run_tap(
             state_args = ["--state", str(workdir / "state.json")]
         usage_path = workdir / "usage.json"
         started = time.perf_counter()
-        measured = [sys.executable, "-S", str(OWN_RUSAGE), str(usage_path)]
         process = subprocess.Popen(
-            [*measured, tap, "--config", str(config_path), "--catalog", str(catalog), *state_args],
+            [
+                *launcher(usage_path),
+                tap,
+                "--config",
+                str(config_path),
+                "--catalog",
+                str(catalog),
+                *state_args,
+            ],
             stdout=subprocess.PIPE,
             stderr=open(RESULTS / "tap.log", "w"),  # noqa: SIM115
         )
@@ -174,7 +181,7 @@ def run_tap(
         wall = time.perf_counter() - started
         if status != 0:
             raise RuntimeError(f"tap failed with status {status}; see {RESULTS / 'tap.log'}")
-        usage = json.loads(usage_path.read_text())
+        usage = read_usage(usage_path)
     log = box.client.requests()
     times = [entry["time"] for entry in log]
     return TapRun(
@@ -184,7 +191,7 @@ def run_tap(
         requests=len(log),
         failed_requests=sum(1 for entry in log if entry["status"] >= 400),
         request_span=(max(times) - min(times)) if times else 0.0,
-        peak_rss_mb=usage["max_rss_kib"] / 1024,
+        peak_rss_mb=usage["rss_mb"],
         cpu_wait=waits.seconds(),
         final_state=final_state,
         deleted=deleted,

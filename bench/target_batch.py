@@ -7,15 +7,14 @@ Starts the Intercom sandbox (N contacts) and fakesnow, runs the real `tap-interc
 BATCH messages of the tap's own files), and keeps both outputs. Then replays each into
 `target-snowflake` R times, alternating, each time into a fresh schema (a first load:
 every row is new). For each mode it prints the median of the target process's own CPU
-seconds (user+sys from os.wait4: the emulator's and the tap's are not counted), its
-wall seconds and peak RSS; writes bench/results/target_batch.md.
+seconds (user+sys, measured by `bench/own_rusage.py`: the emulator's and the tap's are
+not counted), its wall seconds and peak RSS; writes bench/results/target_batch.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.own_rusage import launcher, read_usage
 from bench.tap_common import RESULTS, TOKEN, sandbox, write_catalog
 from bench.target_upsert import loader_config
 from testbed.catalog import TAP
@@ -62,20 +62,25 @@ def run_target(config: dict, messages: Path, workdir: Path) -> dict:
     config_path = workdir / "target.json"
     config_path.write_text(json.dumps(config))
     started = time.perf_counter()
+    usage_path = workdir / "usage.json"
     with messages.open("rb") as stdin, (RESULTS / "target.log").open("ab") as log:
         process = subprocess.Popen(
-            [TARGET, "--config", str(config_path)], stdin=stdin, stdout=subprocess.PIPE, stderr=log
+            [*launcher(usage_path), TARGET, "--config", str(config_path)],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
         assert process.stdout is not None
         states = len(process.stdout.read().splitlines())
-        _, status, usage = os.wait4(process.pid, 0)
+        status = process.wait()
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if status != 0:
         raise SystemExit(f"target failed; see {RESULTS / 'target.log'}")
+    usage = read_usage(usage_path)
     return {
-        "cpu": usage.ru_utime + usage.ru_stime,
+        "cpu": usage["cpu_seconds"],
         "wall": wall,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "rss_mb": usage["rss_mb"],
         "states": states,
     }
 

@@ -5,8 +5,9 @@ Run: .venv/bin/python -m bench.target_upsert [--records 1000000] [--batch-size 1
 Writes the input to bench/results/, starts fakesnow (testbed.servers.local_snowflake), then
 runs the `target-snowflake` command twice as a subprocess: a first load of N records, and
 the same N keys again with half of them changed. For each run it prints rows/s end to end,
-the target process's own CPU seconds per 100,000 rows (user+sys from os.wait4: the
-emulator's CPU is not counted) and its peak RSS. Validation is on (the default).
+the target process's own CPU seconds per 100,000 rows (user+sys, measured by
+`bench/own_rusage.py`: the emulator's CPU is not counted) and its own peak RSS.
+Validation is on (the default).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.own_rusage import launcher, read_usage
 from testbed.servers import admin_connection, local_snowflake, prepare_database
 
 RESULTS = Path(__file__).parent / "results"
@@ -150,25 +151,31 @@ def write_input(path: Path, records: int, updated_half: bool) -> None:
 
 
 def run_target(config_path: Path, input_path: Path) -> dict:
-    """Run the target; its own resource usage via os.wait4."""
+    """Run the target; its own resource usage (`bench/own_rusage.py`)."""
     started = time.perf_counter()
+    usage_path = config_path.with_name("usage.json")
     with input_path.open("rb") as stdin, (RESULTS / "target.log").open("ab") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("target-snowflake")), "--config", str(config_path)],
+            [
+                *launcher(usage_path),
+                str(Path(sys.executable).with_name("target-snowflake")),
+                "--config",
+                str(config_path),
+            ],
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=log,
         )
         stdout = process.stdout.read() if process.stdout else b""
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.wait()
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"target failed ({process.returncode}); see {RESULTS / 'target.log'}")
+    usage = read_usage(usage_path)
     return {
         "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "cpu": usage["cpu_seconds"],
+        "rss_mb": usage["rss_mb"],
         "states": len(stdout.splitlines()),
     }
 
