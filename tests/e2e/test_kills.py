@@ -30,8 +30,10 @@ CADENCE = 5.0  # seconds: both the tap's STATE interval and the target's commit 
 # at the end: every STATE on the way is the tap's cadence at work.
 STREAMS = {"conversations": ["id"], "conversation_parts": ["id"]}
 # Allowance for the loads themselves (stage, COPY, MERGE on the local emulator, on a
-# shared machine; the tap waits while the target loads) on top of the two cadences.
-LOAD_ALLOWANCE = 8.0
+# shared machine; the tap waits while the target loads) on top of the two cadences. The
+# first loads also create the tables and run every statement through the strict layer:
+# 8 s was once exceeded by 0.4 s in a full suite run (a kill 24.6 s into the run).
+LOAD_ALLOWANCE = 12.0
 
 
 def test_a_pipeline_killed_at_a_random_moment_resumes_from_a_recent_state(
