@@ -465,10 +465,7 @@ class Checker:
         return None
 
     def _create(self, statement: exp.Create) -> None:
-        kind = (statement.args.get("kind") or "").upper()
-        table = (
-            statement.this if isinstance(statement.this, exp.Table) else statement.find(exp.Table)
-        )
+        kind, table = _created(statement)
         if table is None:
             return
         parts = _parts(table)
@@ -573,10 +570,7 @@ class Checker:
                 columns[identifier(action.this)] = declared_length(action.args["dtype"])
 
     def _record_create(self, statement: exp.Create) -> None:
-        kind = (statement.args.get("kind") or "").upper()
-        table = (
-            statement.this if isinstance(statement.this, exp.Table) else statement.find(exp.Table)
-        )
+        kind, table = _created(statement)
         if table is None:
             return
         parts, role = _parts(table), self.session.role
@@ -655,6 +649,13 @@ def _no_case_twins(names: list[str], existing: Columns) -> None:
                 "case-sensitive-columns",
             )
         seen[name.upper()] = name
+
+
+def _created(statement: exp.Create) -> tuple[str, exp.Table | None]:
+    """What a CREATE makes: its kind (DATABASE, SCHEMA, TABLE, ...) and the name's node."""
+    kind = (statement.args.get("kind") or "").upper()
+    this = statement.this
+    return kind, this if isinstance(this, exp.Table) else statement.find(exp.Table)
 
 
 def _is_session_statement(statement: exp.Expr) -> bool:
