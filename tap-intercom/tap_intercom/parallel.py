@@ -7,6 +7,13 @@ law estimate: the rate the rate-limit window still allows times the observed lat
 and starts new items only below it, never above `max_workers`. Until the budget and
 the latency are known it starts small and grows by one per finished item.
 
+Little's law assumes the latency does not depend on us. Where the server (or this
+process) is the bottleneck, more requests in flight only queue: the latency grows with
+them, and so would the estimate, up to `max_workers` threads that bring nothing. So
+above a few dozen in flight, concurrency also has to pay in throughput
+(`ConcurrencyLimit`): it climbs in steps, each kept only if the items finished per
+second grew with it.
+
 Results come out in input order, and a batch's checkpoint comes out only after every
 item of that batch, so a STATE never covers unfetched items. Finished results wait
 for the slowest earlier item in a bounded queue; listing the next batch of parents
@@ -16,7 +23,9 @@ overlaps with fetching the current one.
 from __future__ import annotations
 
 import logging
+import math
 import queue
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,21 +41,100 @@ INITIAL_IN_FLIGHT = 4
 # one slow item does not stall the others at once, bounded so memory stays small.
 QUEUED_PER_IN_FLIGHT = 2
 QUEUED_EXTRA = 16
+# In flight without proof that it pays: threads and queued requests this few cost
+# little, and the budget's pace at short latencies needs no more.
+FREE_IN_FLIGHT = 32
+# Above that, the ceiling climbs by this factor per period that shows the last climb
+# paid: throughput grew by at least PAYBACK of the concurrency's relative growth (a
+# latency-bound server gives all of it, a saturated one none; the margin absorbs the
+# period's lag behind a climb and the noise of a shared machine).
+CLIMB = 1.5
+PAYBACK = 0.25
+# A measuring period: at least two round trips' worth of items (the concurrency's
+# worth, twice), PERIOD_MIN_ITEMS, and PERIOD_MIN_SECONDS.
+PERIOD_MIN_ITEMS = 16
+PERIOD_MIN_SECONDS = 0.25
+# After a climb that did not pay, try again this much later: the server may have
+# become faster, or the budget larger.
+RETRY_SECONDS = 30.0
 
 
 class ConcurrencyLimit:
-    """How many items may be in flight: the pacer's estimate, within `[1, upper]`."""
+    """How many items may be in flight: the pacer's estimate, within `[1, ceiling]`.
 
-    def __init__(self, upper: int, in_flight_target: Callable[[], int | None]) -> None:
+    The ceiling is what throughput has justified. It starts at FREE_IN_FLIGHT and is
+    judged in periods in which the pool ran at its limit: once the mean in flight has
+    grown by CLIMB over the reference period's, the climb is kept (and the next one
+    allowed) if the items finished per second followed, or else undone to between
+    the two levels and retried after RETRY_SECONDS.
+    """
+
+    def __init__(
+        self,
+        upper: int,
+        in_flight_target: Callable[[], int | None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.upper = upper
         self._target = in_flight_target
+        self._clock = clock
+        self.ceiling = min(FREE_IN_FLIGHT, upper)
         self.current = min(INITIAL_IN_FLIGHT, upper)
+        # (mean in flight, items per second) of the period the next one is judged by.
+        self._reference: tuple[float, float] | None = None
+        self._retry_at = math.inf
+        self._start_period(clock())
 
-    def item_finished(self) -> None:
-        """Follow the estimate; without one, grow by one (a doubling per round trip)."""
+    def _start_period(self, now: float) -> None:
+        self._period_start = now
+        self._period_items = self._period_in_flight = self._period_at_limit = 0
+
+    def item_finished(self, in_flight: int) -> None:
+        """One item finished while `in_flight` were running (itself included). Follow
+        the pacer's estimate (without one, grow by one: a doubling per round trip)
+        under the ceiling, and judge the ceiling when a period is complete."""
+        now = self._clock()
+        self._period_items += 1
+        self._period_in_flight += in_flight
+        self._period_at_limit += in_flight >= self.current
+        elapsed = now - self._period_start
+        if (
+            self._period_items >= max(PERIOD_MIN_ITEMS, 2 * self.current)
+            and elapsed >= PERIOD_MIN_SECONDS
+        ):
+            # Only a period spent mostly at the limit says what more would bring (not
+            # one where the parents' listing kept the pool short of items).
+            if 2 * self._period_at_limit >= self._period_items:
+                self._judge(
+                    self._period_in_flight / self._period_items, self._period_items / elapsed
+                )
+            self._start_period(now)
+        if now >= self._retry_at:
+            self._retry_at = math.inf
+            self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
         target = self._target()
         wanted = self.current + 1 if target is None else target
-        self.current = max(1, min(self.upper, wanted))
+        self.current = max(1, min(self.ceiling, wanted))
+
+    def _judge(self, in_flight: float, throughput: float) -> None:
+        reference = self._reference
+        if reference is None or in_flight * CLIMB <= reference[0]:
+            # The first period, or concurrency fell (the budget, or fewer items): a new
+            # reference to judge climbs by.
+            self._reference = (in_flight, throughput)
+        elif in_flight < reference[0] * CLIMB * 0.95:
+            # About the reference's level: refresh its throughput.
+            self._reference = (reference[0], (reference[1] + throughput) / 2)
+            return
+        elif throughput - reference[1] >= PAYBACK * (in_flight / reference[0] - 1) * reference[1]:
+            self._reference = (in_flight, throughput)
+        else:
+            # The extra requests only queued: settle between the two levels.
+            self.ceiling = max(1, min(self.upper, math.ceil(math.sqrt(reference[0] * in_flight))))
+            self._retry_at = self._clock() + RETRY_SECONDS
+            return
+        if self.current >= self.ceiling and self._retry_at == math.inf:
+            self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
 
 
 def ordered_parallel_map(
@@ -75,8 +163,8 @@ def ordered_parallel_map(
         try:
             finished.get(block=block)
             while True:
+                limit.item_finished(running)
                 running -= 1
-                limit.item_finished()
                 finished.get_nowait()
         except queue.Empty:
             pass

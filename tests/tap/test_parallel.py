@@ -1,13 +1,15 @@
-"""The ordered worker pool: order, checkpoints after their batch, errors, bounds."""
+"""The ordered worker pool: order, checkpoints after their batch, errors, bounds, and a
+concurrency that climbs only while it pays."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
-from tap_intercom.parallel import ordered_parallel_map
+from tap_intercom.parallel import ConcurrencyLimit, ordered_parallel_map
 
 
 def test_results_keep_input_order_and_checkpoints_follow_their_batch():
@@ -120,3 +122,68 @@ def test_checkpoints_between_items_take_no_room_from_the_ordering_queue():
     rest = list(results)
     assert [checkpoint for _, checkpoint in rest if checkpoint is not None] == list(range(1000))
     assert [records for records, _ in rest if records] == [[item] for item in range(1, 1000)]
+
+
+class _Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _serve(
+    upper: int, target: int, seconds: float, throughput: Callable[[float, int], float]
+) -> list[tuple[float, int]]:
+    """Run a limit against a server that, at time t with n in flight, finishes
+    `throughput(t, n)` items a second (the pool always at its limit). Returns the
+    limit after every finished item, with its time."""
+    clock = _Clock()
+    limit = ConcurrencyLimit(upper, lambda: target, clock)
+    seen = []
+    while clock.now < seconds:
+        running = limit.current
+        clock.now += 1 / throughput(clock.now, running)
+        limit.item_finished(running)
+        seen.append((clock.now, limit.current))
+    return seen
+
+
+def test_concurrency_climbs_to_the_budget_where_the_latency_sets_the_pace():
+    # 1 s per request, whatever the number in flight; the budget's pace needs 167.
+    seen = _serve(200, 167, 40, lambda _, running: running / 1.0)
+    assert max(current for _, current in seen) == 167
+    assert all(current == 167 for t, current in seen if t > 20)
+
+
+def test_concurrency_stops_climbing_where_the_server_is_the_bottleneck():
+    # The server finishes 1,000 items a second, from 10 in flight up: more only queue.
+    # The pacer's estimate (rate times the queueing latency) would ask for the bound.
+    seen = _serve(200, 200, 300, lambda _, running: 100 * min(running, 10))
+    # A climb that does not pay is undone within a period, and retried every 30 s.
+    assert max(current for _, current in seen) <= 72
+    assert all(current <= 48 for t, current in seen if t % 30 > 5)
+
+
+def test_concurrency_climbs_again_once_the_server_is_no_longer_the_bottleneck():
+    # Saturated at 10 in flight for a minute, then 0.5 s per request at any number.
+    def server(now: float, running: int) -> float:
+        return 100 * min(running, 10) if now < 60 else running / 0.5
+
+    seen = _serve(200, 150, 200, server)
+    assert max(current for t, current in seen if t < 60) <= 72
+    assert all(current == 150 for t, current in seen if t > 160)
+
+
+def test_a_saturated_server_does_not_draw_the_upper_bound_of_threads():
+    # One request served at a time, 2 ms each: 500 a second at any concurrency, and a
+    # target (the budget's estimate) that would ask for all 200.
+    fetch, state = _concurrency_probe(0.0)
+    server = threading.Lock()
+
+    def served(item: int) -> list[int]:
+        with server:
+            time.sleep(0.002)
+        return fetch(item)
+
+    list(ordered_parallel_map(served, iter([(list(range(2_500)), None)]), 200, lambda: 200))
+    assert state["most"] <= 64
