@@ -74,8 +74,10 @@ class ConcurrencyLimit:
         upper: int,
         in_flight_target: Callable[[], int | None],
         clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.upper = upper
+        self._logger = logger
         self._target = in_flight_target
         self._clock = clock
         self.ceiling = min(FREE_IN_FLIGHT, upper)
@@ -132,6 +134,17 @@ class ConcurrencyLimit:
             # The extra requests only queued: settle between the two levels.
             self.ceiling = max(1, min(self.upper, math.ceil(math.sqrt(reference[0] * in_flight))))
             self._retry_at = self._clock() + RETRY_SECONDS
+            if self._logger is not None:
+                self._logger.info(
+                    "%.0f requests in flight gave %.0f items/s, %.0f gave %.0f: "
+                    "at most %d in flight for %.0f s",
+                    reference[0],
+                    reference[1],
+                    in_flight,
+                    throughput,
+                    self.ceiling,
+                    RETRY_SECONDS,
+                )
             return
         if self.current >= self.ceiling and self._retry_at == math.inf:
             self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
@@ -146,8 +159,9 @@ def ordered_parallel_map(
 ) -> Iterator[tuple[list[Result], Checkpoint | None]]:
     """For every item, `(fetch(item), None)` in input order; after each batch that has
     a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order. At the end,
-    `logger` (if any) is told the most items that were in flight."""
-    limit = ConcurrencyLimit(max_workers, in_flight_target)
+    `logger` (if any) is told when more in flight stopped paying, and at the end the
+    most items that were in flight."""
+    limit = ConcurrencyLimit(max_workers, in_flight_target, logger=logger)
     # Threads start only when an item finds none idle: a high `max_workers` costs
     # nothing where the budget needs few.
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")
