@@ -38,7 +38,7 @@ Batch = tuple[list[dict[str, Any]], int | None]
 # a kill would lose up to two minutes plus a load.
 DEFAULT_STATE_INTERVAL_SECONDS = 20
 # Batches (pages) of parents listed ahead of the children being fetched, spooled to
-# disk: more than a whole search window (up to 2 x 20 pages), so the next window is
+# disk: more than a whole search window (up to 2 x 10 pages), so the next window is
 # complete, and can be sorted, by the time the workers finish the current one.
 PARENT_BATCHES_AHEAD = 64
 # How long the children wait for the parent listing's next page before they start on

@@ -13,7 +13,9 @@ Two shapes, because the endpoints differ:
   The range is read in bounded windows `[lo, hi)`; a window's end is the checkpoint
   once all its pages are read. Window sizes adapt to the data's density (from the
   search's `total_count`). The last window is open-ended, so records stamped after
-  our clock (a server clock ahead of ours) are not missed.
+  our clock (a server clock ahead of ours) are not missed. Several windows are listed
+  at once (a window's pages follow each other, so one window at a time caps the
+  listing at a page per round trip); they still come out, and checkpoint, in order.
 """
 
 from __future__ import annotations
@@ -24,13 +26,21 @@ from collections.abc import Iterator
 from typing import Any
 
 from tap_intercom.incremental import Batch, IncrementalStream, window_batches
+from tap_intercom.spool import read_in_turn
 
 # The longest calendar day: 25 hours, when daylight-saving time ends.
 LONGEST_DAY_SECONDS = 25 * 3_600
 MIN_WINDOW_SECONDS = 60
-# Pages a search window should hold: few enough that a crash loses little work, many
-# enough that the window's partly filled last page costs little.
-WINDOW_PAGES = 20
+# Pages a search window should hold: few enough that a crash loses little work and
+# that a run's first window (listed a page per round trip, nothing listed ahead of it
+# yet) is short, many enough that the window's partly filled last page costs little.
+WINDOW_PAGES = 10
+# Windows listed at the same time. A window's pages follow each other (a cursor): at
+# 1 s a page one window lists 150 records a second, under the 167 requests a second of
+# Intercom's default budget that their children (one request each) may spend. Three
+# list 450 a second, enough up to about 2.5 s a page; the windows listed ahead of
+# their turn wait on disk.
+WINDOWS_AT_ONCE = 3
 
 
 def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
@@ -77,12 +87,20 @@ class WindowedSearchStream(IncrementalStream):
     """A search endpoint read in bounded `updated_at` windows."""
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
-        """One batch per page; a checkpoint at the end of every window.
+        """One batch per page; a checkpoint at the end of every window. Windows come out
+        in order, each whole, while up to `WINDOWS_AT_ONCE` of them are listed at once
+        (the later ones spooled to disk until their turn)."""
+        return read_in_turn(self._windows(start), WINDOWS_AT_ONCE)
+
+    def _windows(self, start: int) -> Iterator[Iterator[Batch]]:
+        """The windows from `start` on, each as its batches (`window_batches`) with its
+        first page read.
 
         A window's first page tells how many records it holds (`total_count`): one
         holding more than twice the target is narrowed (in proportion) before any of
         it is emitted, and the next window's width is sized from the last one's
-        density, so windows hold about `WINDOW_PAGES` pages.
+        density, so windows hold about `WINDOW_PAGES` pages. The next window can
+        therefore start as soon as this one's first page is in.
         """
         target = WINDOW_PAGES * self.page_size
         # Nothing is older than the workspace: without this, a first run would spend
@@ -99,7 +117,7 @@ class WindowedSearchStream(IncrementalStream):
                 pages.close()
                 width = max(MIN_WINDOW_SECONDS, span * target // total)
                 continue
-            yield from window_batches(
+            yield window_batches(
                 itertools.chain([first], pages), self.records_key, "updated_at", lo, hi
             )
             if hi is None:

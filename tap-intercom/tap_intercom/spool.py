@@ -7,6 +7,9 @@ it in memory.
 - `ReadAhead` (`read_ahead`) runs a source (the companies scroll, a parent listing) in
   a thread of its own, so it never waits for a slow consumer: the scroll cannot sit
   idle long enough to expire, and parents are listed while their children are fetched.
+- `read_in_turn` reads several sources at once (search windows, whose pages follow
+  each other) and gives their items source after source: the sources not yet due wait
+  on disk.
 - `IdMarks` remembers which ids a listing has given already (the companies scroll's
   loop detection and restarts), in a temporary database on disk.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import sqlite3
 import struct
 import tempfile
@@ -148,6 +152,82 @@ class ReadAhead(Generic[Item]):
 def read_ahead(source: Iterable[Item], max_ahead: int | None = None) -> Iterator[Item]:
     """Iterate `ReadAhead(source, max_ahead)`."""
     return iter(ReadAhead(source, max_ahead))
+
+
+def read_in_turn(sources: Iterable[Iterable[Item]], at_once: int) -> Iterator[Item]:
+    """The items of every source of `sources`, whole source after whole source, while up
+    to `at_once` sources are read at the same time, each by a thread of its own into a
+    `Spool` (the items of a source whose turn has not come wait on disk).
+
+    `sources` is advanced by a thread of its own too, and only while fewer than
+    `at_once` sources are being read or waiting for their turn: taking the next source
+    may itself ask the API (a search window's first page tells where the next window
+    ends). An error of a source, or of `sources`, is raised here after every item
+    before it. When the consumer stops early, every thread stops at its next item."""
+    places = threading.Semaphore(at_once)  # one per source taken and not yet given whole
+    # Sources in turn, each with its spool and reader; then None (all taken) or an error.
+    due: queue.SimpleQueue[tuple[Spool[Item], threading.Thread] | BaseException | None] = (
+        queue.SimpleQueue()
+    )
+    stopped = threading.Event()
+
+    def read(source: Iterable[Item], spool: Spool[Item]) -> None:
+        try:
+            for item in source:
+                if stopped.is_set():
+                    break
+                spool.append(item)
+        except BaseException as error:  # handed to the consumer, raised in turn
+            spool.close(error)
+        else:
+            spool.close()
+
+    def take() -> None:
+        try:
+            taken = iter(sources)
+            while True:
+                places.acquire()
+                if stopped.is_set():
+                    return
+                source = next(taken, None)
+                if source is None:
+                    break
+                spool: Spool[Item] = Spool()
+                reader = threading.Thread(
+                    target=read, args=(source, spool), name="tap-intercom-in-turn", daemon=True
+                )
+                reader.start()
+                due.put((spool, reader))
+        except BaseException as error:  # handed to the consumer, raised in turn
+            due.put(error)
+        else:
+            due.put(None)
+
+    taker = threading.Thread(target=take, name="tap-intercom-sources", daemon=True)
+    taker.start()
+    current: tuple[Spool[Item], threading.Thread] | None = None
+    try:
+        while (entry := due.get()) is not None:
+            if isinstance(entry, BaseException):
+                raise entry
+            current = entry
+            yield from current[0]
+            current[1].join()
+            current[0].discard()
+            current = None
+            places.release()
+    finally:
+        stopped.set()
+        places.release()  # the taker may be waiting for a place
+        taker.join()
+        left = [current] if current is not None else []
+        while not due.empty():
+            entry = due.get()
+            if isinstance(entry, tuple):
+                left.append(entry)
+        for spool, reader in left:
+            reader.join()
+            spool.discard()
 
 
 class IdMarks:

@@ -1,13 +1,20 @@
 """The contacts search filter covers the bookmark under Intercom's calendar-day rule,
-in any workspace time zone, also across daylight-saving changes."""
+in any workspace time zone, also across daylight-saving changes. Conversations and
+tickets list several search windows at once, and still emit them and checkpoint in
+order."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
+from tap_intercom.client import from_rfc3339
+from tap_intercom.search import WINDOWS_AT_ONCE
 from tap_intercom.tap import TapIntercom
+
+from tests.tap.conftest import tap_config
 
 # Zones whose clocks go back an hour (half an hour on Lord Howe) in the night, and the
 # day they did in 2024: that day has 25 (24.5) hours.
@@ -63,3 +70,42 @@ def test_contacts_filter_starts_at_or_before_the_bookmark(
             f"before {datetime.fromtimestamp(matched_from, zone)}"
         )
         assert start - value <= 2 * 86_400, "re-reads more than two days"
+
+
+@pytest.mark.parametrize("stream", ["conversations", "tickets"])
+def test_search_windows_are_listed_several_at_once_and_come_out_in_order(
+    sandbox_factory, tap_runner, stream
+):
+    # Pages of 5: search windows of about 100 records, so the workspace takes several
+    # windows; 300 ms a page. Listed one window at a time, no two searches would overlap.
+    latency = 0.3
+    sandbox = sandbox_factory(**{stream: 450}, big_conversations=0, latency_ms=int(latency * 1000))
+    run = tap_runner(tap_config(sandbox, page_size=5), [stream])
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    ends = sorted(e["time"] for e in sandbox.client.requests() if e["path"] == f"/{stream}/search")
+    # Searches answered within one latency of each other were at the sandbox together.
+    together = max(sum(1 for end in ends if first <= end < first + latency) for first in ends)
+    assert 2 <= together <= WINDOWS_AT_ONCE + 1, together
+    serial = len(ends) * latency
+    assert ends[-1] - ends[0] < 0.7 * serial, (ends[-1] - ends[0], serial)
+
+    # Every STATE comes after every record changed before its bookmark, each window's
+    # records before the next one's checkpoint.
+    truth = {str(raw["id"]): raw["updated_at"] for raw in sandbox.client.stream_truth(stream)}
+    emitted: set[str] = set()
+    bookmarks = []
+    for line in run.stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD" and not message["record"].get("_sdc_deleted_at"):
+            emitted.add(str(message["record"]["id"]))
+        elif message["type"] == "STATE":
+            value = message["value"]["bookmarks"].get(stream, {}).get("replication_key_value")
+            if value:
+                bookmark = from_rfc3339(value)
+                bookmarks.append(bookmark)
+                missing = {i for i, updated_at in truth.items() if updated_at < bookmark} - emitted
+                assert not missing, f"STATE {value} before {sorted(missing)[:5]}"
+    assert emitted == set(truth)
+    assert len(bookmarks) >= 4, bookmarks
+    assert bookmarks == sorted(bookmarks)
