@@ -14,13 +14,13 @@ search lists every record, instead of a listing of its own.
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import msgspec
 
 from tap_intercom.client import to_rfc3339
-from tap_intercom.idsketch import Difference, IdSketch, cells_for, digest
+from tap_intercom.idsketch import Difference, Digest, IdSketch, cells_for, digest
 from tap_intercom.spool import Spool
 
 SKETCH_KEY = "id_sketch"
@@ -79,18 +79,27 @@ class IdReconciliation:
         """False on the first listing (or after a full refresh): nothing to compare."""
         return self.comparable is not None
 
-    def add(self, ident: str, created_at: Any) -> None:
-        """One listed id (each at most once) and its `created_at` (UNIX seconds)."""
-        stored = digest(ident)
-        self.current.add(stored)
-        self.listed += 1
-        created = _unix(created_at)
-        if created is not None and created > self.newest_created_at:
-            self.newest_created_at = created
-        if self.comparable is not None and (
-            self.compared_up_to is None or created is None or created <= self.compared_up_to
-        ):
-            self.comparable.add(stored)
+    def add_all(self, listed: Iterable[tuple[str, Any]]) -> None:
+        """Listed ids (each at most once) with their `created_at` (UNIX seconds; an id
+        whose `created_at` is anything else is always compared). One call per page:
+        this runs for every id of every listing."""
+        stored: list[Digest] = []
+        compared: list[Digest] = []
+        newest, bound = self.newest_created_at, self.compared_up_to
+        comparing = self.comparable is not None
+        for ident, created_at in listed:
+            entry = digest(ident)
+            stored.append(entry)
+            created = created_at if created_at.__class__ is int else None  # not bool
+            if created is not None and created > newest:
+                newest = created
+            if comparing and (bound is None or created is None or created <= bound):
+                compared.append(entry)
+        self.current.add_all(stored)
+        if self.comparable is not None:
+            self.comparable.add_all(compared)
+        self.newest_created_at = newest
+        self.listed += len(stored)
 
     def finish(self) -> Difference:
         """The ids of the previous listing that this one lacks (`removed`)."""
@@ -114,12 +123,6 @@ class IdReconciliation:
         self.state[NEWEST_CREATED_KEY] = self.newest_created_at
         self.state[LISTED_AT_KEY] = self.started_at
         self.state[CELLS_KEY] = self.next_cells
-
-
-def _unix(created_at: Any) -> int | None:
-    """`created_at` as compared (UNIX seconds), None when it is anything else: such an
-    id is always compared."""
-    return created_at if isinstance(created_at, int) and not isinstance(created_at, bool) else None
 
 
 class SearchBaseline:
@@ -150,16 +153,17 @@ class SearchBaseline:
 
     def add_page(self, records: list[dict[str, Any]]) -> None:
         """One page of the search's records, as the API sent them."""
-        cutoff, earlier = self.cutoff, []
+        cutoff, recent = self.cutoff, self._recent
+        earlier: list[tuple[str, Any]] = []
         for record in records:
             updated = record.get("updated_at")
             if isinstance(updated, int) and updated < cutoff:
-                self.reconciliation.add(record["id"], record.get("created_at"))
-                earlier.append(record["id"])
+                earlier.append((record["id"], record.get("created_at")))
             else:
-                self._recent[record["id"]] = record.get("created_at")
+                recent[record["id"]] = record.get("created_at")
         if earlier:
-            self._earlier.append(earlier)
+            self.reconciliation.add_all(earlier)
+            self._earlier.append([ident for ident, _ in earlier])
 
     def finish(self) -> None:
         """Add the ids seen only at or after `cutoff`; the sketch is then complete (call
@@ -172,6 +176,5 @@ class SearchBaseline:
                         self._recent.pop(ident, None)
         finally:
             self._earlier.discard()
-        for ident, created_at in self._recent.items():
-            self.reconciliation.add(ident, created_at)
+        self.reconciliation.add_all(self._recent.items())
         self._recent.clear()

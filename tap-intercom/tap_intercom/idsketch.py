@@ -18,6 +18,7 @@ import base64
 import hashlib
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 HASHES = 3
@@ -83,15 +84,28 @@ class IdSketch:
 
     def add(self, ident: str | Digest) -> None:
         """Put an id (or its `digest`) in the set; an id must be added at most once."""
-        key, check, seed = digest(ident) if isinstance(ident, str) else ident
-        self._apply(key, check, seed, 1)
+        self.add_all([digest(ident) if isinstance(ident, str) else ident])
 
-    def _apply(self, key: int, check: int, seed: int, sign: int) -> None:
-        # `_positions` inlined: this runs for every id of every listing.
+    def add_all(self, digests: Iterable[Digest]) -> None:
+        """Put ids (their `digest`s) in the set, each at most once."""
+        self._apply(digests, 1)
+
+    def _apply(self, digests: Iterable[Digest], sign: int) -> None:
+        # `_positions` inlined and unrolled (HASHES is 3): this runs for every id of
+        # every listing.
         counts, keys, checks = self.counts, self.keys, self.checks
         width = len(counts) // HASHES
-        for n in range(HASHES):
-            position = n * width + (seed >> (n * 20)) % width
+        second, third = width, 2 * width
+        for key, check, seed in digests:
+            position = seed % width
+            counts[position] += sign
+            keys[position] ^= key
+            checks[position] ^= check
+            position = second + (seed >> 20) % width
+            counts[position] += sign
+            keys[position] ^= key
+            checks[position] ^= check
+            position = third + (seed >> 40) % width
             counts[position] += sign
             keys[position] ^= key
             checks[position] ^= check
@@ -125,7 +139,7 @@ class IdSketch:
                 continue  # several ids whose counts cancel out, not a pure cell
             (result.removed if count == 1 else result.added).append(ident)
             positions = self._positions(seed)
-            self._apply(key, check, seed, -count)
+            self._apply([(key, check, seed)], -count)
             pending.extend(positions)
         left = sum(1 for n, c in enumerate(self.counts) if c or self.keys[n] or self.checks[n])
         result.undecoded_cells = left

@@ -33,8 +33,7 @@ def _sketch_of(pages: list[list[dict[str, Any]]]) -> dict[str, Any]:
 def _listing_of(ids: list[tuple[str, Any]]) -> dict[str, Any]:
     state: dict[str, Any] = {}
     reconciliation = IdReconciliation(state, capacity=50)
-    for ident, created_at in ids:
-        reconciliation.add(ident, created_at)
+    reconciliation.add_all(ids)
     reconciliation.save()
     return state
 
@@ -64,10 +63,8 @@ def test_the_next_listing_finds_exactly_the_ids_gone() -> None:
     pages = [[_contact(f"id{n}", n) for n in range(0, 300, 3)], [_contact("id3", NEWEST + 1)]]
     state = _sketch_of(pages)
     listing = IdReconciliation(state, capacity=50)
-    for n in range(0, 300, 3):
-        if n not in (6, 150):
-            listing.add(f"id{n}", 100)
-    listing.add("new", NEWEST + 100)  # created after the sketch: not compared
+    listing.add_all((f"id{n}", 100) for n in range(0, 300, 3) if n not in (6, 150))
+    listing.add_all([("new", NEWEST + 100)])  # created after the sketch: not compared
     difference = listing.finish()
     assert sorted(difference.removed) == ["id150", "id6"]
     assert difference.added == [] and difference.complete

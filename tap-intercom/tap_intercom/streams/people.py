@@ -152,8 +152,7 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         reconciliation = self._reconciliation()
         params = {"per_page": self.page_size}
         for page in self.iter_pages(self.path, params=params, decode_as=IdListPage):
-            for contact in page.data or ():
-                reconciliation.add(contact.id, contact.created_at)
+            reconciliation.add_all((contact.id, contact.created_at) for contact in page.data or ())
         difference = reconciliation.finish()
         self._report(difference, reconciliation.listed)
         # A listing paged by position can skip a contact while others are deleted: every
@@ -223,8 +222,9 @@ class CompaniesStream(_Reconciling):
         newest = start
         for page in read_ahead(scroll.pages()):
             if self._listing_ids is not None:
-                for company in page:
-                    self._listing_ids.add(company["id"], company.get("created_at"))
+                self._listing_ids.add_all(
+                    (company["id"], company.get("created_at")) for company in page
+                )
             batch = [company for company in page if (company.get("updated_at") or 0) >= start]
             newest = max([newest, *(company["updated_at"] for company in batch)])
             yield batch, None
