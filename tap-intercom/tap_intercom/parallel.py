@@ -41,7 +41,7 @@ INITIAL_IN_FLIGHT = 4
 # one slow item does not stall the others at once, bounded so memory stays small.
 QUEUED_PER_IN_FLIGHT = 2
 QUEUED_EXTRA = 16
-# In flight without proof that it pays: threads and queued requests this few cost
+# The ceiling in flight at the start: threads and queued requests this few cost
 # little, and the budget's pace at short latencies needs no more.
 FREE_IN_FLIGHT = 32
 # Above that, the ceiling climbs by this factor per period that shows the last climb
@@ -55,7 +55,7 @@ PAYBACK = 0.25
 PERIOD_MIN_ITEMS = 16
 PERIOD_MIN_SECONDS = 0.25
 # After a climb that did not pay, try again this much later: the server may have
-# become faster, or the budget larger.
+# become faster, the latency longer, or the budget larger.
 RETRY_SECONDS = 30.0
 
 
@@ -63,10 +63,13 @@ class ConcurrencyLimit:
     """How many items may be in flight: the pacer's estimate, within `[1, ceiling]`.
 
     The ceiling is what throughput has justified. It starts at FREE_IN_FLIGHT and is
-    judged in periods in which the pool ran at its limit: once the mean in flight has
-    grown by CLIMB over the reference period's, the climb is kept (and the next one
-    allowed) if the items finished per second followed, or else undone to between
-    the two levels and retried after RETRY_SECONDS.
+    judged in periods in which the pool ran at its limit, each against the period
+    before it: a climb to CLIMB times the previous level is kept (and the next one
+    allowed) if the items finished per second followed; if not, the ceiling goes back
+    to the previous level and the climb is retried, from a fresh measurement, after
+    RETRY_SECONDS. Always judging against a fresh period keeps a change of latency
+    (which moves the pacer's estimate with no change in throughput) from being taken
+    for queueing for good.
     """
 
     def __init__(
@@ -112,40 +115,34 @@ class ConcurrencyLimit:
                 )
             self._start_period(now)
         if now >= self._retry_at:
+            # Measure the present level afresh, then climb from it.
             self._retry_at = math.inf
-            self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
+            self._reference = None
         target = self._target()
         wanted = self.current + 1 if target is None else target
         self.current = max(1, min(self.ceiling, wanted))
 
     def _judge(self, in_flight: float, throughput: float) -> None:
-        reference = self._reference
-        if reference is None or in_flight * CLIMB <= reference[0]:
-            # The first period, or concurrency fell (the budget, or fewer items): a new
-            # reference to judge climbs by.
-            self._reference = (in_flight, throughput)
-        elif in_flight < reference[0] * CLIMB * 0.95:
-            # About the reference's level: refresh its throughput.
-            self._reference = (reference[0], (reference[1] + throughput) / 2)
-            return
-        elif throughput - reference[1] >= PAYBACK * (in_flight / reference[0] - 1) * reference[1]:
-            self._reference = (in_flight, throughput)
-        else:
-            # The extra requests only queued: settle between the two levels.
-            self.ceiling = max(1, min(self.upper, math.ceil(math.sqrt(reference[0] * in_flight))))
-            self._retry_at = self._clock() + RETRY_SECONDS
-            if self._logger is not None:
-                self._logger.info(
-                    "%.0f requests in flight gave %.0f items/s, %.0f gave %.0f: "
-                    "at most %d in flight for %.0f s",
-                    reference[0],
-                    reference[1],
-                    in_flight,
-                    throughput,
-                    self.ceiling,
-                    RETRY_SECONDS,
-                )
-            return
+        previous, self._reference = self._reference, (in_flight, throughput)
+        if previous is not None and in_flight >= previous[0] * CLIMB * 0.95:
+            growth = in_flight / previous[0] - 1
+            if throughput - previous[1] < PAYBACK * growth * previous[1]:
+                # The extra requests only queued: back to the level that paid.
+                self._reference = previous
+                self.ceiling = max(1, min(self.upper, math.ceil(previous[0])))
+                self._retry_at = self._clock() + RETRY_SECONDS
+                if self._logger is not None:
+                    self._logger.info(
+                        "%.0f requests in flight gave %.0f items/s, %.0f gave %.0f: "
+                        "at most %d in flight for %.0f s",
+                        previous[0],
+                        previous[1],
+                        in_flight,
+                        throughput,
+                        self.ceiling,
+                        RETRY_SECONDS,
+                    )
+                return
         if self.current >= self.ceiling and self._retry_at == math.inf:
             self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
 

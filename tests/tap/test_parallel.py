@@ -3,6 +3,7 @@ concurrency that climbs only while it pays."""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -132,13 +133,18 @@ class _Clock:
 
 
 def _serve(
-    upper: int, target: int, seconds: float, throughput: Callable[[float, int], float]
+    upper: int,
+    target: int | Callable[[float], int],
+    seconds: float,
+    throughput: Callable[[float, int], float],
 ) -> list[tuple[float, int]]:
     """Run a limit against a server that, at time t with n in flight, finishes
-    `throughput(t, n)` items a second (the pool always at its limit). Returns the
-    limit after every finished item, with its time."""
+    `throughput(t, n)` items a second (the pool always at its limit), with the pacer's
+    estimate `target` (or `target(t)`). Returns the limit after every finished item,
+    with its time."""
     clock = _Clock()
-    limit = ConcurrencyLimit(upper, lambda: target, clock)
+    estimate = target if callable(target) else lambda _: target
+    limit = ConcurrencyLimit(upper, lambda: estimate(clock.now), clock)
     seen = []
     while clock.now < seconds:
         running = limit.current
@@ -172,6 +178,23 @@ def test_concurrency_climbs_again_once_the_server_is_no_longer_the_bottleneck():
     seen = _serve(200, 150, 200, server)
     assert max(current for t, current in seen if t < 60) <= 72
     assert all(current == 150 for t, current in seen if t > 160)
+
+
+def test_concurrency_follows_a_longer_latency_on_the_budget():
+    # The budget's 166 a second at 300 ms per request, then at 600 ms: the estimate
+    # doubles with no more throughput than before, which is not queueing. In the last
+    # 2 s of every 10-s window the estimate asks for twice as many (a window's budget
+    # to catch up on), which brings nothing and is undone.
+    def latency(now: float) -> float:
+        return 0.3 if now < 60 else 0.6
+
+    def estimate(now: float) -> int:
+        return math.ceil(166 * latency(now) * (2 if now % 10 > 8 else 1)) + 1
+
+    seen = _serve(200, estimate, 300, lambda now, running: min(running / latency(now), 166))
+    steady = [(t, current) for t, current in seen if t % 10 < 8]
+    assert all(current == 51 for t, current in steady if 20 < t < 60)
+    assert all(current == 101 for t, current in steady if t > 150)
 
 
 def test_a_saturated_server_does_not_draw_the_upper_bound_of_threads():
