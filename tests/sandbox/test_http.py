@@ -215,3 +215,19 @@ def test_a_sandbox_bug_is_reported_not_disguised(monkeypatch):
         assert response.status_code == 500
         assert response.json()["errors"][0]["code"] == "sandbox_internal_error"
         assert sb.client.health()["internal_errors"] == ["GET /tags: RuntimeError('boom')"]
+
+
+def test_a_client_that_went_away_prints_no_traceback(intercom_sandbox, capsys):
+    # A killed tap drops its connections mid-answer; only real faults are printed.
+    server = intercom_sandbox.server
+    for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise error
+        except ConnectionError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a sandbox bug")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a sandbox bug" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 import traceback
@@ -71,6 +72,12 @@ class SandboxServer(ThreadingHTTPServer):
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.internal_errors: list[str] = []  # sandbox bugs met while answering
         super().__init__((options.host, options.port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed tap, a closed pool) is not a sandbox fault:
+        no traceback for it; anything else is printed as usual."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
