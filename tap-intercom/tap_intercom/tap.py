@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
 from singer_sdk import Stream, Tap
@@ -85,6 +88,31 @@ STREAM_TYPES: list[type[Stream]] = [
     ActivityLogsStream,
     WebhookNotificationsStream,
 ]
+
+#: Container objects that must outlive their frees before the garbage collector's
+#: youngest generation is collected, while streams sync (Python's default: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+@contextmanager
+def garbage_collection_for_records() -> Iterator[None]:
+    """Garbage collection tuned for the sync, restored afterwards.
+
+    A page of records is thousands of dicts and lists, freed by reference counting once
+    emitted (JSON values hold no cycles). With the default threshold each page set off
+    several collections, which also walked every object made at startup (modules, the
+    SDK, the catalog) in the older generations: about a tenth of the tap's CPU on a
+    fast API. Those objects are frozen out of the collector's walks (`gc.freeze`) and
+    the youngest generation waits for `YOUNG_COLLECTION_THRESHOLD` objects; garbage in
+    cycles is still collected, a little later."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 class TapIntercom(Tap):
@@ -257,7 +285,8 @@ class TapIntercom(Tap):
         """Every selected stream, then the run summary (also after a failure). A run
         whose every stream was refused fails: the token can read nothing."""
         try:
-            super().sync_all()
+            with garbage_collection_for_records():
+                super().sync_all()
         finally:
             self.run_summary.write(self.logger, self.config.get("run_summary_path"))
         refused = {skip["stream"] for skip in self.run_summary.skipped}
