@@ -91,6 +91,17 @@ def test_tables_need_create_table_and_other_roles_tables_their_grants(admin, ser
         error = refused(loader, f'ALTER TABLE "{DATABASE}"."READ_ONLY"."T" ADD COLUMN "B" INT')
         assert error.errno == 3001  # ALTER needs ownership
 
+    # Ownership handed over keeps the table's other grants with COPY CURRENT GRANTS and
+    # drops them with REVOKE CURRENT GRANTS (a clause sqlglot cannot read).
+    table = f'"{DATABASE}"."READ_ONLY"."T"'
+    run(admin, "CREATE ROLE IF NOT EXISTS OTHER")
+    run(admin, f"GRANT OWNERSHIP ON TABLE {table} TO ROLE OTHER COPY CURRENT GRANTS")
+    with contextlib.closing(connect(server)) as loader:
+        assert run(loader, f"SELECT * FROM {table}") == []
+    run(admin, f"GRANT OWNERSHIP ON TABLE {table} TO ROLE OTHER REVOKE CURRENT GRANTS")
+    with contextlib.closing(connect(server)) as loader:
+        assert refused(loader, f"SELECT * FROM {table}").errno == 3001
+
 
 def test_login_refuses_unknown_users_wrong_passwords_and_ungranted_roles(server):
     with pytest.raises(DatabaseError) as caught:
