@@ -47,11 +47,13 @@ FREE_IN_FLIGHT = 32
 # Above that, the ceiling climbs by this factor per period that shows the last climb
 # paid: throughput grew by at least PAYBACK of the concurrency's relative growth (a
 # latency-bound server gives all of it, a saturated one none; the margin absorbs the
-# period's lag behind a climb and the noise of a shared machine).
+# noise of a shared machine).
 CLIMB = 1.5
-PAYBACK = 0.25
-# A measuring period: at least two round trips' worth of items (the concurrency's
-# worth, twice), PERIOD_MIN_ITEMS, and PERIOD_MIN_SECONDS.
+PAYBACK = 0.5
+# A measuring period: a round trip's worth of items at the limit, at least
+# PERIOD_MIN_ITEMS and PERIOD_MIN_SECONDS. After the ceiling moves, the items started
+# before it moved finish first, outside any period: they would blur the new level's
+# throughput with the old one's.
 PERIOD_MIN_ITEMS = 16
 PERIOD_MIN_SECONDS = 0.25
 # After a climb that did not pay, try again this much later: the server may have
@@ -88,6 +90,7 @@ class ConcurrencyLimit:
         # (mean in flight, items per second) of the period the next one is judged by.
         self._reference: tuple[float, float] | None = None
         self._retry_at = math.inf
+        self._settling = 0  # items still to finish from before the ceiling moved
         self._start_period(clock())
 
     def _start_period(self, now: float) -> None:
@@ -99,21 +102,30 @@ class ConcurrencyLimit:
         the pacer's estimate (without one, grow by one: a doubling per round trip)
         under the ceiling, and judge the ceiling when a period is complete."""
         now = self._clock()
-        self._period_items += 1
-        self._period_in_flight += in_flight
-        self._period_at_limit += in_flight >= self.current
-        elapsed = now - self._period_start
-        if (
-            self._period_items >= max(PERIOD_MIN_ITEMS, 2 * self.current)
-            and elapsed >= PERIOD_MIN_SECONDS
-        ):
-            # Only a period spent mostly at the limit says what more would bring (not
-            # one where the parents' listing kept the pool short of items).
-            if 2 * self._period_at_limit >= self._period_items:
-                self._judge(
-                    self._period_in_flight / self._period_items, self._period_items / elapsed
-                )
-            self._start_period(now)
+        if self._settling:
+            self._settling -= 1
+            if not self._settling:
+                self._start_period(now)
+        else:
+            self._period_items += 1
+            self._period_in_flight += in_flight
+            self._period_at_limit += in_flight >= self.current
+            elapsed = now - self._period_start
+            if (
+                self._period_items >= max(PERIOD_MIN_ITEMS, self.current)
+                and elapsed >= PERIOD_MIN_SECONDS
+            ):
+                ceiling = self.ceiling
+                # Only a period spent mostly at the limit says what more would bring
+                # (not one where the parents' listing kept the pool short of items).
+                if 2 * self._period_at_limit >= self._period_items:
+                    self._judge(
+                        self._period_in_flight / self._period_items,
+                        self._period_items / elapsed,
+                    )
+                self._start_period(now)
+                if self.ceiling != ceiling:
+                    self._settling = in_flight
         if now >= self._retry_at:
             # Measure the present level afresh, then climb from it.
             self._retry_at = math.inf
