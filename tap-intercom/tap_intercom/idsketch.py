@@ -26,6 +26,9 @@ HASHES = 3
 KEY_BYTES = 24
 _CELL = struct.Struct(f"<i{KEY_BYTES}sQ")
 _TWO_WORDS = struct.Struct("<QQ")
+# An empty 16-byte blake2b: a copy of it hashes an id in half the time of a new one
+# (the constructor parses its keyword arguments on every call).
+_EMPTY_HASH = hashlib.blake2b(digest_size=16)
 #: Cells per id that the sketch must be able to name (peeling needs about 1.23; small
 #: tables need more).
 CELLS_PER_ID = 2.0
@@ -47,7 +50,9 @@ def digest(ident: str) -> Digest:
     key = ident.encode()
     if len(key) > KEY_BYTES or key.endswith(b"\0"):
         raise ValueError(f"id {ident!r} cannot be carried by the id sketch")
-    check, seed = _TWO_WORDS.unpack(hashlib.blake2b(key, digest_size=16).digest())
+    hasher = _EMPTY_HASH.copy()
+    hasher.update(key)
+    check, seed = _TWO_WORDS.unpack(hasher.digest())
     return int.from_bytes(key, "little"), check, seed
 
 
