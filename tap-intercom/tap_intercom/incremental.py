@@ -247,6 +247,7 @@ class ChildStream(IncrementalStream):
             self.max_workers,
             self.pacer.sustainable_in_flight,
             self.logger,
+            lambda: self.pacer.waits,
         )
 
     def _children_with_parent_id(self, parent: dict[str, Any]) -> list[dict[str, Any]]:

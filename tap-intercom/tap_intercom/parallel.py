@@ -80,10 +80,12 @@ class ConcurrencyLimit:
         in_flight_target: Callable[[], int | None],
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
+        budget_waits: Callable[[], int] = lambda: 0,
     ) -> None:
         self.upper = upper
         self._logger = logger
         self._target = in_flight_target
+        self._budget_waits = budget_waits
         self._clock = clock
         self.ceiling = min(FREE_IN_FLIGHT, upper)
         self.current = min(INITIAL_IN_FLIGHT, upper)
@@ -95,6 +97,7 @@ class ConcurrencyLimit:
 
     def _start_period(self, now: float) -> None:
         self._period_start = now
+        self._period_budget_waits = self._budget_waits()
         self._period_items = self._period_in_flight = self._period_at_limit = 0
 
     def item_finished(self, in_flight: int) -> None:
@@ -116,9 +119,14 @@ class ConcurrencyLimit:
                 and elapsed >= PERIOD_MIN_SECONDS
             ):
                 ceiling = self.ceiling
-                # Only a period spent mostly at the limit says what more would bring
-                # (not one where the parents' listing kept the pool short of items).
-                if 2 * self._period_at_limit >= self._period_items:
+                # Only a period spent mostly at the limit says what more would bring:
+                # not one where the parents' listing kept the pool short of items, nor
+                # one where the rate budget held requests back (its throughput is the
+                # budget's, whatever the concurrency).
+                if (
+                    2 * self._period_at_limit >= self._period_items
+                    and self._budget_waits() == self._period_budget_waits
+                ):
                     self._judge(
                         self._period_in_flight / self._period_items,
                         self._period_items / elapsed,
@@ -165,12 +173,16 @@ def ordered_parallel_map(
     max_workers: int,
     in_flight_target: Callable[[], int | None] = lambda: None,
     logger: logging.Logger | None = None,
+    budget_waits: Callable[[], int] = lambda: 0,
 ) -> Iterator[tuple[list[Result], Checkpoint | None]]:
     """For every item, `(fetch(item), None)` in input order; after each batch that has
-    a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order. At the end,
-    `logger` (if any) is told when more in flight stopped paying, and at the end the
-    most items that were in flight."""
-    limit = ConcurrencyLimit(max_workers, in_flight_target, logger=logger)
+    a checkpoint, `([], checkpoint)`. A failed fetch raises here, in order.
+    `budget_waits` counts the requests the rate budget has held back so far (the
+    pacer's `waits`). `logger` (if any) is told when more in flight stopped paying,
+    and at the end the most items that were in flight."""
+    limit = ConcurrencyLimit(
+        max_workers, in_flight_target, logger=logger, budget_waits=budget_waits
+    )
     # Threads start only when an item finds none idle: a high `max_workers` costs
     # nothing where the budget needs few.
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="intercom")

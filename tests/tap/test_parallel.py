@@ -137,18 +137,21 @@ def _serve(
     target: int | Callable[[float], int],
     seconds: float,
     throughput: Callable[[float, int], float],
+    held_back: Callable[[float], bool] = lambda _: False,
 ) -> list[tuple[float, int]]:
     """Run a limit against a server that, at time t with n in flight, finishes
     `throughput(t, n)` items a second (the pool always at its limit), with the pacer's
-    estimate `target` (or `target(t)`). Returns the limit after every finished item,
-    with its time."""
+    estimate `target` (or `target(t)`), and the budget holding requests back when
+    `held_back(t)`. Returns the limit after every finished item, with its time."""
     clock = _Clock()
     estimate = target if callable(target) else lambda _: target
-    limit = ConcurrencyLimit(upper, lambda: estimate(clock.now), clock)
+    waits = 0
+    limit = ConcurrencyLimit(upper, lambda: estimate(clock.now), clock, budget_waits=lambda: waits)
     seen = []
     while clock.now < seconds:
         running = limit.current
         clock.now += 1 / throughput(clock.now, running)
+        waits += held_back(clock.now)
         limit.item_finished(running)
         seen.append((clock.now, limit.current))
     return seen
@@ -195,6 +198,19 @@ def test_concurrency_follows_a_longer_latency_on_the_budget():
     steady = [(t, current) for t, current in seen if t % 10 < 8]
     assert all(current == 51 for t, current in steady if 20 < t < 60)
     assert all(current == 101 for t, current in steady if t > 150)
+
+
+def test_periods_the_budget_held_back_say_nothing_about_queueing():
+    # 300 ms per request; from 1 s to 4 s into every 10-s window the budget is spent
+    # and the pacer lets only a trickle through, whatever the number in flight (here
+    # while the ceiling is still climbing).
+    def held_back(now: float) -> bool:
+        return 1 <= now % 10 < 4
+
+    seen = _serve(
+        200, 101, 300, lambda now, running: 20 if held_back(now) else running / 0.3, held_back
+    )
+    assert all(current == 101 for t, current in seen if t > 5 and not held_back(t))
 
 
 def test_a_saturated_server_does_not_draw_the_upper_bound_of_threads():

@@ -163,6 +163,7 @@ class ContactsStream(_Reconciling, SortedSearchStream):
             [(difference.removed, None)],
             self.max_workers,
             self.pacer.sustainable_in_flight,
+            budget_waits=lambda: self.pacer.waits,
         )
         for results, _ in verdicts:
             for ident, gone_at in results:
