@@ -64,14 +64,14 @@ RETRY_SECONDS = 30.0
 class ConcurrencyLimit:
     """How many items may be in flight: the pacer's estimate, within `[1, ceiling]`.
 
-    The ceiling is what throughput has justified. It starts at FREE_IN_FLIGHT and is
-    judged in periods in which the pool ran at its limit, each against the period
-    before it: a climb to CLIMB times the previous level is kept (and the next one
-    allowed) if the items finished per second followed; if not, the ceiling goes back
-    to the previous level and the climb is retried, from a fresh measurement, after
-    RETRY_SECONDS. Always judging against a fresh period keeps a change of latency
-    (which moves the pacer's estimate with no change in throughput) from being taken
-    for queueing for good.
+    The ceiling is what throughput has justified. It starts at FREE_IN_FLIGHT; when a
+    period runs at the ceiling, the ceiling climbs by CLIMB, an experiment judged by
+    the first period that runs at the new level against the one just before the
+    climb: kept (and the next climb allowed) if the items finished per second
+    followed; if not, the ceiling goes back and the climb is retried, from a fresh
+    measurement, after RETRY_SECONDS. Only climbs are judged: the pacer's estimate
+    also moves the number in flight (down as a window's budget runs out, up as a new
+    one starts, up as the latency grows), and those moves say nothing about queueing.
     """
 
     def __init__(
@@ -89,8 +89,8 @@ class ConcurrencyLimit:
         self._clock = clock
         self.ceiling = min(FREE_IN_FLIGHT, upper)
         self.current = min(INITIAL_IN_FLIGHT, upper)
-        # (mean in flight, items per second) of the period the next one is judged by.
-        self._reference: tuple[float, float] | None = None
+        # (mean in flight, items per second) of the period before a climb being judged.
+        self._climbed_from: tuple[float, float] | None = None
         self._retry_at = math.inf
         self._settling = 0  # items still to finish from before the ceiling moved
         self._start_period(clock())
@@ -98,6 +98,7 @@ class ConcurrencyLimit:
     def _start_period(self, now: float) -> None:
         self._period_start = now
         self._period_budget_waits = self._budget_waits()
+        self._period_below_ceiling = False
         self._period_items = self._period_in_flight = self._period_at_limit = 0
 
     def item_finished(self, in_flight: int) -> None:
@@ -119,12 +120,14 @@ class ConcurrencyLimit:
                 and elapsed >= PERIOD_MIN_SECONDS
             ):
                 ceiling = self.ceiling
-                # Only a period spent mostly at the limit says what more would bring:
-                # not one where the parents' listing kept the pool short of items, nor
-                # one where the rate budget held requests back (its throughput is the
-                # budget's, whatever the concurrency).
+                # Only a period spent at the ceiling says what a climb brought: not one
+                # where the parents' listing kept the pool short of items, where the
+                # pacer's estimate held it lower, or where the rate budget held
+                # requests back (its throughput is the budget's, whatever the number
+                # in flight).
                 if (
                     2 * self._period_at_limit >= self._period_items
+                    and not self._period_below_ceiling
                     and self._budget_waits() == self._period_budget_waits
                 ):
                     self._judge(
@@ -135,28 +138,26 @@ class ConcurrencyLimit:
                 if self.ceiling != ceiling:
                     self._settling = in_flight
         if now >= self._retry_at:
-            # Measure the present level afresh, then climb from it.
-            self._retry_at = math.inf
-            self._reference = None
+            self._retry_at = math.inf  # the next period at the ceiling climbs again
         target = self._target()
         wanted = self.current + 1 if target is None else target
         self.current = max(1, min(self.ceiling, wanted))
+        self._period_below_ceiling |= self.current < self.ceiling
 
     def _judge(self, in_flight: float, throughput: float) -> None:
-        previous, self._reference = self._reference, (in_flight, throughput)
-        if previous is not None and in_flight >= previous[0] * CLIMB * 0.95:
-            growth = in_flight / previous[0] - 1
-            if throughput - previous[1] < PAYBACK * growth * previous[1]:
-                # The extra requests only queued: back to the level that paid.
-                self._reference = previous
-                self.ceiling = max(1, min(self.upper, math.ceil(previous[0])))
+        before, self._climbed_from = self._climbed_from, None
+        if before is not None and in_flight >= before[0] * CLIMB * 0.95:
+            growth = in_flight / before[0] - 1
+            if throughput - before[1] < PAYBACK * growth * before[1]:
+                # The extra requests only queued: back to the level before the climb.
+                self.ceiling = max(1, min(self.upper, math.ceil(before[0])))
                 self._retry_at = self._clock() + RETRY_SECONDS
                 if self._logger is not None:
                     self._logger.info(
                         "%.0f requests in flight gave %.0f items/s, %.0f gave %.0f: "
                         "at most %d in flight for %.0f s",
-                        previous[0],
-                        previous[1],
+                        before[0],
+                        before[1],
                         in_flight,
                         throughput,
                         self.ceiling,
@@ -164,6 +165,7 @@ class ConcurrencyLimit:
                     )
                 return
         if self.current >= self.ceiling and self._retry_at == math.inf:
+            self._climbed_from = (in_flight, throughput)
             self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
 
 

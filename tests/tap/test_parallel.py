@@ -3,6 +3,7 @@ concurrency that climbs only while it pays."""
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import threading
@@ -157,6 +158,34 @@ def _serve(
     return seen
 
 
+def _serve_one_by_one(
+    upper: int, target: Callable[[float], int], latency: float, seconds: float
+) -> list[tuple[float, int, int]]:
+    """Run a limit against requests that each take `latency`, refilling the pool to
+    its limit after every answer (the lag between a change of the limit and its
+    throughput included). Returns (time, limit, ceiling) after every answer."""
+    clock = _Clock()
+    limit = ConcurrencyLimit(upper, lambda: target(clock.now), clock)
+    answers: list[float] = []
+    seen = []
+    while clock.now < seconds:
+        while len(answers) < limit.current:
+            heapq.heappush(answers, clock.now + latency)
+        running = len(answers)
+        clock.now = heapq.heappop(answers)
+        limit.item_finished(running)
+        seen.append((clock.now, limit.current, limit.ceiling))
+    return seen
+
+
+def test_the_pacer_moving_the_number_in_flight_is_not_taken_for_queueing():
+    # 1 s per request; the budget's estimate asks for 170 in flight, and for 60 in the
+    # last 2 s of each 10-s window (its budget running out). Throughput follows the
+    # number in flight one round trip late, both ways: no reason to cap anything.
+    seen = _serve_one_by_one(200, lambda now: 170 if now % 10 < 8 else 60, 1.0, 120)
+    assert all(ceiling >= 170 for t, _, ceiling in seen if t > 20)
+
+
 def test_concurrency_climbs_to_the_budget_where_the_latency_sets_the_pace():
     # 1 s per request, whatever the number in flight; the budget's pace needs 167.
     seen = _serve(200, 167, 40, lambda _, running: running / 1.0)
@@ -192,9 +221,18 @@ def test_concurrency_follows_a_longer_latency_on_the_budget():
         return 0.3 if now < 60 else 0.6
 
     def estimate(now: float) -> int:
-        return math.ceil(166 * latency(now) * (2 if now % 10 > 8 else 1)) + 1
+        return math.ceil(166 * latency(now) * (2 if catching_up(now) else 1)) + 1
 
-    seen = _serve(200, estimate, 300, lambda now, running: min(running / latency(now), 166))
+    def catching_up(now: float) -> bool:  # the budget holds back what goes beyond it
+        return now % 10 > 8
+
+    seen = _serve(
+        200,
+        estimate,
+        300,
+        lambda now, running: min(running / latency(now), 166),
+        catching_up,
+    )
     steady = [(t, current) for t, current in seen if t % 10 < 8]
     assert all(current == 51 for t, current in steady if 20 < t < 60)
     assert all(current == 101 for t, current in steady if t > 150)
