@@ -23,7 +23,7 @@ import sqlite3
 import struct
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -93,6 +93,21 @@ class Spool(Generic[Item]):
         self._file.close()
 
 
+def _fill(spool: Spool[Item], source: Iterable[Item], admit: Callable[[], bool]) -> None:
+    """Append `source`'s items to `spool` while `admit()` (asked before each item) lets
+    them in, then close it; an error of the source is closed into the spool, for its
+    reader to raise after the items before it. Runs in a thread of its own."""
+    try:
+        for item in source:
+            if not admit():
+                break
+            spool.append(item)
+    except BaseException as error:  # handed to the consumer, raised there
+        spool.close(error)
+    else:
+        spool.close()
+
+
 class ReadAhead(Generic[Item]):
     """The items of `source`, produced by a thread of its own into a `Spool`: at most
     `max_ahead` items ahead of the consumer, or as far as the source goes (None).
@@ -117,23 +132,20 @@ class ReadAhead(Generic[Item]):
         room = threading.Condition()
         stopped = False
 
-        def produce() -> None:
-            try:
-                for item in self._source:
-                    with room:
-                        while max_ahead is not None and len(spool) - self._taken >= max_ahead:
-                            if stopped:
-                                return
-                            room.wait()
-                        if stopped:
-                            return
-                    spool.append(item)
-            except BaseException as error:  # handed to the consumer, raised there
-                spool.close(error)
-            else:
-                spool.close()
+        def room_for_one() -> bool:
+            with room:
+                while (
+                    not stopped and max_ahead is not None and len(spool) - self._taken >= max_ahead
+                ):
+                    room.wait()
+                return not stopped
 
-        producer = threading.Thread(target=produce, name="tap-intercom-read-ahead", daemon=True)
+        producer = threading.Thread(
+            target=_fill,
+            args=(spool, self._source, room_for_one),
+            name="tap-intercom-read-ahead",
+            daemon=True,
+        )
         producer.start()
         try:
             for item in spool:
@@ -171,17 +183,6 @@ def read_in_turn(sources: Iterable[Iterable[Item]], at_once: int) -> Iterator[It
     )
     stopped = threading.Event()
 
-    def read(source: Iterable[Item], spool: Spool[Item]) -> None:
-        try:
-            for item in source:
-                if stopped.is_set():
-                    break
-                spool.append(item)
-        except BaseException as error:  # handed to the consumer, raised in turn
-            spool.close(error)
-        else:
-            spool.close()
-
     def take() -> None:
         try:
             taken = iter(sources)
@@ -194,7 +195,10 @@ def read_in_turn(sources: Iterable[Iterable[Item]], at_once: int) -> Iterator[It
                     break
                 spool: Spool[Item] = Spool()
                 reader = threading.Thread(
-                    target=read, args=(source, spool), name="tap-intercom-in-turn", daemon=True
+                    target=_fill,
+                    args=(spool, source, lambda: not stopped.is_set()),
+                    name="tap-intercom-in-turn",
+                    daemon=True,
                 )
                 reader.start()
                 due.put((spool, reader))
