@@ -47,7 +47,11 @@ FREE_IN_FLIGHT = 32
 # Above that, the ceiling climbs by this factor per period that shows the last climb
 # paid: throughput grew by at least PAYBACK of the concurrency's relative growth (a
 # latency-bound server gives all of it, a saturated one none; the margin absorbs the
-# noise of a shared machine).
+# noise of a shared machine). Until a climb first fails to pay it doubles instead (a
+# slow start): at 1 s a request, a budget of 100 a second is then two climbs away
+# from FREE_IN_FLIGHT instead of three, and each climb is a round trip or two at
+# part speed.
+SLOW_START_CLIMB = 2.0
 CLIMB = 1.5
 PAYBACK = 0.5
 # A measuring period: a round trip's worth of items at the limit, at least
@@ -57,7 +61,10 @@ PAYBACK = 0.5
 PERIOD_MIN_ITEMS = 16
 PERIOD_MIN_SECONDS = 0.25
 # After a climb that did not pay, try again this much later: the server may have
-# become faster, the latency longer, or the budget larger.
+# become faster, the latency longer, or the budget larger; or the climb was judged on
+# noise, which the first retry, soon, puts right. Each failure in a row doubles the
+# wait, up to RETRY_SECONDS, so a saturated server is probed rarely.
+FIRST_RETRY_SECONDS = 5.0
 RETRY_SECONDS = 30.0
 
 
@@ -65,11 +72,13 @@ class ConcurrencyLimit:
     """How many items may be in flight: the pacer's estimate, within `[1, ceiling]`.
 
     The ceiling is what throughput has justified. It starts at FREE_IN_FLIGHT; when a
-    period runs at the ceiling, the ceiling climbs by CLIMB, an experiment judged by
-    the first period that runs at the new level against the one just before the
-    climb: kept (and the next climb allowed) if the items finished per second
-    followed; if not, the ceiling goes back and the climb is retried, from a fresh
-    measurement, after RETRY_SECONDS. Only climbs are judged: the pacer's estimate
+    period runs at the ceiling, the ceiling climbs (by SLOW_START_CLIMB until a climb
+    first fails, then by CLIMB), an experiment judged by the first period that runs at
+    the new level against the one just before the climb: kept (and the next climb
+    allowed) if the items finished per second followed; if not, the ceiling goes back
+    and the climb is retried, from a fresh measurement, after FIRST_RETRY_SECONDS,
+    twice as long after each further failure in a row (up to RETRY_SECONDS), and
+    FIRST_RETRY_SECONDS again once a climb has paid. Only climbs are judged: the pacer's estimate
     also moves the number in flight (down as a window's budget runs out, up as a new
     one starts, up as the latency grows), and those moves say nothing about queueing.
     """
@@ -91,7 +100,9 @@ class ConcurrencyLimit:
         self.current = min(INITIAL_IN_FLIGHT, upper)
         # (mean in flight, items per second) of the period before a climb being judged.
         self._climbed_from: tuple[float, float] | None = None
+        self._climb = SLOW_START_CLIMB
         self._retry_at = math.inf
+        self._retry_wait = FIRST_RETRY_SECONDS
         self._settling = 0  # items still to finish from before the ceiling moved
         self._start_period(clock())
 
@@ -146,12 +157,13 @@ class ConcurrencyLimit:
 
     def _judge(self, in_flight: float, throughput: float) -> None:
         before, self._climbed_from = self._climbed_from, None
-        if before is not None and in_flight >= before[0] * CLIMB * 0.95:
+        if before is not None and in_flight >= before[0] * self._climb * 0.95:
             growth = in_flight / before[0] - 1
             if throughput - before[1] < PAYBACK * growth * before[1]:
                 # The extra requests only queued: back to the level before the climb.
                 self.ceiling = max(1, min(self.upper, math.ceil(before[0])))
-                self._retry_at = self._clock() + RETRY_SECONDS
+                self._climb = CLIMB
+                self._retry_at = self._clock() + self._retry_wait
                 if self._logger is not None:
                     self._logger.info(
                         "%.0f requests in flight gave %.0f items/s, %.0f gave %.0f: "
@@ -161,12 +173,14 @@ class ConcurrencyLimit:
                         in_flight,
                         throughput,
                         self.ceiling,
-                        RETRY_SECONDS,
+                        self._retry_wait,
                     )
+                self._retry_wait = min(2 * self._retry_wait, RETRY_SECONDS)
                 return
+            self._retry_wait = FIRST_RETRY_SECONDS
         if self.current >= self.ceiling and self._retry_at == math.inf:
             self._climbed_from = (in_flight, throughput)
-            self.ceiling = min(self.upper, math.ceil(self.ceiling * CLIMB))
+            self.ceiling = min(self.upper, math.ceil(self.ceiling * self._climb))
 
 
 def ordered_parallel_map(
