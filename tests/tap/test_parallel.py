@@ -4,6 +4,7 @@ concurrency that climbs only while it pays."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 import threading
@@ -197,9 +198,51 @@ def test_concurrency_stops_climbing_where_the_server_is_the_bottleneck():
     # The server finishes 1,000 items a second, from 10 in flight up: more only queue.
     # The pacer's estimate (rate times the queueing latency) would ask for the bound.
     seen = _serve(200, 200, 300, lambda _, running: 100 * min(running, 10))
-    # A climb that does not pay is undone within a period, and retried every 30 s.
-    assert max(current for _, current in seen) <= 72
-    assert all(current <= 48 for t, current in seen if t % 30 > 5)
+    # A climb that does not pay is undone within a period, and retried ever more
+    # rarely (below): the pool spends nearly all its time at the free level.
+    assert max(current for _, current in seen) <= 64
+    assert sum(current > 32 for t, current in seen if t > 5) < 0.02 * len(seen)
+
+
+def _climbs(seen: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    """(time, new level) wherever the level changed in a series of (time, level)."""
+    changes: list[tuple[float, int]] = []
+    for t, level in seen:
+        if not changes or changes[-1][1] != level:
+            changes.append((t, level))
+    return changes
+
+
+def test_the_ceiling_doubles_until_a_climb_does_not_pay():
+    # 1 s per request and the budget's 101 in flight: two climbs from 32, not three.
+    seen = _serve_one_by_one(200, lambda _: 101, 1.0, 30)
+    assert [ceiling for _, ceiling in _climbs([(t, c) for t, _, c in seen])] == [32, 64, 128]
+    assert all(current == 101 for t, current, _ in seen if t > 4.5)
+    # On a saturated server, the first climb (to 64) does not pay: from then on 1.5x.
+    seen_saturated = _serve(200, 200, 60, lambda _, running: 100 * min(running, 10))
+    assert [level for _, level in _climbs(seen_saturated)][:6] == [32, 64, 32, 48, 32, 48]
+
+
+def test_a_failed_climb_is_retried_soon_then_ever_more_rarely():
+    # Saturated from 10 in flight: every climb fails. The first retry comes 5 s after
+    # the failure (a climb judged on noise is soon put right), each next one twice as
+    # long after, up to 30 s.
+    seen = _serve(200, 200, 130, lambda _, running: 100 * min(running, 10))
+    retries = [t for t, level in _climbs(seen) if level > 32][1:]  # after the first (64)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(retries)]
+    assert retries[0] < 7
+    assert [round(gap / 5) * 5 for gap in gaps] == [10, 20, 30, 30, 30]
+
+
+def test_a_climb_that_pays_makes_the_next_retry_soon_again():
+    # Saturated for a minute (the retries are 30 s apart by then), then 1 s a request
+    # up to 80 in flight: the climbs to 48 and 72 pay, the one to 108 does not and is
+    # retried 5 s later, not 30.
+    def server(now: float, running: int) -> float:
+        return 100 * min(running, 10) if now < 60 else min(running, 80) / 1.0
+
+    climbs = [t for t, level in _climbs(_serve(200, 200, 100, server)) if level == 108]
+    assert 5 < climbs[1] - climbs[0] < 8
 
 
 def test_concurrency_climbs_again_once_the_server_is_no_longer_the_bottleneck():
