@@ -36,8 +36,12 @@ LATENCY_WEIGHT = 0.1
 # rate (limit / window): a window that was barely used must not ask for a huge pool.
 MAX_CATCH_UP = 2.0
 # Below this many seconds left in a window, the rate is computed over this horizon
-# instead: what remains of the window is too short to measure a rate on.
-MIN_HORIZON_SECONDS = 1.0
+# instead: what remains of the window is too short to measure a rate on. Short: over
+# a longer horizon the rate, and with it the number in flight, falls ahead of the
+# window's end by up to a round trip (a 1-s horizon left half of the last second's
+# budget unspent, 5% of it at 1 s a request); what it still holds back, a quarter
+# second's taper, is a hedge against the server's window turning before ours.
+MIN_HORIZON_SECONDS = 0.25
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
+import pytest
+from tap_intercom import ratelimit
 from tap_intercom.ratelimit import RateLimitPacer
 
 
@@ -111,3 +114,22 @@ def test_sustainable_in_flight_is_the_remaining_budget_rate_times_the_latency():
     slow.acquire()
     slow.update(_headers(limit=1_000, remaining=1_000, reset_in=10), round_trip=2.0)
     assert slow.sustainable_in_flight() >= 180
+
+
+def test_the_last_round_trip_of_a_window_keeps_the_rate(monkeypatch: pytest.MonkeyPatch):
+    # Half a second before the reset, 52 left (the margin of 2 aside, 50), 1 s a round
+    # trip: still 100 a second, so about 100 in flight, as all window long (not the 50
+    # a 1-s horizon gave, which left the last second half spent).
+    clock = SimpleNamespace(time=lambda: 1_000_000.5, monotonic=lambda: 500.5)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    pacer = RateLimitPacer()
+    pacer.acquire()
+    headers = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "52"}
+    pacer.update({**headers, "X-RateLimit-Reset": "1000001"}, round_trip=1.0)
+    assert pacer.sustainable_in_flight() == 101
+    # A tenth of a second before the reset, 12 left: the rate is taken over a quarter
+    # second (10 / 0.25 s), not over what is left.
+    clock.time, clock.monotonic = (lambda: 1_000_000.9), (lambda: 500.9)
+    pacer.acquire()
+    pacer.update({**headers, "X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "1000001"}, 1.0)
+    assert pacer.sustainable_in_flight() == 41
