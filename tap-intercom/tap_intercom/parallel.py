@@ -78,9 +78,10 @@ class ConcurrencyLimit:
     allowed) if the items finished per second followed; if not, the ceiling goes back
     and the climb is retried, from a fresh measurement, after FIRST_RETRY_SECONDS,
     twice as long after each further failure in a row (up to RETRY_SECONDS), and
-    FIRST_RETRY_SECONDS again once a climb has paid. Only climbs are judged: the pacer's estimate
-    also moves the number in flight (down as a window's budget runs out, up as a new
-    one starts, up as the latency grows), and those moves say nothing about queueing.
+    FIRST_RETRY_SECONDS again once a climb has paid. Only climbs are judged: the
+    pacer's estimate also moves the number in flight (down as a window's budget runs
+    out, up as a new one starts, up as the latency grows), and those moves say nothing
+    about queueing.
     """
 
     def __init__(
@@ -177,7 +178,7 @@ class ConcurrencyLimit:
                     )
                 self._retry_wait = min(2 * self._retry_wait, RETRY_SECONDS)
                 return
-            self._retry_wait = FIRST_RETRY_SECONDS
+            self._retry_wait = FIRST_RETRY_SECONDS  # it paid: failures in a row start over
         if self.current >= self.ceiling and self._retry_at == math.inf:
             self._climbed_from = (in_flight, throughput)
             self.ceiling = min(self.upper, math.ceil(self.ceiling * self._climb))
