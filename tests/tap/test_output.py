@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -106,3 +108,23 @@ def test_the_tap_writes_the_records_after_its_last_state_also_when_a_stream_fail
     with pytest.raises(RuntimeError, match="a stream failed"):
         tap.sync_all()
     assert capsysbinary.readouterr().out == _sdk_lines(record)
+
+
+def test_records_still_waiting_are_written_when_the_process_exits():
+    # What a dry run (`--test`) or a failure outside `sync_all` leaves in the block.
+    program = (
+        "from datetime import UTC, datetime\n"
+        "from singer_sdk.singerlib import RecordMessage\n"
+        "from tap_intercom.output import BlockRecordWriter\n"
+        "BlockRecordWriter().write_message(RecordMessage(stream='contacts', "
+        "record={'id': '1'}, time_extracted=datetime(2026, 12, 2, tzinfo=UTC)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, check=True, timeout=60
+    )
+    expected = _sdk_lines(
+        RecordMessage(
+            stream="contacts", record={"id": "1"}, time_extracted=datetime(2026, 12, 2, tzinfo=UTC)
+        )
+    )
+    assert result.stdout == expected
