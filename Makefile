@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 MELTANO_VENV := .venv-meltano
+DBT_VENV := .venv-dbt
 
 .PHONY: test lint format docs demo bench install clean
 
@@ -18,7 +19,13 @@ $(MELTANO_VENV)/.installed: requirements-meltano.txt
 	$(MELTANO_VENV)/bin/python -m pip install -q -r requirements-meltano.txt
 	touch $@
 
-install: $(VENV)/.installed $(MELTANO_VENV)/.installed
+$(DBT_VENV)/.installed: requirements-dbt.txt
+	test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DBT_VENV)/bin/python -m pip install -q -r requirements-dbt.txt
+	touch $@
+
+install: $(VENV)/.installed $(MELTANO_VENV)/.installed $(DBT_VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -44,4 +51,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo
+	rm -rf $(VENV) $(MELTANO_VENV) $(DBT_VENV) .meltano .demo

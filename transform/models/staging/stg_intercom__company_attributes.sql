@@ -1,0 +1,1 @@
+{{ stg_data_attributes('COMPANY_ATTRIBUTES') }}

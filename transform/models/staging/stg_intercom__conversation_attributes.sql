@@ -1,0 +1,1 @@
+{{ stg_data_attributes('CONVERSATION_ATTRIBUTES') }}
