@@ -1,8 +1,8 @@
 """Run the Meltano project against the sandbox and the local Snowflake, and look at the result.
 
-Shared by the end-to-end tests and `make demo` (scripts/demo.py): the environment a
-run gets, following a `meltano run` as it goes (records read per stream, rows loaded
-per table), and reading the warehouse tables back.
+Shared by the end-to-end tests, `make demo` (scripts/demo.py) and the benchmarks: the
+environment a run gets, following a `meltano run` as it goes (records read per stream, rows
+loaded per table), running the dbt project standalone, and reading the warehouse back.
 """
 
 from __future__ import annotations
@@ -27,8 +27,12 @@ from testbed.servers import admin_connection, prepare_database, stop_process
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 PLUGINS_BIN = ROOT / ".venv" / "bin"
+DBT = ROOT / ".venv-dbt" / "bin" / "dbt"
+TRANSFORM = ROOT / "transform"
 TAP = "tap-intercom"
 TARGET = "target-snowflake"
+# Meltano's dbt utility (meltano.yml), as a task of `meltano run`.
+DBT_BUILD = "dbt-snowflake:build"
 # Meltano's state ID for `meltano --environment=demo run tap-intercom target-snowflake`.
 DEMO_STATE_ID = f"demo:{TAP}-to-{TARGET}"
 # Settings a user's shell or .env may carry for prod; a local run must not inherit them:
@@ -64,10 +68,11 @@ class LocalEndpoints:
         )
 
     def prepare_database(self) -> None:
-        """As the administrator: create the database and schema the run loads into and
-        grant the loader role what a load needs (docs/snowflake-privileges.md)."""
+        """As the administrator: create the database and schema the run loads into, grant
+        the loader role what a load needs (docs/snowflake-privileges.md), and let it create
+        the schemas the dbt models go to (docs/analytics.md)."""
         with contextlib.closing(admin_connection(self.snowflake)) as admin:
-            prepare_database(admin, self.database, self.schema)
+            prepare_database(admin, self.database, self.schema, create_schemas=True)
 
     def meltano_env(self, sys_dir: Path | None = None) -> dict[str, str]:
         """Environment for `meltano --environment=demo ...` against these endpoints.
@@ -94,6 +99,19 @@ class LocalEndpoints:
         }
         if sys_dir is not None:
             env["MELTANO_SYS_DIR_ROOT"] = str(own_meltano_dir(sys_dir))
+        return env
+
+    def dbt_env(self, work_dir: Path) -> dict[str, str]:
+        """Environment for the dbt project run standalone (`run_dbt`): the target's
+        variables, as a user exports them; dbt's files under `work_dir`, so that runs
+        at the same time do not share them."""
+        env = self.meltano_env()
+        env |= {
+            "TARGET_SNOWFLAKE_ACCOUNT": str(self.snowflake["account"]),
+            "DBT_TARGET_PATH": str(work_dir / "target"),
+            "DBT_LOG_PATH": str(work_dir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
         return env
 
     def tap_config(self) -> dict[str, Any]:
@@ -124,7 +142,7 @@ def own_meltano_dir(path: Path) -> Path:
     catalog and state files to fixed paths under `.meltano/run/`, so two runs sharing
     one directory overwrite and delete each other's. The plugin installs are shared."""
     path.mkdir(parents=True, exist_ok=True)
-    for plugin_type in ("extractors", "loaders"):
+    for plugin_type in ("extractors", "loaders", "utilities"):
         link = path / plugin_type
         if not link.exists():
             link.symlink_to(ROOT / ".meltano" / plugin_type, target_is_directory=True)
@@ -164,11 +182,17 @@ class MeltanoRun:
     `target-snowflake`, with a `Loaded N rows into ...` line per committed batch.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        extra_args: tuple[str, ...] = (),
+        tasks: tuple[str, ...] = (TAP, TARGET),
+    ):
         self.log_path = log_path
         self.result = RunResult(returncode=-1)
         self.process = subprocess.Popen(
-            [str(MELTANO), LOCAL_ONLY, "--log-format=json", "run", *extra_args, TAP, TARGET],
+            [str(MELTANO), LOCAL_ONLY, "--log-format=json", "run", *extra_args, *tasks],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -240,9 +264,10 @@ def run_pipeline(
     log_path: Path,
     extra_args: tuple[str, ...] = (),
     on_progress: ProgressCallback | None = None,
+    tasks: tuple[str, ...] = (TAP, TARGET),
 ) -> RunResult:
     """One complete `meltano run`; raises PipelineError when it fails."""
-    with MeltanoRun(env, log_path, extra_args) as run:
+    with MeltanoRun(env, log_path, extra_args, tasks) as run:
         result = run.follow(on_progress)
     if result.returncode != 0:
         tail = "\n".join(result.errors[-20:])
@@ -296,3 +321,51 @@ def table_counts(endpoints: LocalEndpoints) -> dict[str, TableCount]:
             rows, deleted_rows = counted
             counts[table] = TableCount(rows=rows, deleted=deleted_rows)
     return counts
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What one dbt command did, from its run_results.json: each node's status and the rows
+    its statement reported (inserted, merged, deleted), by node name."""
+
+    statuses: dict[str, str]
+    rows_affected: dict[str, int]
+    elapsed_seconds: float
+    output: str
+
+
+def run_dbt(args: list[str], env: dict[str, str], check: bool = True) -> DbtResult:
+    """`dbt ARGS` on the transform/ project with the profile that reads the target's
+    variables; raises PipelineError when it fails (unless `check` is false)."""
+    result = subprocess.run(
+        [
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(TRANSFORM),
+            "--profiles-dir",
+            str(TRANSFORM / "profiles"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        raise PipelineError(f"dbt {' '.join(args)} exited {result.returncode}:\n{output[-6000:]}")
+    results_path = Path(env.get("DBT_TARGET_PATH", TRANSFORM / "target")) / "run_results.json"
+    statuses: dict[str, str] = {}
+    rows: dict[str, int] = {}
+    elapsed = 0.0
+    if results_path.exists():
+        run_results = json.loads(results_path.read_text())
+        elapsed = float(run_results.get("elapsed_time", 0.0))
+        for node in run_results["results"]:
+            name = node["unique_id"].split(".")[-1]
+            statuses[name] = node["status"]
+            affected = (node.get("adapter_response") or {}).get("rows_affected")
+            if affected is not None:
+                rows[name] = int(affected)
+    return DbtResult(statuses, rows, elapsed, output)
