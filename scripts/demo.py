@@ -1,14 +1,16 @@
 """`make demo`: the whole pipeline on a local demo.
 
 Starts the Intercom sandbox and the local Snowflake (fakesnow) on loopback, runs
-`meltano --environment=demo run tap-intercom target-snowflake` with live progress,
-changes records in the sandbox, runs again incrementally and shows what landed.
+`meltano --environment=demo run tap-intercom target-snowflake dbt-snowflake:build` with live
+progress, changes records in the sandbox, runs again incrementally and shows what landed and
+the support KPIs the analytics models give.
 Every server it starts is stopped at the end, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -18,8 +20,12 @@ from pathlib import Path
 
 from testbed.intercom import SandboxClient
 from testbed.pipeline import (
+    DBT_BUILD,
     DEMO_STATE_ID,
     ROOT,
+    TAP,
+    TARGET,
+    TRANSFORM,
     LocalEndpoints,
     PipelineError,
     RunResult,
@@ -50,6 +56,24 @@ CHANGES = [
     ("tickets", "add", 2),
 ]
 SANDBOX_START_TIMEOUT = 60.0
+TASKS = (TAP, TARGET, DBT_BUILD)
+# Support KPIs per current team, from the end models (docs/analytics.md).
+KPI_QUERY = """
+SELECT COALESCE(teams.team_name, 'unassigned') AS team,
+       COUNT(*) AS conversations,
+       MEDIAN(metrics.time_to_first_response_minutes) AS first_response,
+       MEDIAN(IFF(metrics.conversation_state = 'closed', metrics.time_to_last_close_minutes, NULL))
+           AS time_to_close,
+       AVG(metrics.conversation_rating) AS csat,
+       COUNT(metrics.conversation_rating) AS rated,
+       COUNT_IF(metrics.conversation_state != 'closed') AS open_backlog
+FROM INTERCOM_ANALYTICS.INTERCOM__CONVERSATION_METRICS AS metrics
+LEFT JOIN INTERCOM_STAGING.STG_INTERCOM__TEAMS AS teams
+    ON metrics.source_relation = teams.source_relation
+    AND metrics.team_assignee_id = teams.team_id
+GROUP BY 1
+ORDER BY 1
+"""
 
 
 def say(text: str = "") -> None:
@@ -112,10 +136,10 @@ def pipeline_run(
 ) -> RunResult:
     """One `meltano run` with live progress and a closing line."""
     say(title)
-    say("      $ meltano --environment=demo run tap-intercom target-snowflake")
+    say(f"      $ meltano --environment=demo run {' '.join(TASKS)}")
     sandbox.clear_requests()
     progress = Progress()
-    result = run_pipeline(endpoints.meltano_env(), log, on_progress=progress)
+    result = run_pipeline(endpoints.meltano_env(), log, on_progress=progress, tasks=TASKS)
     requests = len(sandbox.requests())
     elapsed = time.monotonic() - progress.started
     say(
@@ -162,6 +186,57 @@ def print_tables(
     )
 
 
+Kpis = dict[str, tuple[float | None, ...]]
+
+
+def support_kpis(endpoints: LocalEndpoints) -> Kpis:
+    """The KPI table's figures per team."""
+    with contextlib.closing(endpoints.connect()) as conn:
+        cursor = conn.cursor()
+        cursor.execute(KPI_QUERY)
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{float(value):,.1f}".removesuffix(".0")
+
+
+def print_kpis(title: str, kpis: Kpis, before: Kpis | None = None) -> None:
+    """Median first response and time to close (minutes), CSAT (1-5) and the open backlog
+    per team; with `before`, each figure's change since then."""
+    say(title)
+    labels = ("convs", "1st resp min", "to close min", "CSAT", "rated", "open")
+    header = f"      {'team':<12}" + "".join(f" {label:>16}" for label in labels)
+    say(header)
+    say("      " + "-" * (len(header) - 6))
+    for team, figures in kpis.items():
+        cells = []
+        for n, value in enumerate(figures):
+            cell = _figure(value)
+            old = before.get(team, (None,) * len(figures))[n] if before is not None else None
+            if before is not None and old != value and None not in (old, value):
+                cell += f" ({float(value) - float(old):+,.1f})".replace(".0)", ")")
+            cells.append(cell)
+        say(f"      {team:<12}" + "".join(f" {cell:>16}" for cell in cells))
+
+
+def print_incremental_models() -> None:
+    """What dbt's incremental models merged in the last build (its run_results.json)."""
+    results = json.loads((TRANSFORM / "target" / "run_results.json").read_text())
+    merged = {
+        node["unique_id"].split(".")[-1]: (node.get("adapter_response") or {}).get("rows_affected")
+        for node in results["results"]
+        if node["unique_id"].split(".")[-1]
+        in ("intercom__conversation_parts", "intercom__activity_logs", "intercom__webhook_events")
+    }
+    say(
+        "      incremental models, rows merged by the second build: "
+        + ", ".join(
+            f"{model} {rows if rows is not None else '-'}" for model, rows in merged.items()
+        )
+    )
+
+
 def demo() -> None:
     """The demo, from installing the plugins to the final table."""
     started = time.monotonic()
@@ -189,8 +264,15 @@ def demo() -> None:
         env = endpoints.meltano_env()
         meltano(["--environment=demo", "state", "clear", "--force", DEMO_STATE_ID], env)
 
-        pipeline_run("[3/6] First run: everything", endpoints, sandbox, DEMO_DIR / "run-1.log")
+        pipeline_run(
+            "[3/6] First run: everything, then the analytics models",
+            endpoints,
+            sandbox,
+            DEMO_DIR / "run-1.log",
+        )
         before = table_counts(endpoints)
+        kpis_before = support_kpis(endpoints)
+        print_kpis("      Support KPIs per team (INTERCOM_ANALYTICS, after run 1)", kpis_before)
         change_sandbox(sandbox)
         second = pipeline_run(
             "[5/6] Second run: incremental, from the state Meltano saved",
@@ -199,6 +281,12 @@ def demo() -> None:
             DEMO_DIR / "run-2.log",
         )
         print_tables(before, table_counts(endpoints), second)
+        print_kpis(
+            "      Support KPIs per team after run 2 (change since run 1)",
+            support_kpis(endpoints),
+            kpis_before,
+        )
+        print_incremental_models()
     took = time.monotonic() - started
     say(f"Stopped the sandbox and the local Snowflake. The demo took {took:.0f} s.")
     say(f"Meltano kept the state: .venv-meltano/bin/meltano state get {DEMO_STATE_ID}")

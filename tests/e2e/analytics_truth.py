@@ -8,6 +8,7 @@ timestamp read from the warehouse (`read_model`), so rows compare as plain value
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections import defaultdict
@@ -111,7 +112,16 @@ class Event:
 def conversation_events(conversation: Row, parts: list[Row]) -> list[Event]:
     """The source message, then the parts by time and id."""
     author = conversation["source"].get("author") or {}
-    events = [Event("source", author.get("type"), _id(author.get("id")), None, None, conversation["created_at"])]
+    events = [
+        Event(
+            "source",
+            author.get("type"),
+            _id(author.get("id")),
+            None,
+            None,
+            conversation["created_at"],
+        )
+    ]
     for part in sorted(parts, key=lambda p: (p["created_at"], int(p["id"]))):
         part_author = part.get("author") or {}
         assigned = part.get("assigned_to") or {}
@@ -193,7 +203,10 @@ class AnalyticsTruth:
     # ----- conversations ----------------------------------------------------------------
     def _conversation_enhanced(self, c: Row, events: list[Event]) -> Row:
         parts = events[1:]
-        admin_assignee, team_assignee = _id(c.get("admin_assignee_id")), _id(c.get("team_assignee_id"))
+        admin_assignee, team_assignee = (
+            _id(c.get("admin_assignee_id")),
+            _id(c.get("team_assignee_id")),
+        )
         rating = c.get("conversation_rating") or {}
         sla = c.get("sla_applied") or {}
         first_contact = _first(events, lambda e: e.is_contact_reply)
@@ -224,13 +237,17 @@ class AnalyticsTruth:
             "snoozed_until": c.get("snoozed_until"),
             "sla_name": sla.get("sla_name"),
             "sla_status": sla.get("sla_status"),
-            "all_conversation_admins": _joined(e.author_id for e in parts if e.author_type == "admin"),
+            "all_conversation_admins": _joined(
+                e.author_id for e in parts if e.author_type == "admin"
+            ),
             "all_conversation_contacts": _joined(e.author_id for e in parts if e.is_contact_reply),
             "first_admin_close_at": _at(_first(events, lambda e: e.is_admin_close)),
             "last_admin_close_at": _at(_last(events, lambda e: e.is_admin_close)),
             "first_close_at": _at(_first(events, lambda e: e.is_close)),
             "last_close_at": _at(_last(events, lambda e: e.is_close)),
-            "all_contact_company_names": self.contact_company_names.get(_author(first_contact) or ""),
+            "all_contact_company_names": self.contact_company_names.get(
+                _author(first_contact) or ""
+            ),
             "conversation_rating": rating.get("rating"),
             "conversation_remark": rating.get("remark"),
             "first_team_id": first_team,
@@ -265,7 +282,9 @@ class AnalyticsTruth:
             "time_to_first_assignment_minutes": minutes(created, first_assignment),
             "first_admin_response_at": first_response,
             "time_to_first_response_minutes": minutes(created, first_response),
-            "time_to_admin_first_close_minutes": minutes(first_contact_reply, row["first_admin_close_at"]),
+            "time_to_admin_first_close_minutes": minutes(
+                first_contact_reply, row["first_admin_close_at"]
+            ),
             "time_to_first_close_minutes": minutes(first_contact_reply, row["first_close_at"]),
             "first_reopen_at": _at(_first(events, lambda e: e.is_reopen)),
             "last_assignment_at": last_assignment,
@@ -273,7 +292,9 @@ class AnalyticsTruth:
             "last_contact_reply_at": _at(_last(events, lambda e: e.is_contact_reply)),
             "last_admin_response_at": _at(_last(events, lambda e: e.is_admin_response)),
             "last_reopen_at": _at(_last(events, lambda e: e.is_reopen)),
-            "time_to_admin_last_close_minutes": minutes(first_contact_reply, row["last_admin_close_at"]),
+            "time_to_admin_last_close_minutes": minutes(
+                first_contact_reply, row["last_admin_close_at"]
+            ),
             "time_to_last_close_minutes": minutes(first_contact_reply, row["last_close_at"]),
             "time_to_first_assignment_office_hours_minutes": office_minutes("time_to_assignment"),
             "time_to_first_response_office_hours_minutes": office_minutes("time_to_admin_reply"),
@@ -337,7 +358,9 @@ class AnalyticsTruth:
                 "company_name": c.get("name"),
                 "created_at": c.get("created_at"),
                 "updated_at": c.get("updated_at"),
-                "all_company_tags": _joined(t["name"] for t in (c.get("tags") or {}).get("tags", [])),
+                "all_company_tags": _joined(
+                    t["name"] for t in (c.get("tags") or {}).get("tags", [])
+                ),
                 "website": c.get("website"),
                 "industry": c.get("industry"),
                 "monthly_spend": c.get("monthly_spend"),
@@ -403,7 +426,9 @@ class AnalyticsTruth:
             parent = _id(a.get("parent_id"))
             collection = collections.get(parent) if a.get("parent_type") == "collection" else None
             grandparent = collections.get(_id(collection.get("parent_id"))) if collection else None
-            help_center = help_centers.get(_id(collection.get("help_center_id"))) if collection else None
+            help_center = (
+                help_centers.get(_id(collection.get("help_center_id"))) if collection else None
+            )
             author = self.admins.get(_id(a.get("author_id")) or "")
             rows.append(
                 {
@@ -464,9 +489,11 @@ class AnalyticsTruth:
                 key=lambda p: (p["created_at"], int(p["id"])),
             )
             state = changes[0]["previous_ticket_state"] if changes else current
-            stays = [(state, t["created_at"])] + [(p["ticket_state"], p["created_at"]) for p in changes]
+            stays = [(state, t["created_at"])] + [
+                (p["ticket_state"], p["created_at"]) for p in changes
+            ]
             seconds = dict.fromkeys(TICKET_STATES, 0)
-            for (category, entered), (_, left) in zip(stays, stays[1:], strict=False):
+            for (category, entered), (_, left) in itertools.pairwise(stays):
                 seconds[category] = seconds.get(category, 0) + left - entered
             resolved_at = (
                 max(entered for category, entered in stays if category == "resolved")
@@ -550,7 +577,8 @@ class AnalyticsTruth:
                         "conversations_created": len(created.get((team, day), [])),
                         "conversations_closed": len(closed.get((team, day), [])),
                         "median_time_to_first_response_minutes": _median(
-                            m["time_to_first_response_minutes"] for m in created.get((team, day), [])
+                            m["time_to_first_response_minutes"]
+                            for m in created.get((team, day), [])
                         ),
                         "median_time_to_close_minutes": _median(
                             m["time_to_last_close_minutes"] for m in closed.get((team, day), [])
@@ -597,9 +625,7 @@ END_MODELS: dict[str, tuple[tuple[str, ...], Callable[[AnalyticsTruth], list[Row
 }
 
 
-def read_model(
-    conn: snowflake.connector.SnowflakeConnection, schema: str, model: str
-) -> list[Row]:
+def read_model(conn: snowflake.connector.SnowflakeConnection, schema: str, model: str) -> list[Row]:
     """A model's rows, column names lower-cased; timestamps as UNIX seconds (read as epoch
     numbers in SQL: the local Snowflake returns a NULL timestamp as 1970-01-01)."""
     cur = conn.cursor()
@@ -611,7 +637,9 @@ def read_model(
     columns = cur.fetchall()
     assert columns, f"{schema}.{model} does not exist"
     select = ", ".join(
-        f'DATE_PART(EPOCH_SECOND, "{name}") AS "{name}"' if data_type.startswith("TIMESTAMP") else f'"{name}"'
+        f'DATE_PART(EPOCH_SECOND, "{name}") AS "{name}"'
+        if data_type.startswith("TIMESTAMP")
+        else f'"{name}"'
         for name, data_type in columns
     )
     cur.execute(f'SELECT {select} FROM "{schema}"."{model.upper()}"')
@@ -629,9 +657,7 @@ def _same(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
-def model_differences(
-    expected: list[Row], actual: list[Row], keys: tuple[str, ...]
-) -> list[str]:
+def model_differences(expected: list[Row], actual: list[Row], keys: tuple[str, ...]) -> list[str]:
     """Rows missing or extra, and every column (of the expected ones) that differs."""
 
     def key(row: Row) -> tuple[Any, ...]:
