@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -91,3 +92,57 @@ def test_meltano_sees_the_prod_secrets_from_the_environment_and_never_prints_the
     assert token not in result.stdout + result.stderr
     assert "TAP_INTERCOM_ACCESS_TOKEN] current value: (redacted)" in result.stdout
     assert "region [env: TAP_INTERCOM_REGION] current value: 'eu'" in result.stdout
+
+
+def dbt_utility() -> dict[str, Any]:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    return next(p for p in project["plugins"]["utilities"] if p["name"] == "dbt-snowflake")
+
+
+def test_the_dbt_utility_installs_the_pins_of_requirements_dbt():
+    pins = [
+        line.strip()
+        for line in (ROOT / "requirements-dbt.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert dbt_utility()["pip_url"].split() == pins
+
+
+def test_the_dbt_utility_reads_the_targets_connection_settings_and_secrets():
+    """Its namespace is the target's, so it reads TARGET_SNOWFLAKE_*; every connection
+    setting of the target that the profile reads is declared, with the same secrecy."""
+    utility = dbt_utility()
+    assert utility["namespace"] == declared_plugins()["target-snowflake"]["namespace"]
+    target = {s["name"]: s for s in declared_plugins()["target-snowflake"]["settings"]}
+    profile = (ROOT / "transform" / "profiles" / "profiles.yml").read_text()
+    read = set(re.findall(r"env_var\('TARGET_SNOWFLAKE_([A-Z_]+)'", profile))
+    declared = {s["name"]: s for s in utility["settings"]}
+    assert {name.upper() for name in declared} == read
+    for name, setting in declared.items():
+        assert name in target, name
+        assert setting.get("sensitive", False) == target[name].get("sensitive", False), name
+
+
+@pytest.mark.e2e
+def test_the_dbt_utility_gets_prod_credentials_from_the_targets_variables(
+    meltano_project, tmp_path
+):
+    password = "dbt-secret-password-4e1a"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MELTANO_SYS_DIR_ROOT": str(tmp_path),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TARGET_SNOWFLAKE_ACCOUNT": "myorg-myaccount",
+        "TARGET_SNOWFLAKE_PASSWORD": password,
+    }
+    result = subprocess.run(
+        [str(MELTANO), "--environment=prod", "config", "list", "dbt-snowflake"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert password not in result.stdout + result.stderr
+    assert "TARGET_SNOWFLAKE_PASSWORD] current value: (redacted)" in result.stdout
+    assert "TARGET_SNOWFLAKE_ACCOUNT] current value: 'myorg-myaccount'" in result.stdout
