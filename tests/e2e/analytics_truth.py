@@ -157,9 +157,13 @@ def _author(event: Event | None) -> str | None:
 class AnalyticsTruth:
     """Every end model's expected rows for one workspace loaded into `source_relation`."""
 
-    def __init__(self, truth: Truth, source_relation: str) -> None:
+    def __init__(
+        self, truth: Truth, source_relation: str, notifications: Iterable[Row] = ()
+    ) -> None:
         self.truth = truth
         self.source = source_relation
+        # Webhook notifications loaded into the workspace's schema, as delivered.
+        self.notifications = list(notifications)
         self.teams = {t["id"]: t for t in truth["teams"]}
         self.admins = {a["id"]: a for a in truth["admins"]}
         self.tags = {t["id"]: t for t in truth["tags"]}
@@ -593,21 +597,57 @@ class AnalyticsTruth:
         return rows
 
     def conversations_live(self) -> list[Row]:
-        """With no webhook notifications loaded, every conversation is as polled."""
-        return [
-            {
-                "conversation_id": m["conversation_id"],
-                "as_of": m["conversation_last_updated_at"],
-                "freshness_source": "poll",
-                "conversation_state": m["conversation_state"],
-                "admin_assignee_id": m["admin_assignee_id"],
-                "team_assignee_id": m["team_assignee_id"],
-                "last_contact_reply_at": m["last_contact_reply_at"],
-                "last_admin_response_at": m["last_admin_response_at"],
-                "source_relation": self.source,
-            }
-            for m in self.metrics.values()
-        ]
+        """Each conversation as polled, or as the newest webhook notification about it says
+        when that item is newer than the poll."""
+        newest: dict[str, Row] = {}
+        for notification in self.notifications:
+            item = notification["data"]["item"]
+            if item.get("type") == "conversation" and (
+                item["id"] not in newest or item["updated_at"] >= newest[item["id"]]["updated_at"]
+            ):
+                newest[item["id"]] = item
+        rows = []
+        for m in self.metrics.values():
+            item = newest.get(m["conversation_id"])
+            if item is None or item["updated_at"] <= m["conversation_last_updated_at"]:
+                rows.append(
+                    {
+                        "conversation_id": m["conversation_id"],
+                        "as_of": m["conversation_last_updated_at"],
+                        "freshness_source": "poll",
+                        "conversation_state": m["conversation_state"],
+                        "admin_assignee_id": m["admin_assignee_id"],
+                        "team_assignee_id": m["team_assignee_id"],
+                        "last_contact_reply_at": m["last_contact_reply_at"],
+                        "last_admin_response_at": m["last_admin_response_at"],
+                        "source_relation": self.source,
+                    }
+                )
+                continue
+            stats = item.get("statistics") or {}
+            rows.append(
+                {
+                    "conversation_id": m["conversation_id"],
+                    "as_of": item["updated_at"],
+                    "freshness_source": "webhook",
+                    "conversation_state": item.get("state"),
+                    "admin_assignee_id": _id(item.get("admin_assignee_id")),
+                    "team_assignee_id": _id(item.get("team_assignee_id")),
+                    "last_contact_reply_at": _newest(
+                        stats.get("last_contact_reply_at"), m["last_contact_reply_at"]
+                    ),
+                    "last_admin_response_at": _newest(
+                        stats.get("last_admin_reply_at"), m["last_admin_response_at"]
+                    ),
+                    "source_relation": self.source,
+                }
+            )
+        return rows
+
+
+def _newest(*times: int | None) -> int | None:
+    present = [t for t in times if t is not None]
+    return max(present) if present else None
 
 
 # End model -> (its key columns, the method giving its expected rows).

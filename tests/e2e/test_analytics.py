@@ -15,7 +15,7 @@ import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from tests.e2e.analytics_truth import (
     model_differences,
     read_model,
 )
+from testbed.webhooks import STREAM, deliver, make_notification, running_receiver
 from tests.e2e.test_pipeline import apply_changes
 
 pytestmark = pytest.mark.e2e
@@ -66,10 +67,11 @@ class Workspace:
     endpoints: LocalEndpoints
     env: dict[str, str]
     work: Path
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # loaded so far
 
     def truth(self) -> AnalyticsTruth:
         records = {stream: self.sandbox.client.stream_truth(stream) for stream in STREAMS}
-        return AnalyticsTruth(records, self.endpoints.schema)
+        return AnalyticsTruth(records, self.endpoints.schema, self.notifications)
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +198,56 @@ def test_two_workspaces_through_the_package(
             actual = read_model(conn, "CONSUMER_ANALYTICS", model)
             assert {r["source_relation"] for r in actual} == {"INTERCOM", "SECOND_WORKSPACE"}
             assert not model_differences(rows, actual, keys)[:10]
+
+
+def conversation_notification(notification_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A webhook notification about a conversation, as Intercom delivers it."""
+    notification = make_notification(notification_id, topic="conversation.admin.closed")
+    notification["data"]["item"] = item
+    notification["created_at"] = item["updated_at"]
+    return notification
+
+
+def test_live_conversations_overlay_newer_webhook_notifications(
+    workspace: Workspace, tmp_path: Path
+):
+    """The webhook job loads notifications: a conversation closed after the last poll shows
+    closed, as of the notification's item; a notification older than the poll changes
+    nothing."""
+    conversations = workspace.sandbox.client.stream_truth("conversations")
+    admin = workspace.sandbox.client.stream_truth("admins")[0]["id"]
+    newer = []
+    for conversation in conversations[:3]:
+        closed_at = conversation["updated_at"] + 120
+        item = conversation | {
+            "updated_at": closed_at,
+            "state": "closed",
+            "open": False,
+            "admin_assignee_id": int(admin),
+            "statistics": (conversation.get("statistics") or {}) | {"last_close_at": closed_at},
+        }
+        newer.append(conversation_notification(f"live-{conversation['id']}", item))
+    stale = conversations[3] | {"updated_at": conversations[3]["updated_at"] - 3600}
+    notifications = [*newer, conversation_notification("live-stale", stale | {"state": "open"})]
+    with running_receiver(tmp_path / "spool", tmp_path / "receiver.log") as receiver:
+        for notification in notifications:
+            assert deliver(receiver.url, notification) == 200
+    env = workspace.env | {
+        "TAP_INTERCOM_WEBHOOK_SPOOL_DIR": str(tmp_path / "spool"),
+        "TAP_INTERCOM__SELECT": json.dumps([f"{STREAM}.*"]),
+    }
+    run_pipeline(env, tmp_path / "webhooks.log")
+    workspace.notifications += notifications
+    run_dbt(
+        ["build", "--select", "+intercom__conversations_live"],
+        workspace.endpoints.dbt_env(tmp_path / "dbt"),
+    )
+    keys, expected = END_MODELS["intercom__conversations_live"]
+    with contextlib.closing(workspace.endpoints.connect()) as conn:
+        actual = read_model(conn, ANALYTICS, "intercom__conversations_live")
+    assert not model_differences(expected(workspace.truth()), actual, keys)
+    by_id = {row["conversation_id"]: row for row in actual}
+    for notification in newer:
+        row = by_id[notification["data"]["item"]["id"]]
+        assert (row["freshness_source"], row["conversation_state"]) == ("webhook", "closed")
+    assert by_id[stale["id"]]["freshness_source"] == "poll"
