@@ -32,6 +32,7 @@ from testbed.pipeline import (
     run_dbt,
     run_pipeline,
 )
+from testbed.webhooks import STREAM, deliver, make_notification, running_receiver
 from tests.e2e.analytics_truth import (
     END_MODELS,
     STREAMS,
@@ -39,7 +40,6 @@ from tests.e2e.analytics_truth import (
     model_differences,
     read_model,
 )
-from testbed.webhooks import STREAM, deliver, make_notification, running_receiver
 from tests.e2e.test_pipeline import apply_changes
 
 pytestmark = pytest.mark.e2e
