@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.demo import intercom_sandbox, print_tables
+from scripts.demo import intercom_sandbox, print_kpis, print_tables
 from testbed.intercom import SandboxClient
 from testbed.pipeline import RunResult, TableCount
 
@@ -46,3 +46,18 @@ def test_the_closing_table_shows_rows_per_run_new_rows_deletions_and_records_rea
     assert rows["CONTACTS"] == ["100", "103", "+3", "+0", "7"]
     assert rows["CONVERSATIONS"] == ["20 (1 del)", "22 (3 del)", "+2", "+2", "6"]
     assert rows["TICKETS"] == ["0", "5", "+5", "+0", "5"]
+
+
+def test_the_kpi_table_shows_each_teams_figures_and_their_change(capsys):
+    before = {"Support": (10, 12.0, 300.0, 4.5, 2, 3), "unassigned": (4, None, None, None, 0, 4)}
+    after = {"Support": (12, 11.5, 300.0, 4.0, 3, 5), "unassigned": (4, None, None, None, 0, 4)}
+
+    print_kpis("KPIs", after, before)
+
+    rows = {
+        line.split()[0]: re.split(r" {2,}", line.strip())[1:]
+        for line in capsys.readouterr().out.splitlines()[1:]
+        if not line.strip().startswith("-")
+    }
+    assert rows["Support"] == ["12 (+2)", "11.5 (-0.5)", "300", "4 (-0.5)", "3 (+1)", "5 (+2)"]
+    assert rows["unassigned"] == ["4", "-", "-", "-", "0", "4"]
