@@ -8,7 +8,8 @@ import zlib
 MASK64 = (1 << 64) - 1
 
 
-def _splitmix64(x: int) -> int:
+def mix64(x: int) -> int:
+    """SplitMix64's step: a well-mixed 64-bit value from any 64-bit value."""
     x = (x + 0x9E3779B97F4A7C15) & MASK64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
@@ -20,7 +21,7 @@ def stable_hash(*parts: int | str) -> int:
     h = 0x5EED
     for part in parts:
         value = zlib.crc32(part.encode()) if isinstance(part, str) else part
-        h = _splitmix64(h ^ (value & MASK64))
+        h = mix64(h ^ (value & MASK64))
     return h
 
 

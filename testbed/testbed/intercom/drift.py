@@ -118,9 +118,10 @@ def apply(stream: str, record: dict[str, Any], seed: int) -> list[Site]:
         return []
     drifts: list[tuple[list[Any], Any, str, Any]] = []  # (steps, sent, kind, expected)
     if stream == "conversations":
-        closer = record["statistics"]["last_closed_by_id"]
+        closer = record["statistics"].get("last_closed_by_id")  # absent: never closed
+        if closer is not None:
+            drifts.append((["statistics", "last_closed_by_id"], int(closer), CONVERTED, closer))
         drifts += [
-            (["statistics", "last_closed_by_id"], int(closer), CONVERTED, closer),
             (["statistics", "median_time_to_reply"], "n/a", UNCONVERTIBLE, None),
             (["statistics", "first_ai_reply_ms"], 1234, NESTED_FIELD, None),
             (["title"], 404, CONVERTED, "404"),

@@ -7,12 +7,16 @@ workspace of a million contacts costs nothing until a record is asked for.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from testbed.intercom import lifecycle
 from testbed.intercom.det import IdCodec, rng, stable_hash
 from testbed.intercom.options import SandboxOptions
 
-DAY = 86400
+DAY = lifecycle.DAY
 PARTS_SHOWN = 500  # GET /conversations/{id} returns only the most recent 500 parts
 EVENTS_LISTED = 90 * DAY  # GET /events lists only events of the last 90 days
 EMBEDDED_LIST_MAX = 10  # a contact's embedded tags/companies/notes hold at most this many
@@ -20,6 +24,11 @@ EMBEDDED_LIST_MAX = 10  # a contact's embedded tags/companies/notes hold at most
 DRIFT_MIN_TAGS = 24
 NOTE_SLOTS = 64  # note ids are encoded from contact index * NOTE_SLOTS + note number
 PART_SLOTS = 100_000  # part ids are conversation/ticket id * PART_SLOTS + part number
+# The workspace's bot (Fin): the author of bot replies, handovers and some closes. Its id
+# is numeric like an admin's, outside the admin and team id ranges.
+BOT_ID = "9900001"
+# Walked lifecycles kept (Generator._walked): a search page's worth several times over.
+WALKS_KEPT = 2048
 
 FIRST_NAMES = [
     "Ada",
@@ -173,6 +182,19 @@ class Generator:
         }
         self.admins = [self._admin(k) for k in range(options.admins)]
         self.teams = [self._team(k) for k in range(options.teams)]
+        # Admin indexes per team index (each admin is in one team: `_team`).
+        self.team_members = [
+            [j for j in range(options.admins) if j % options.teams == k]
+            for k in range(options.teams)
+        ]
+        self.bot = {
+            "type": "bot",
+            "id": BOT_ID,
+            "name": "Fin",
+            "email": f"operator+{self.workspace_id}@intercom.io",
+        }
+        self._walks: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+        self._walks_lock = threading.Lock()
         for admin in self.admins:
             admin["team_ids"] = [
                 int(t["id"]) for t in self.teams if int(admin["id"]) in t["admin_ids"]
@@ -557,26 +579,21 @@ class Generator:
         picks = {r.randrange(len(self.company_segment_list)) for _ in range(r.choice([0, 1, 2]))}
         return [self.company_segment_list[k] for k in sorted(picks)]
 
-    def _admin_author(self, r: Any) -> dict[str, Any]:
-        admin = self.admins[r.randrange(len(self.admins))]
+    def _admin_author(self, k: int) -> dict[str, Any]:
+        admin = self.admins[k]
         return {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
 
-    def _user_author(self, contact_index: int | None) -> dict[str, Any]:
-        if contact_index is None:
-            return {"type": "bot", "id": "0", "name": "Fin", "email": "operator+fin@intercom.io"}
-        _, r = self._contact_role(contact_index)
+    def _contact_author(self, contact_index: int, role: str | None = None) -> dict[str, Any]:
+        """A contact as the author of a message, of type user or lead by its role, or of
+        the given type (ticket parts know authors of type user only)."""
+        own_role, r = self._contact_role(contact_index)
         first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
         return {
-            "type": "user",
+            "type": role or own_role,
             "id": self.codecs["contacts"].encode(contact_index),
             "name": f"{first} {last}",
             "email": f"{first.lower()}.{last.lower()}.{contact_index}@{r.choice(DOMAINS)}",
         }
-
-    def _first_contact(self, record: dict[str, Any]) -> int | None:
-        """The index of a conversation's or ticket's contact (the author of user parts)."""
-        refs = record["contacts"]["contacts"]
-        return self.codecs["contacts"].decode(refs[0]["id"]) if refs else None
 
     # ----- contacts ---------------------------------------------------------------------------
     def contact(self, i: int, created_at: int, updated_at: int) -> dict[str, Any]:
@@ -810,38 +827,71 @@ class Generator:
             return 510 + rng(self.seed, "big", i).randrange(150)
         return rng(self.seed, "parts", kind, i).randrange(1, 9)
 
+    def _walked(self, key: tuple[str, int, int], walk: Callable[[], Any]) -> Any:
+        """A record's walked lifecycle, memoised by (kind, index, number of parts): parts
+        are only ever appended, so the number of parts names one walk of a record."""
+        with self._walks_lock:
+            found = self._walks.get(key)
+            if found is not None:
+                self._walks.move_to_end(key)
+                return found
+        found = walk()
+        with self._walks_lock:
+            self._walks[key] = found
+            if len(self._walks) > WALKS_KEPT:
+                self._walks.popitem(last=False)
+        return found
+
+    def conversation_lifecycle(
+        self, i: int, created_at: int, part_times: list[int]
+    ) -> lifecycle.Conversation:
+        o = self.o
+        walked: lifecycle.Conversation = self._walked(
+            ("conversations", i, len(part_times)),
+            lambda: lifecycle.walk_conversation(
+                self.seed,
+                i,
+                created_at,
+                part_times,
+                self.base_part_count("conversations", i, o.conversations, o.big_conversations),
+                o.contacts,
+                self.team_members,
+                self.anchor,
+            ),
+        )
+        return walked
+
     def conversation(
         self, i: int, created_at: int, updated_at: int, part_times: list[int], with_parts: bool
     ) -> dict[str, Any]:
+        life = self.conversation_lifecycle(i, created_at, part_times)
+        plan = life.plan
         r = rng(self.seed, "conversation", i)
         conversation_id = self.codecs["conversations"].encode(i)
-        contact = r.randrange(self.o.contacts) if self.o.contacts else None
-        state = r.choice(["open", "closed", "closed", "snoozed"])
-        admin = self.admins[r.randrange(len(self.admins))]
-        team = self.teams[r.randrange(len(self.teams))]
-        assigned = r.random() < 0.8
-        author = self._user_author(contact)
-        body_words = _sentence(r, 6)
+        contacts = [c for c in (plan.contact, plan.second_contact) if c is not None]
+        admin = self.admins[plan.admin]
         tag_ids = (
             sorted({r.randrange(self.o.tags) for _ in range(r.choice([0, 1]))})
             if self.o.tags
             else []
         )
-        first_reply = min(created_at + r.randrange(60, 3600), updated_at)
+        stats = life.statistics
         conversation: dict[str, Any] = {
             "type": "conversation",
             "id": conversation_id,
             "title": None if r.random() < 0.6 else f"About {r.choice(WORDS)}",
             "created_at": created_at,
             "updated_at": updated_at,
-            "waiting_since": updated_at if state == "open" else None,
-            "snoozed_until": updated_at + DAY if state == "snoozed" else None,
-            "open": state != "closed",
-            "state": state,
+            "waiting_since": life.waiting_since,
+            "snoozed_until": life.snoozed_until,
+            "open": life.state != "closed",
+            "state": life.state,
             "read": r.random() < 0.7,
             "priority": "priority" if r.random() < 0.1 else "not_priority",
-            "admin_assignee_id": int(admin["id"]) if assigned else None,
-            "team_assignee_id": int(team["id"]) if assigned and r.random() < 0.5 else None,
+            "admin_assignee_id": int(self.admins[life.admin]["id"])
+            if life.admin is not None
+            else None,
+            "team_assignee_id": int(self.teams[life.team]["id"]) if life.team is not None else None,
             "company": None,
             "tags": {
                 "type": "tag.list",
@@ -854,114 +904,161 @@ class Generator:
                     for t in tag_ids
                 ],
             },
-            "conversation_rating": {
-                "rating": r.randrange(1, 6),
-                "remark": "",
-                "created_at": updated_at,
-                "updated_at": updated_at,
-                "contact": self._contact_ref(contact),
-                "teammate": {"type": "admin", "id": admin["id"]},
-            }
-            if state == "closed" and contact is not None and r.random() < 0.3
-            else None,
+            "conversation_rating": self._rating(life, part_times),
             "source": {
                 "type": r.choice(CONVERSATION_SOURCES),
                 "id": str(stable_hash(self.seed, "source", i) % 10**9),
-                "delivered_as": "customer_initiated",
+                "delivered_as": "admin_initiated" if plan.admin_initiated else "customer_initiated",
                 "subject": "",
-                "body": f"<p>{body_words}</p>",
-                "author": author,
+                "body": f"<p>{_sentence(r, 6)}</p>",
+                "author": self._admin_author(plan.admin)
+                if plan.contact is None or plan.admin_initiated
+                else self._contact_author(plan.contact),
                 "attachments": [],
                 "url": None,
                 "redacted": False,
             },
             "contacts": {
                 "type": "contact.list",
-                "contacts": [self._contact_ref(contact)] if contact is not None else [],
+                "contacts": [self._contact_ref(c) for c in contacts],
             },
             "teammates": {
                 "type": "admin.list",
-                "teammates": [{"type": "admin", "id": admin["id"]}] if assigned else [],
+                "teammates": [
+                    {"type": "admin", "id": self.admins[k]["id"]} for k in life.teammates
+                ],
             },
             "custom_attributes": {
                 "topic": r.choice(WORDS),
                 "escalation_level": r.choice([0, 0, 0, 1, 2]),
             },
-            "first_contact_reply": {"created_at": created_at, "type": "conversation", "url": None},
-            "sla_applied": None,
-            "statistics": {
-                "type": "conversation_statistics",
-                "time_to_assignment": 0,
-                "time_to_admin_reply": first_reply - created_at,
-                "time_to_first_close": updated_at - created_at,
-                "time_to_last_close": updated_at - created_at,
-                "median_time_to_reply": first_reply - created_at,
-                "first_contact_reply_at": created_at,
-                "first_assignment_at": created_at,
-                "first_admin_reply_at": first_reply,
-                "first_close_at": updated_at,
-                "last_assignment_at": created_at,
-                "last_assignment_admin_reply_at": first_reply,
-                "last_contact_reply_at": created_at,
-                "last_admin_reply_at": first_reply,
-                "last_close_at": updated_at,
-                "last_closed_by_id": admin["id"],
-                "count_reopens": 0,
-                "count_assignments": 1 if assigned else 0,
-                "count_conversation_parts": len(part_times),
-                "assigned_team_first_response_time": [],
-                "assigned_team_first_response_time_in_office_hours": [],
-                "handling_time": updated_at - created_at,
-                "adjusted_handling_time": None,
-            },
+            "first_contact_reply": {
+                "created_at": stats["first_contact_reply_at"],
+                "type": "conversation",
+                "url": None,
+            }
+            if stats["first_contact_reply_at"] is not None
+            else None,
+            "sla_applied": {
+                "type": "conversation_sla_summary",
+                "sla_name": plan.sla,
+                "sla_status": life.sla_status,
+            }
+            if plan.sla is not None
+            else None,
+            "statistics": self._statistics(life),
             "linked_objects": {"type": "list", "total_count": 0, "has_more": False, "data": []},
-            "ai_agent_participated": False,
+            "ai_agent_participated": life.ai_agent_participated,
             "ai_agent": None,
         }
         if with_parts:
-            shown = self.conversation_parts(i, conversation, part_times)
             conversation["conversation_parts"] = {
                 "type": "conversation_part.list",
-                "conversation_parts": shown,
+                "conversation_parts": self.conversation_parts(i, conversation_id, life),
                 "total_count": len(part_times),
             }
         return conversation
 
+    def _rating(self, life: lifecycle.Conversation, part_times: list[int]) -> dict[str, Any] | None:
+        """Asked at the first close (after the first contact reply), answered by the contact
+        some time later (at the latest by the conversation's last part)."""
+        plan = life.plan
+        asked = life.statistics["first_close_at"]
+        if not plan.rated or plan.contact is None or life.rating_teammate is None:
+            return None
+        return {
+            "rating": plan.rating,
+            "remark": plan.remark,
+            "created_at": asked,
+            "updated_at": min(asked + plan.rating_delay, part_times[-1]),
+            "contact": self._contact_ref(plan.contact),
+            "teammate": {"type": "admin", "id": self.admins[life.rating_teammate]["id"]},
+        }
+
+    def _statistics(self, life: lifecycle.Conversation) -> dict[str, Any]:
+        """Intercom's statistics; a figure without a value is left out (the description
+        types them as non-nullable integers)."""
+        closer = life.last_close
+        statistics: dict[str, Any] = {"type": "conversation_statistics"}
+        for name, value in life.statistics.items():
+            if value is not None:
+                statistics[name] = value
+            if name == "last_close_at" and closer is not None:
+                statistics["last_closed_by_id"] = (
+                    self.admins[closer.who]["id"] if closer.author == "admin" else BOT_ID
+                )
+        statistics["assigned_team_first_response_time"] = []
+        statistics["assigned_team_first_response_time_in_office_hours"] = []
+        statistics["adjusted_handling_time"] = None
+        return statistics
+
     def conversation_parts(
-        self, i: int, conversation: dict[str, Any], part_times: list[int]
+        self, i: int, conversation_id: str, life: lifecycle.Conversation
     ) -> list[dict[str, Any]]:
         """The parts GET /conversations/{id} shows: the most recent 500, oldest first."""
-        contact = self._first_contact(conversation)
-        first = max(len(part_times) - PARTS_SHOWN, 0)
-        parts = []
-        for n in range(first, len(part_times)):
-            r = rng(self.seed, "conversation-part", i, n)
-            by_admin = r.random() < 0.6
-            part_type = (
-                r.choice(["comment", "comment", "note", "assignment"]) if by_admin else "comment"
-            )
+        authors: dict[int, dict[str, Any]] = {}
+        parts: list[dict[str, Any]] = []
+        for n in range(max(len(life.parts) - PARTS_SHOWN, 0), len(life.parts)):
+            part = life.parts[n]
+            if part.author == "contact":
+                if part.who not in authors:
+                    authors[part.who] = self._contact_author(part.who)
+                author = dict(authors[part.who])  # a copy per part: drift edits authors
+            elif part.author == "admin":
+                author = self._admin_author(part.who)
+            else:
+                author = dict(self.bot)
             parts.append(
                 {
                     "type": "conversation_part",
-                    "id": str(int(conversation["id"]) * PART_SLOTS + n),
-                    "part_type": part_type,
-                    "body": f"<p>{_sentence(r, 7)}</p>",
-                    "created_at": part_times[n],
-                    "updated_at": part_times[n],
-                    "notified_at": part_times[n],
-                    "assigned_to": None,
-                    "author": self._admin_author(r) if by_admin else self._user_author(contact),
+                    "id": str(int(conversation_id) * PART_SLOTS + n),
+                    "part_type": part.part_type,
+                    "body": self._part_body("conversation-part", i, n) if part.body else None,
+                    "created_at": part.at,
+                    "updated_at": part.at,
+                    "notified_at": part.at,
+                    "assigned_to": self._assignee_ref(part.assigned),
+                    "author": author,
                     "attachments": [],
                     "external_id": None,
                     "redacted": False,
-                    "state": conversation["state"],
+                    "state": part.state,
                     "tags": [],
                     "app_package_code": None,
                 }
             )
         return parts
 
+    def _part_body(self, kind: str, i: int, n: int) -> str:
+        return f"<p>{_sentence(rng(self.seed, kind, i, n), 7)}</p>"
+
+    def _assignee_ref(self, assigned: tuple[str, int] | None) -> dict[str, Any] | None:
+        if assigned is None:
+            return None
+        kind, k = assigned
+        return {"type": kind, "id": (self.admins if kind == "admin" else self.teams)[k]["id"]}
+
     # ----- tickets ---------------------------------------------------------------------------
+    def ticket_lifecycle(
+        self, i: int, part_times: list[int], updates: frozenset[int]
+    ) -> lifecycle.Ticket:
+        walked: lifecycle.Ticket = self._walked(
+            ("tickets", i, len(part_times)),
+            lambda: lifecycle.walk_ticket(
+                self.seed,
+                i,
+                part_times,
+                self.base_part_count("tickets", i, self.o.tickets, 0),
+                updates,
+                self.o.contacts,
+                len(self.admins),
+                len(self.teams),
+                len(self.ticket_types),
+                self.anchor,
+            ),
+        )
+        return walked
+
     def ticket(
         self,
         i: int,
@@ -969,69 +1066,66 @@ class Generator:
         updated_at: int,
         part_times: list[int],
         with_parts: bool,
-        state_category: str | None = None,
+        updates: frozenset[int],
     ) -> dict[str, Any]:
+        life = self.ticket_lifecycle(i, part_times, updates)
         r = rng(self.seed, "ticket", i)
-        ticket_type = self.ticket_types[r.randrange(len(self.ticket_types))]
+        ticket_type = self.ticket_types[life.ticket_type]
         states = ticket_type["ticket_states"]["data"]
-        state = next((s for s in states if s["category"] == state_category), None) or r.choice(
-            states
-        )
-        contact = r.randrange(self.o.contacts) if self.o.contacts else None
-        admin = self.admins[r.randrange(len(self.admins))]
-        team = self.teams[r.randrange(len(self.teams))]
+        ticket_id = self.codecs["tickets"].encode(i)
         ticket: dict[str, Any] = {
             "type": "ticket",
-            "id": self.codecs["tickets"].encode(i),
+            "id": ticket_id,
             "ticket_id": str(i + 1),
             "category": ticket_type["category"],
             "ticket_attributes": {
                 "_default_title_": f"{_sentence(r, 3)}",
                 "_default_description_": _sentence(r, 10),
             },
-            "ticket_state": state,
+            "ticket_state": next(s for s in states if s["category"] == life.category),
             "ticket_type": ticket_type,
             "contacts": {
                 "type": "contact.list",
-                "contacts": [self._contact_ref(contact)] if contact is not None else [],
+                "contacts": [self._contact_ref(life.contact)] if life.contact is not None else [],
             },
-            "admin_assignee_id": admin["id"],
-            "team_assignee_id": team["id"],
+            # Unassigned is "0", as in the description's examples.
+            "admin_assignee_id": self.admins[life.admin]["id"] if life.admin is not None else "0",
+            "team_assignee_id": self.teams[life.team]["id"] if life.team is not None else "0",
             "created_at": created_at,
             "updated_at": updated_at,
-            "open": state["category"] != "resolved",
+            "open": life.category != "resolved",
             "linked_objects": {"type": "list", "total_count": 0, "has_more": False, "data": []},
             "is_shared": r.random() < 0.5,
         }
         if with_parts:
             ticket["ticket_parts"] = {
                 "type": "ticket_part.list",
-                "ticket_parts": self.ticket_parts(i, ticket, part_times),
+                "ticket_parts": self.ticket_parts(i, ticket_id, life),
                 "total_count": len(part_times),
             }
         return ticket
 
-    def ticket_parts(
-        self, i: int, ticket: dict[str, Any], part_times: list[int]
-    ) -> list[dict[str, Any]]:
-        contact = self._first_contact(ticket)
-        parts = []
-        category = ticket["ticket_state"]["category"]
-        for n, at in enumerate(part_times):
-            r = rng(self.seed, "ticket-part", i, n)
-            by_admin = r.random() < 0.6
+    def ticket_parts(self, i: int, ticket_id: str, life: lifecycle.Ticket) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        for n, part in enumerate(life.parts):
+            if part.author == "contact":
+                author = self._contact_author(part.who, role="user")
+            elif part.author == "admin":
+                author = self._admin_author(part.who)
+            else:
+                author = dict(self.bot)
             parts.append(
                 {
                     "type": "ticket_part",
-                    "id": str(int(ticket["id"]) * PART_SLOTS + n),
-                    "part_type": r.choice(["comment", "note"]) if by_admin else "comment",
-                    "body": f"<p>{_sentence(r, 6)}</p>",
-                    "previous_ticket_state": category,
-                    "ticket_state": category,
-                    "created_at": at,
-                    "updated_at": at,
-                    "assigned_to": None,
-                    "author": self._admin_author(r) if by_admin else self._user_author(contact),
+                    "id": str(int(ticket_id) * PART_SLOTS + n),
+                    "part_type": part.part_type,
+                    "body": self._part_body("ticket-part", i, n) if part.body else None,
+                    "previous_ticket_state": part.previous,
+                    "ticket_state": part.category,
+                    "created_at": part.at,
+                    "updated_at": part.at,
+                    "assigned_to": self._assignee_ref(part.assigned),
+                    "author": author,
                     "attachments": [],
                     "external_id": None,
                     "redacted": False,

@@ -11,8 +11,9 @@ from typing import Any
 
 from testbed.intercom import drift
 from testbed.intercom.det import rng
+from testbed.intercom.lifecycle import part_times
 from testbed.intercom.options import SandboxOptions
-from testbed.intercom.records import DAY, Generator
+from testbed.intercom.records import DAY, PARTS_SHOWN, Generator
 from testbed.intercom.search import contact_segment_ids
 
 BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
@@ -117,6 +118,8 @@ class Kind:
         self.updated: dict[int, int] = {}  # records changed since start: index -> updated_at
         self.edits: dict[int, dict[str, Any]] = {}  # field overrides from changes
         self.extra_parts: dict[int, list[int]] = {}  # parts added since start: their times
+        # tickets: the numbers of the parts `update` appended (admins' state updates)
+        self.state_updates: dict[int, set[int]] = {}
         self.deleted: dict[int, int] = {}  # index -> deleted_at (contacts: merged ones too)
         # contacts: merge target index -> [(merged source index, merged_at)], oldest first
         self.merged_into: dict[int, list[tuple[int, int]]] = {}
@@ -139,14 +142,26 @@ class Kind:
             created = first
         else:
             age = min(first - self.gen.start, 60 * DAY)
-            created = first - rng(self.gen.seed, "created", self.name, i).randrange(age + 1)
+            r = rng(self.gen.seed, "created", self.name, i)
+            if self.name in ("conversations", "tickets"):
+                # From the first message to the last base part: most conversations and
+                # tickets settle within hours or days, a few take weeks; those with more
+                # than PARTS_SHOWN parts run for weeks.
+                long = self.base_part_count(i) > PARTS_SHOWN
+                created = first - int(age * r.random() ** (1 if long else 4))
+            else:
+                created = first - r.randrange(age + 1)
         return created, self.updated.get(i, first)
 
-    def part_times(self, i: int) -> list[int]:
-        created, _ = self.times(i)
-        base_updated = self.first_updated_at(i)
-        n = self.gen.base_part_count(self.name, i, self.base_count, self.gen.o.big_conversations)
-        base = [created + ((base_updated - created) * (k + 1)) // n for k in range(n)]
+    def base_part_count(self, i: int) -> int:
+        return self.gen.base_part_count(self.name, i, self.base_count, self.gen.o.big_conversations)
+
+    def part_times(self, i: int, created: int) -> list[int]:
+        """The times of record i's parts (`created`: its created_at): the base ones between
+        its creation and its first updated_at (the last of them then), the appended ones
+        at the time of their change."""
+        last = self.first_updated_at(i)
+        base = part_times(self.gen.seed, self.name, i, created, last, self.base_part_count(i))
         return base + self.extra_parts.get(i, [])
 
     def record(self, i: int, full: bool = False) -> dict[str, Any]:
@@ -164,18 +179,17 @@ class Kind:
 
     def _build(self, i: int, full: bool) -> dict[str, Any]:
         created, updated = self.times(i)
-        edits = self.edits.get(i, {})
         if self.name == "contacts":
             record = self.gen.contact(i, created, updated)
         elif self.name == "companies":
             record = self.gen.company(i, created, updated)
         elif self.name == "conversations":
-            record = self.gen.conversation(i, created, updated, self.part_times(i), full)
+            record = self.gen.conversation(i, created, updated, self.part_times(i, created), full)
         else:
-            record = self.gen.ticket(
-                i, created, updated, self.part_times(i), full, edits.get("ticket_state_category")
-            )
-        record.update({k: v for k, v in edits.items() if k != "ticket_state_category"})
+            updates = frozenset(self.state_updates.get(i, ()))
+            times = self.part_times(i, created)
+            record = self.gen.ticket(i, created, updated, times, full, updates)
+        record.update(self.edits.get(i, {}))
         return record
 
     def live_indexes(self) -> Iterator[int]:
@@ -348,7 +362,11 @@ class Workspace:
                 if action in ("delete", "archive"):
                     store.delete(i, now)
                     continue
-                if action == "add_parts":
+                if action == "add_parts" or kind == "tickets":
+                    # A ticket's update is an admin's state update: a part of its own.
+                    if action == "update":
+                        parts = store.base_part_count(i) + len(store.extra_parts.get(i, []))
+                        store.state_updates.setdefault(i, set()).add(parts)
                     store.extra_parts.setdefault(i, []).append(now)
                 else:
                     store.edits.setdefault(i, {}).update(self._edit(store, i, r))
@@ -402,7 +420,9 @@ class Workspace:
         return picked
 
     def _edit(self, store: Kind, i: int, r: Any) -> dict[str, Any]:
-        """The field changes of an `update`: visible differences a sync must carry over."""
+        """The field changes of an `update` of a contact, company or conversation: visible
+        differences a sync must carry over (none of a conversation's parts or what
+        follows from them)."""
         current = store.record(i)
         revision = self._changes
         if store.name == "contacts":
@@ -415,12 +435,8 @@ class Workspace:
                 "name": f"{current['name'].split(' (')[0]} (rev {revision})",
                 "monthly_spend": r.randrange(0, 20000),
             }
-        if store.name == "conversations":
-            return {
-                "read": not current["read"],
-                "title": f"Updated conversation {revision}",
-                "priority": "priority" if current["priority"] == "not_priority" else "not_priority",
-            }
-        categories = ["submitted", "in_progress", "waiting_on_customer", "resolved"]
-        following = categories[(categories.index(current["ticket_state"]["category"]) + 1) % 4]
-        return {"ticket_state_category": following}
+        return {
+            "read": not current["read"],
+            "title": f"Updated conversation {revision}",
+            "priority": "priority" if current["priority"] == "not_priority" else "not_priority",
+        }
