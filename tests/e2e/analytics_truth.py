@@ -504,7 +504,8 @@ class AnalyticsTruth:
                 if current == "resolved"
                 else None
             )
-            team_id = _id(t.get("team_assignee_id"))
+            # Intercom says "0" for a ticket nobody is assigned to.
+            team_id = _id(t.get("team_assignee_id")) if t.get("team_assignee_id") != "0" else None
             contact = (t.get("contacts") or {}).get("contacts") or [{}]
             rows.append(
                 {
@@ -515,7 +516,9 @@ class AnalyticsTruth:
                     "ticket_category": t.get("category"),
                     "ticket_state_category": current,
                     "is_open": t.get("open"),
-                    "admin_assignee_id": _id(t.get("admin_assignee_id")),
+                    "admin_assignee_id": _id(t.get("admin_assignee_id"))
+                    if t.get("admin_assignee_id") != "0"
+                    else None,
                     "team_assignee_id": team_id,
                     "team_assignee_name": self._team_name(team_id),
                     "contact_id": contact[0].get("id"),
