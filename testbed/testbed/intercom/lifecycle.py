@@ -13,7 +13,7 @@ statistics"); tests/sandbox/test_lifecycles.py checks them with a walk of its ow
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -21,6 +21,7 @@ from testbed.intercom.det import mix64, stable_hash
 
 DAY = 86400
 T = TypeVar("T")
+UNIT = 2.0**-64
 
 # The workspace's office hours: Monday to Friday, 09:00-17:00 UTC, no holidays.
 OFFICE_OPENS = 9 * 3600
@@ -87,8 +88,8 @@ class Draws:
         self._x = key
 
     def unit(self) -> float:
-        self._x = mix64(self._x)
-        return self._x / 2**64
+        self._x = x = mix64(self._x)
+        return x * UNIT
 
     def below(self, n: int) -> int:
         return min(int(self.unit() * n), n - 1)
@@ -96,10 +97,9 @@ class Draws:
     def chance(self, p: float) -> bool:
         return self.unit() < p
 
-    def pick(self, options: Sequence[tuple[float, T]]) -> T:
-        """One of the options, by weight."""
-        total = sum(weight for weight, _ in options)
-        x = self.unit() * total
+    def pick(self, options: Sequence[tuple[float, T]], total: float = 0.0) -> T:
+        """One of the options, by weight (`total`: their sum, when known)."""
+        x = self.unit() * (total or sum(weight for weight, _ in options))
         for weight, name in options:
             if x < weight:
                 return name
@@ -107,19 +107,31 @@ class Draws:
         return next(name for weight, name in reversed(options) if weight > 0)  # rounding
 
 
-def part_times(seed: int, kind: str, i: int, created: int, last: int, count: int) -> list[int]:
-    """The base parts' times: uneven gaps (mostly short, a few long), the last at `last`."""
-    key = stable_hash(seed, "part-gaps", kind, i)
-    cumulative = []
-    total = 0.0
-    for n in range(count):
-        u = mix64(key ^ n) / 2**64
-        total += 0.2 + 8 * u**6  # a few gaps are tens of times longer than most
-        cumulative.append(total)
-    span = last - created
-    if not count:
-        return []
-    return [created + int(span * c / total) for c in cumulative[:-1]] + [last]
+class PartClock:
+    """A record's parts as the store keeps them: `base` parts between its creation and
+    `last` (the last of them then), and the times of those appended since. The times are
+    worked out only for a walk (a memoised walk needs the number of parts alone)."""
+
+    __slots__ = ("base", "count", "created", "extra", "i", "kind", "last", "seed")
+
+    def __init__(
+        self, seed: int, kind: str, i: int, created: int, last: int, base: int, extra: list[int]
+    ) -> None:
+        self.seed, self.kind, self.i = seed, kind, i
+        self.created, self.last, self.base, self.extra = created, last, base, extra
+        self.count = base + len(extra)
+
+    def times(self) -> list[int]:
+        """The parts' times: the base ones with uneven gaps (mostly short, a few long)."""
+        key = stable_hash(self.seed, "part-gaps", self.kind, self.i)
+        cumulative = []
+        total = 0.0
+        for n in range(self.base):
+            total += 0.2 + 8 * (mix64(key ^ n) * UNIT) ** 6  # a few gaps are far longer
+            cumulative.append(total)
+        span = self.last - self.created
+        base = [self.created + int(span * c / total) for c in cumulative[:-1]] + [self.last]
+        return base + self.extra
 
 
 # ----- conversations ---------------------------------------------------------------------------
@@ -136,8 +148,7 @@ class Part(NamedTuple):
     body: bool
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What a conversation is about to be, drawn once from (seed, index)."""
 
     contact: int | None
@@ -154,6 +165,25 @@ class Plan:
     sla: str | None
 
 
+# Outcomes by weight, by (recent, admin-initiated): recent conversations may still be
+# open or snoozed, older ones are mostly settled; when an admin wrote first, nobody waits
+# on a bot or on no one.
+OUTCOMES = {
+    (True, False): [
+        (35, RESOLVED),
+        (25, WAITING),
+        (25, SNOOZED),
+        (8, UNANSWERED),
+        (7, BOT_RESOLVED),
+    ],
+    (False, False): [(75, RESOLVED), (6, WAITING), (9, UNANSWERED), (10, BOT_RESOLVED)],
+    (True, True): [(35, RESOLVED), (25, WAITING), (25, SNOOZED)],
+    (False, True): [(75, RESOLVED), (6, WAITING)],
+}
+RATINGS = [(5, 1), (5, 2), (10, 3), (30, 4), (50, 5)]
+SLA_NAMES = sorted(SLAS)
+
+
 def conversation_plan(
     seed: int, i: int, contacts: int, team_members: list[list[int]], recent: bool
 ) -> Plan:
@@ -165,15 +195,8 @@ def conversation_plan(
     members = team_members[team]
     admin = members[d.below(len(members))] if members else d.below(sum(map(len, team_members)))
     routing = "direct" if admin_initiated else ("bot", "team", "team", "direct")[d.below(4)]
-    outcomes = (
-        [(35, RESOLVED), (25, WAITING), (25, SNOOZED), (8, UNANSWERED), (7, BOT_RESOLVED)]
-        if recent
-        else [(75, RESOLVED), (6, WAITING), (9, UNANSWERED), (10, BOT_RESOLVED)]
-    )
-    if admin_initiated:  # the admin wrote first: nobody waits on a bot or on no one
-        outcomes = [(w, o) for w, o in outcomes if o in (RESOLVED, WAITING, SNOOZED)]
-    outcome = d.pick(outcomes)
-    sla = sorted(SLAS)[d.below(len(SLAS))] if not admin_initiated and d.chance(0.35) else None
+    outcome = d.pick(OUTCOMES[recent, admin_initiated])
+    sla = SLA_NAMES[d.below(len(SLA_NAMES))] if not admin_initiated and d.chance(0.35) else None
     return Plan(
         contact=contact,
         second_contact=second if second != contact else None,
@@ -183,7 +206,7 @@ def conversation_plan(
         routing="bot" if outcome == BOT_RESOLVED else routing,
         outcome=outcome,
         rated=d.chance(0.4),
-        rating=d.pick([(5, 1), (5, 2), (10, 3), (30, 4), (50, 5)]),
+        rating=d.pick(RATINGS),
         remark=REMARKS[d.below(len(REMARKS))],
         rating_delay=60 + d.below(2 * DAY),
         sla=sla,
@@ -211,7 +234,7 @@ class ConversationWalk:
 
     def step(self, n: int, at: int, d: Draws) -> None:
         action = self._choose(n, at, d)
-        getattr(self, f"_do_{action}")(n, at, d)
+        ACTIONS[action](self, n, at, d)
 
     # ----- choosing ------------------------------------------------------------------------
     def _choose(self, n: int, at: int, d: Draws) -> str:
@@ -409,6 +432,11 @@ class ConversationWalk:
 
 
 _SILENT = (UNANSWERED, BOT_RESOLVED)
+ACTIONS: dict[str, Callable[[ConversationWalk, int, int, Draws], None]] = {
+    name.removeprefix("_do_"): method
+    for name, method in vars(ConversationWalk).items()
+    if name.startswith("_do_")
+}
 
 
 @dataclass
@@ -435,12 +463,13 @@ def walk_conversation(
     seed: int,
     i: int,
     created_at: int,
-    times: list[int],
-    base_count: int,
+    clock: PartClock,
     contacts: int,
     team_members: list[list[int]],
     anchor: int,
 ) -> Conversation:
+    times = clock.times()
+    base_count = clock.base
     recent = times[base_count - 1] >= anchor - RECENT
     plan = conversation_plan(seed, i, contacts, team_members, recent)
     walk = ConversationWalk(plan, team_members, base_count, anchor)
@@ -643,8 +672,7 @@ def _distance(start: str, stops: list[str]) -> int:
 def walk_ticket(
     seed: int,
     i: int,
-    times: list[int],
-    base_count: int,
+    clock: PartClock,
     updates: frozenset[int],
     contacts: int,
     admins: int,
@@ -656,6 +684,8 @@ def walk_ticket(
     The base parts pass through the plan's stops (resolved, reopened and resolved again
     for some) and end at its final category; the parts at `updates` are admins' state
     updates (`TICKET_ADVANCE`); parts appended otherwise move freely."""
+    times = clock.times()
+    base_count = clock.base
     plan = Draws(stable_hash(seed, "ticket-lifecycle", i))
     ticket_type = plan.below(ticket_types)
     contact = plan.below(contacts) if contacts else None

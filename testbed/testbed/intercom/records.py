@@ -554,12 +554,7 @@ class Generator:
 
     # ----- relations of the big kinds ---------------------------------------------------------
     def _contact_ref(self, index: int) -> dict[str, Any]:
-        role, _ = self._contact_role(index)
-        return {
-            "type": "contact",
-            "id": self.codecs["contacts"].encode(index),
-            "external_id": f"user-{index}" if role == "user" else None,
-        }
+        return _reference(index, self._contact_author(index))
 
     def contact_role(self, index: int) -> str:
         return self._contact_role(index)[0]
@@ -817,15 +812,16 @@ class Generator:
         }
 
     # ----- conversations ------------------------------------------------------------------------
+    @staticmethod
+    def is_big(i: int, count: int, big: int) -> bool:
+        """Whether conversation i of `count` is one of the `big` with over 500 parts."""
+        step = max(count // big, 1) if big else 1
+        return bool(big) and i % step == 0 and i // step < big
+
     def base_part_count(self, kind: str, i: int, count: int, big: int) -> int:
-        if (
-            kind == "conversations"
-            and big
-            and i % max(count // big, 1) == 0
-            and i // max(count // big, 1) < big
-        ):
-            return 510 + rng(self.seed, "big", i).randrange(150)
-        return rng(self.seed, "parts", kind, i).randrange(1, 9)
+        if kind == "conversations" and self.is_big(i, count, big):
+            return 510 + stable_hash(self.seed, "big", i) % 150
+        return 1 + stable_hash(self.seed, "parts", kind, i) % 8
 
     def _walked(self, key: tuple[str, int, int], walk: Callable[[], Any]) -> Any:
         """A record's walked lifecycle, memoised by (kind, index, number of parts): parts
@@ -843,18 +839,16 @@ class Generator:
         return found
 
     def conversation_lifecycle(
-        self, i: int, created_at: int, part_times: list[int]
+        self, i: int, created_at: int, parts: lifecycle.PartClock
     ) -> lifecycle.Conversation:
-        o = self.o
         walked: lifecycle.Conversation = self._walked(
-            ("conversations", i, len(part_times)),
+            ("conversations", i, parts.count),
             lambda: lifecycle.walk_conversation(
                 self.seed,
                 i,
                 created_at,
-                part_times,
-                self.base_part_count("conversations", i, o.conversations, o.big_conversations),
-                o.contacts,
+                parts,
+                self.o.contacts,
                 self.team_members,
                 self.anchor,
             ),
@@ -862,13 +856,20 @@ class Generator:
         return walked
 
     def conversation(
-        self, i: int, created_at: int, updated_at: int, part_times: list[int], with_parts: bool
+        self,
+        i: int,
+        created_at: int,
+        updated_at: int,
+        parts: lifecycle.PartClock,
+        with_parts: bool,
     ) -> dict[str, Any]:
-        life = self.conversation_lifecycle(i, created_at, part_times)
+        life = self.conversation_lifecycle(i, created_at, parts)
         plan = life.plan
         r = rng(self.seed, "conversation", i)
         conversation_id = self.codecs["conversations"].encode(i)
-        contacts = [c for c in (plan.contact, plan.second_contact) if c is not None]
+        authors = {
+            c: self._contact_author(c) for c in (plan.contact, plan.second_contact) if c is not None
+        }
         admin = self.admins[plan.admin]
         tag_ids = (
             sorted({r.randrange(self.o.tags) for _ in range(r.choice([0, 1]))})
@@ -904,7 +905,7 @@ class Generator:
                     for t in tag_ids
                 ],
             },
-            "conversation_rating": self._rating(life, part_times),
+            "conversation_rating": self._rating(life, authors),
             "source": {
                 "type": r.choice(CONVERSATION_SOURCES),
                 "id": str(stable_hash(self.seed, "source", i) % 10**9),
@@ -913,14 +914,14 @@ class Generator:
                 "body": f"<p>{_sentence(r, 6)}</p>",
                 "author": self._admin_author(plan.admin)
                 if plan.contact is None or plan.admin_initiated
-                else self._contact_author(plan.contact),
+                else dict(authors[plan.contact]),
                 "attachments": [],
                 "url": None,
                 "redacted": False,
             },
             "contacts": {
                 "type": "contact.list",
-                "contacts": [self._contact_ref(c) for c in contacts],
+                "contacts": [_reference(c, author) for c, author in authors.items()],
             },
             "teammates": {
                 "type": "admin.list",
@@ -954,12 +955,14 @@ class Generator:
         if with_parts:
             conversation["conversation_parts"] = {
                 "type": "conversation_part.list",
-                "conversation_parts": self.conversation_parts(i, conversation_id, life),
-                "total_count": len(part_times),
+                "conversation_parts": self.conversation_parts(i, conversation_id, life, authors),
+                "total_count": parts.count,
             }
         return conversation
 
-    def _rating(self, life: lifecycle.Conversation, part_times: list[int]) -> dict[str, Any] | None:
+    def _rating(
+        self, life: lifecycle.Conversation, authors: dict[int, dict[str, Any]]
+    ) -> dict[str, Any] | None:
         """Asked at the first close (after the first contact reply), answered by the contact
         some time later (at the latest by the conversation's last part)."""
         plan = life.plan
@@ -970,8 +973,8 @@ class Generator:
             "rating": plan.rating,
             "remark": plan.remark,
             "created_at": asked,
-            "updated_at": min(asked + plan.rating_delay, part_times[-1]),
-            "contact": self._contact_ref(plan.contact),
+            "updated_at": min(asked + plan.rating_delay, life.parts[-1].at),
+            "contact": _reference(plan.contact, authors[plan.contact]),
             "teammate": {"type": "admin", "id": self.admins[life.rating_teammate]["id"]},
         }
 
@@ -993,16 +996,18 @@ class Generator:
         return statistics
 
     def conversation_parts(
-        self, i: int, conversation_id: str, life: lifecycle.Conversation
+        self,
+        i: int,
+        conversation_id: str,
+        life: lifecycle.Conversation,
+        authors: dict[int, dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        """The parts GET /conversations/{id} shows: the most recent 500, oldest first."""
-        authors: dict[int, dict[str, Any]] = {}
+        """The parts GET /conversations/{id} shows: the most recent 500, oldest first
+        (`authors`: the conversation's contacts as authors)."""
         parts: list[dict[str, Any]] = []
         for n in range(max(len(life.parts) - PARTS_SHOWN, 0), len(life.parts)):
             part = life.parts[n]
             if part.author == "contact":
-                if part.who not in authors:
-                    authors[part.who] = self._contact_author(part.who)
                 author = dict(authors[part.who])  # a copy per part: drift edits authors
             elif part.author == "admin":
                 author = self._admin_author(part.who)
@@ -1040,15 +1045,14 @@ class Generator:
 
     # ----- tickets ---------------------------------------------------------------------------
     def ticket_lifecycle(
-        self, i: int, part_times: list[int], updates: frozenset[int]
+        self, i: int, parts: lifecycle.PartClock, updates: frozenset[int]
     ) -> lifecycle.Ticket:
         walked: lifecycle.Ticket = self._walked(
-            ("tickets", i, len(part_times)),
+            ("tickets", i, parts.count),
             lambda: lifecycle.walk_ticket(
                 self.seed,
                 i,
-                part_times,
-                self.base_part_count("tickets", i, self.o.tickets, 0),
+                parts,
                 updates,
                 self.o.contacts,
                 len(self.admins),
@@ -1064,11 +1068,11 @@ class Generator:
         i: int,
         created_at: int,
         updated_at: int,
-        part_times: list[int],
+        parts: lifecycle.PartClock,
         with_parts: bool,
         updates: frozenset[int],
     ) -> dict[str, Any]:
-        life = self.ticket_lifecycle(i, part_times, updates)
+        life = self.ticket_lifecycle(i, parts, updates)
         r = rng(self.seed, "ticket", i)
         ticket_type = self.ticket_types[life.ticket_type]
         states = ticket_type["ticket_states"]["data"]
@@ -1101,7 +1105,7 @@ class Generator:
             ticket["ticket_parts"] = {
                 "type": "ticket_part.list",
                 "ticket_parts": self.ticket_parts(i, ticket_id, life),
-                "total_count": len(part_times),
+                "total_count": parts.count,
             }
         return ticket
 
@@ -1133,3 +1137,12 @@ class Generator:
                 }
             )
         return parts
+
+
+def _reference(index: int, author: dict[str, Any]) -> dict[str, Any]:
+    """Contact `index`'s reference, from the contact as an author (`_contact_author`)."""
+    return {
+        "type": "contact",
+        "id": author["id"],
+        "external_id": f"user-{index}" if author["type"] == "user" else None,
+    }

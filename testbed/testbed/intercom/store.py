@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from testbed.intercom import drift
-from testbed.intercom.det import rng
-from testbed.intercom.lifecycle import part_times
+from testbed.intercom.det import rng, stable_hash
+from testbed.intercom.lifecycle import UNIT, PartClock
 from testbed.intercom.options import SandboxOptions
-from testbed.intercom.records import DAY, PARTS_SHOWN, Generator
+from testbed.intercom.records import DAY, Generator
 from testbed.intercom.search import contact_segment_ids
 
 BIG_KINDS = ("contacts", "companies", "conversations", "tickets")
@@ -142,27 +142,30 @@ class Kind:
             created = first
         else:
             age = min(first - self.gen.start, 60 * DAY)
-            r = rng(self.gen.seed, "created", self.name, i)
             if self.name in ("conversations", "tickets"):
                 # From the first message to the last base part: most conversations and
-                # tickets settle within hours or days, a few take weeks; those with more
-                # than PARTS_SHOWN parts run for weeks.
-                long = self.base_part_count(i) > PARTS_SHOWN
-                created = first - int(age * r.random() ** (1 if long else 4))
+                # tickets settle within hours or days, a few take weeks; the big
+                # conversations (over 500 parts) run for weeks.
+                o = self.gen.o
+                big = self.name == "conversations" and self.gen.is_big(
+                    i, self.base_count, o.big_conversations
+                )
+                u = stable_hash(self.gen.seed, "created", self.name, i) * UNIT
+                created = first - int(age * u ** (1 if big else 4))
             else:
-                created = first - r.randrange(age + 1)
+                created = first - rng(self.gen.seed, "created", self.name, i).randrange(age + 1)
         return created, self.updated.get(i, first)
 
     def base_part_count(self, i: int) -> int:
         return self.gen.base_part_count(self.name, i, self.base_count, self.gen.o.big_conversations)
 
-    def part_times(self, i: int, created: int) -> list[int]:
-        """The times of record i's parts (`created`: its created_at): the base ones between
-        its creation and its first updated_at (the last of them then), the appended ones
-        at the time of their change."""
+    def parts(self, i: int, created: int) -> PartClock:
+        """Record i's parts (`created`: its created_at): the base ones up to its first
+        updated_at, then those appended at the times of their changes."""
+        extra = self.extra_parts.get(i, [])
         last = self.first_updated_at(i)
-        base = part_times(self.gen.seed, self.name, i, created, last, self.base_part_count(i))
-        return base + self.extra_parts.get(i, [])
+        base = self.base_part_count(i)
+        return PartClock(self.gen.seed, self.name, i, created, last, base, extra)
 
     def record(self, i: int, full: bool = False) -> dict[str, Any]:
         """Record i as the API serves it; `full` adds the parts (per-item GET form)."""
@@ -184,11 +187,11 @@ class Kind:
         elif self.name == "companies":
             record = self.gen.company(i, created, updated)
         elif self.name == "conversations":
-            record = self.gen.conversation(i, created, updated, self.part_times(i, created), full)
+            record = self.gen.conversation(i, created, updated, self.parts(i, created), full)
         else:
             updates = frozenset(self.state_updates.get(i, ()))
-            times = self.part_times(i, created)
-            record = self.gen.ticket(i, created, updated, times, full, updates)
+            clock = self.parts(i, created)
+            record = self.gen.ticket(i, created, updated, clock, full, updates)
         record.update(self.edits.get(i, {}))
         return record
 
@@ -365,8 +368,8 @@ class Workspace:
                 if action == "add_parts" or kind == "tickets":
                     # A ticket's update is an admin's state update: a part of its own.
                     if action == "update":
-                        parts = store.base_part_count(i) + len(store.extra_parts.get(i, []))
-                        store.state_updates.setdefault(i, set()).add(parts)
+                        count = store.base_part_count(i) + len(store.extra_parts.get(i, []))
+                        store.state_updates.setdefault(i, set()).add(count)
                     store.extra_parts.setdefault(i, []).append(now)
                 else:
                     store.edits.setdefault(i, {}).update(self._edit(store, i, r))
