@@ -112,16 +112,20 @@ def _set(record: dict[str, Any], steps: list[Any], value: Any) -> None:
 
 
 def apply(stream: str, record: dict[str, Any], seed: int) -> list[Site]:
-    """Drift about half of the records of `stream` (in place); the sites drifted."""
+    """Drift about half of the records of `stream` (of conversations: of the closed
+    ones) in place; the sites drifted."""
     key = str(record["id"])
     if rng(seed, "drift", stream, key).random() >= 0.5:
         return []
     drifts: list[tuple[list[Any], Any, str, Any]] = []  # (steps, sent, kind, expected)
     if stream == "conversations":
-        closer = record["statistics"].get("last_closed_by_id")  # absent: never closed
-        if closer is not None:
-            drifts.append((["statistics", "last_closed_by_id"], int(closer), CONVERTED, closer))
+        # Drifted conversations send their closer's id as a number: only closed ones
+        # (a conversation never closed has none) drift.
+        closer = record["statistics"].get("last_closed_by_id")
+        if closer is None:
+            return []
         drifts += [
+            (["statistics", "last_closed_by_id"], int(closer), CONVERTED, closer),
             (["statistics", "median_time_to_reply"], "n/a", UNCONVERTIBLE, None),
             (["statistics", "first_ai_reply_ms"], 1234, NESTED_FIELD, None),
             (["title"], 404, CONVERTED, "404"),
