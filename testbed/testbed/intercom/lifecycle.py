@@ -35,9 +35,6 @@ EPOCH_WEEKDAY = 3
 # Conversation part types by role (Intercom's names).
 ASSIGNMENT_TYPES = frozenset({"assignment", "default_assignment", "assign_and_reopen"})
 REOPEN_TYPES = frozenset({"open", "assign_and_reopen"})
-STATE_TYPES = frozenset(
-    {"open", "close", "snoozed", "unsnoozed", "timer_unsnooze", "assign_and_reopen"}
-)
 # SLAs the workspace applies to customer-initiated conversations: name -> first-response
 # target in office-hours seconds.
 SLAS = {"VIP 15 minutes": 900, "Priority 1 hour": 3600, "Standard 4 hours": 4 * 3600}
@@ -97,9 +94,9 @@ class Draws:
     def chance(self, p: float) -> bool:
         return self.unit() < p
 
-    def pick(self, options: Sequence[tuple[float, T]], total: float = 0.0) -> T:
-        """One of the options, by weight (`total`: their sum, when known)."""
-        x = self.unit() * (total or sum(weight for weight, _ in options))
+    def pick(self, options: Sequence[tuple[float, T]]) -> T:
+        """One of the options, by weight."""
+        x = self.unit() * sum(weight for weight, _ in options)
         for weight, name in options:
             if x < weight:
                 return name
@@ -297,11 +294,13 @@ class ConversationWalk:
             if self.state == "closed":
                 return "note"
             return "bot_close" if outcome == BOT_RESOLVED else "close"
-        if outcome == SNOOZED:
-            return {"open": "snooze", "closed": "reopen", "snoozed": "note"}[self.state]
+        if outcome == SNOOZED and self.state == "open":
+            return "snooze"
         if self.state == "closed":
-            return "contact" if self.plan.contact is not None else "reopen"
+            reopen = outcome == SNOOZED or self.plan.contact is None
+            return "reopen" if reopen else "contact"
         if self.state == "snoozed":
+            # An earlier snooze is not left to run out unseen: the conversation wakes.
             return "timer" if at >= self.until else "unsnooze"
         settling = ("close", "bot_close", "snooze")
         return d.pick([(w, a) for w, a in options if a not in settling])
@@ -449,7 +448,6 @@ class Conversation:
     snoozed_until: int | None
     admin: int | None  # assignees, as the last assignments left them
     team: int | None
-    first_team: int | None  # the first team assigned
     teammates: list[int]  # admins who wrote the source or a part, by first appearance
     statistics: dict[str, Any]  # Intercom's statistics, None where there is no value
     last_close: Part | None
@@ -491,7 +489,7 @@ def derive(plan: Plan, created_at: int, walk: ConversationWalk) -> Conversation:
     first_close = last_close_at = None
     last_close: Part | None = None
     closed_before_reply = False
-    rating_teammate = assignee = first_team = None
+    rating_teammate = assignee = None
     reopens = assignments = 0
     teammates: dict[int, None] = {} if by_contact else {plan.admin: None}
     bot_answered = False
@@ -508,8 +506,6 @@ def derive(plan: Plan, created_at: int, walk: ConversationWalk) -> Conversation:
         if part.assigned is not None:
             kind, target = part.assigned
             assignee = target if kind == "admin" else None
-            if kind == "team" and first_team is None:
-                first_team = target
         if admin_reply:
             last_reply = part.at
             if waiting is not None:
@@ -555,7 +551,9 @@ def derive(plan: Plan, created_at: int, walk: ConversationWalk) -> Conversation:
         "time_to_assignment": since_first_contact(assignment_before_reply),
         "time_to_admin_reply": since_first_contact(first_reply),
         "time_to_first_close": since_first_contact(first_close),
-        "time_to_last_close": since_first_contact(last_close_at if first_close else None),
+        "time_to_last_close": since_first_contact(
+            last_close_at if first_close is not None else None
+        ),
         "median_time_to_reply": _median(waits),
         "first_contact_reply_at": first_contact,
         "first_assignment_at": first_assignment,
@@ -578,7 +576,6 @@ def derive(plan: Plan, created_at: int, walk: ConversationWalk) -> Conversation:
         snoozed_until=walk.until if state == "snoozed" else None,
         admin=walk.admin,
         team=walk.team,
-        first_team=first_team,
         teammates=list(teammates),
         statistics=statistics,
         last_close=last_close,
