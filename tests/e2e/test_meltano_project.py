@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,24 @@ def about(plugin: str) -> dict[str, Any]:
         check=True,
     )
     return json.loads(result.stdout)
+
+
+def prod_config_list(plugin: str, sys_dir: Path, **variables: str) -> subprocess.CompletedProcess:
+    """`meltano --environment=prod config list PLUGIN` with only these variables set."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **variables,
+    }
+    return subprocess.run(
+        [str(MELTANO), "--environment=prod", "config", "list", plugin],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
@@ -74,20 +93,8 @@ def test_meltano_sees_the_prod_secrets_from_the_environment_and_never_prints_the
     meltano_project, tmp_path
 ):
     token = "secret-token-value-123"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "MELTANO_SYS_DIR_ROOT": str(tmp_path),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TAP_INTERCOM_ACCESS_TOKEN": token,
-        "TAP_INTERCOM_REGION": "eu",
-    }
-    result = subprocess.run(
-        [str(MELTANO), "--environment=prod", "config", "list", "tap-intercom"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    result = prod_config_list(
+        "tap-intercom", tmp_path, TAP_INTERCOM_ACCESS_TOKEN=token, TAP_INTERCOM_REGION="eu"
     )
     assert token not in result.stdout + result.stderr
     assert "TAP_INTERCOM_ACCESS_TOKEN] current value: (redacted)" in result.stdout
@@ -128,20 +135,11 @@ def test_the_dbt_utility_gets_prod_credentials_from_the_targets_variables(
     meltano_project, tmp_path
 ):
     password = "dbt-secret-password-4e1a"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "MELTANO_SYS_DIR_ROOT": str(tmp_path),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TARGET_SNOWFLAKE_ACCOUNT": "myorg-myaccount",
-        "TARGET_SNOWFLAKE_PASSWORD": password,
-    }
-    result = subprocess.run(
-        [str(MELTANO), "--environment=prod", "config", "list", "dbt-snowflake"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    result = prod_config_list(
+        "dbt-snowflake",
+        tmp_path,
+        TARGET_SNOWFLAKE_ACCOUNT="myorg-myaccount",
+        TARGET_SNOWFLAKE_PASSWORD=password,
     )
     assert password not in result.stdout + result.stderr
     assert "TARGET_SNOWFLAKE_PASSWORD] current value: (redacted)" in result.stdout

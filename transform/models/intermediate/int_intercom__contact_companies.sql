@@ -1,11 +1,6 @@
--- Each live contact's current companies: the membership rows read with the contact's current
--- version (older rows are memberships since removed), joined to live companies.
-with contacts as (
-    select source_relation, contact_id, updated_at from {{ ref('stg_intercom__contacts') }}
-),
-
-memberships as (
-    select * from {{ ref('stg_intercom__contact_companies') }}
+-- Each live contact's current companies (live ones).
+with memberships as (
+    {{ current_contact_memberships('stg_intercom__contact_companies') }}
 ),
 
 companies as (
@@ -13,15 +8,11 @@ companies as (
 )
 
 select
-    contacts.source_relation,
-    contacts.contact_id,
+    memberships.source_relation,
+    memberships.contact_id,
     companies.company_id,
     companies.company_name
-from contacts
-inner join memberships
-    on contacts.source_relation = memberships.source_relation
-    and contacts.contact_id = memberships.contact_id
-    and contacts.updated_at = memberships.contact_updated_at
+from memberships
 inner join companies
     on memberships.source_relation = companies.source_relation
     and memberships.company_id = companies.company_id

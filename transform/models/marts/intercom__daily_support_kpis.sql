@@ -71,15 +71,49 @@ rated as (
 ),
 
 changes_per_day as (
-    select source_relation, team_assignee_id, date_day, sum(change) as change
+    select source_relation, team_assignee_id, date_day, sum(change) as backlog_change
     from backlog_changes
     group by 1, 2, 3
 ),
 
+-- Each day's figures of each team, one row (each source gives its own columns).
+figures as (
+    select
+        source_relation,
+        team_assignee_id,
+        date_day,
+        max(conversations_created) as conversations_created,
+        max(median_time_to_first_response_minutes) as median_time_to_first_response_minutes,
+        max(conversations_closed) as conversations_closed,
+        max(median_time_to_close_minutes) as median_time_to_close_minutes,
+        max(rated_conversations) as rated_conversations,
+        max(average_rating) as average_rating,
+        max(share_rated_4_or_5) as share_rated_4_or_5,
+        max(backlog_change) as backlog_change
+    from (
+        select source_relation, team_assignee_id, date_day, conversations_created,
+            median_time_to_first_response_minutes, null as conversations_closed,
+            null as median_time_to_close_minutes, null as rated_conversations,
+            null as average_rating, null as share_rated_4_or_5, null as backlog_change
+        from created
+        union all
+        select source_relation, team_assignee_id, date_day, null, null, conversations_closed,
+            median_time_to_close_minutes, null, null, null, null
+        from closed
+        union all
+        select source_relation, team_assignee_id, date_day, null, null, null, null,
+            rated_conversations, average_rating, share_rated_4_or_5, null
+        from rated
+        union all
+        select source_relation, team_assignee_id, date_day, null, null, null, null, null, null,
+            null, backlog_change
+        from changes_per_day
+    )
+    group by 1, 2, 3
+),
+
 days as (
-    select distinct source_relation, date_day from backlog_changes
-    union
-    select distinct source_relation, date_day from rated
+    select distinct source_relation, date_day from figures
 ),
 
 teams_from as (
@@ -104,36 +138,24 @@ select
     spine.date_day,
     spine.team_assignee_id as team_id,
     coalesce(teams.team_name, iff(spine.team_assignee_id is null, 'unassigned', null)) as team_name,
-    coalesce(created.conversations_created, 0) as conversations_created,
-    coalesce(closed.conversations_closed, 0) as conversations_closed,
-    created.median_time_to_first_response_minutes,
-    closed.median_time_to_close_minutes,
-    coalesce(rated.rated_conversations, 0) as rated_conversations,
-    rated.average_rating,
-    rated.share_rated_4_or_5,
-    sum(coalesce(changes_per_day.change, 0)) over (
+    coalesce(figures.conversations_created, 0) as conversations_created,
+    coalesce(figures.conversations_closed, 0) as conversations_closed,
+    figures.median_time_to_first_response_minutes,
+    figures.median_time_to_close_minutes,
+    coalesce(figures.rated_conversations, 0) as rated_conversations,
+    figures.average_rating,
+    figures.share_rated_4_or_5,
+    sum(coalesce(figures.backlog_change, 0)) over (
         partition by spine.source_relation, spine.team_assignee_id
         order by spine.date_day
         rows between unbounded preceding and current row
     ) as open_backlog,
     spine.source_relation
 from spine
-left join created
-    on spine.source_relation = created.source_relation
-    and spine.date_day = created.date_day
-    and equal_null(spine.team_assignee_id, created.team_assignee_id)
-left join closed
-    on spine.source_relation = closed.source_relation
-    and spine.date_day = closed.date_day
-    and equal_null(spine.team_assignee_id, closed.team_assignee_id)
-left join rated
-    on spine.source_relation = rated.source_relation
-    and spine.date_day = rated.date_day
-    and equal_null(spine.team_assignee_id, rated.team_assignee_id)
-left join changes_per_day
-    on spine.source_relation = changes_per_day.source_relation
-    and spine.date_day = changes_per_day.date_day
-    and equal_null(spine.team_assignee_id, changes_per_day.team_assignee_id)
+left join figures
+    on spine.source_relation = figures.source_relation
+    and spine.date_day = figures.date_day
+    and equal_null(spine.team_assignee_id, figures.team_assignee_id)
 left join teams
     on spine.source_relation = teams.source_relation
     and spine.team_assignee_id = teams.team_id
