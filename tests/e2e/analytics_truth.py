@@ -108,6 +108,11 @@ class Event:
     def is_assignment(self) -> bool:
         return "assignment" in self.part_type
 
+    @property
+    def is_reopening(self) -> bool:
+        """Opens a closed conversation again (for the backlog)."""
+        return self.part_type in ("open", "assign_and_reopen")
+
 
 def conversation_events(conversation: Row, parts: list[Row]) -> list[Event]:
     """The source message, then the parts by time and id."""
@@ -561,7 +566,7 @@ class AnalyticsTruth:
             team = m["team_assignee_id"]
             change(team, c["created_at"], 1)
             for event in conversation_events(c, self.parts.get(cid, [])):
-                if event.is_close or event.is_reopen:
+                if event.is_close or event.is_reopening:
                     change(team, event.created_at, -1 if event.is_close else 1)
             created[team, _day(c["created_at"])].append(m)
             if m["conversation_state"] == "closed" and m["last_close_at"] is not None:

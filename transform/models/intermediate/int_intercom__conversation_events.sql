@@ -49,5 +49,7 @@ select
     part_type = 'close' as is_close,
     part_type = 'close' and author_type = 'admin' as is_admin_close,
     part_type = 'open' as is_reopen,
-    contains(part_type, 'assignment') as is_assignment
+    contains(part_type, 'assignment') as is_assignment,
+    -- What opens a closed conversation again: a reopen, or an assignment that reopens it.
+    part_type in ('open', 'assign_and_reopen') as is_reopening
 from events

@@ -12,12 +12,13 @@ with conversations as (
 ),
 
 events as (
-    select source_relation, conversation_id, created_at, is_close, is_reopen
+    select source_relation, conversation_id, created_at, is_close, is_reopening
     from {{ ref('int_intercom__conversation_events') }}
-    where is_close or is_reopen
+    where is_close or is_reopening
 ),
 
--- +1 when a conversation opens (created, or reopened), -1 when it is closed.
+-- +1 when a conversation opens (created, reopened, or assigned and reopened), -1 when it is
+-- closed.
 backlog_changes as (
     select source_relation, team_assignee_id, conversation_created_at::date as date_day, 1 as change
     from conversations
