@@ -37,11 +37,17 @@ Columns = dict[str, int | None]
 
 @dataclass
 class TableInfo:
+    """A table or a view (they share one namespace in a schema, and one key kind here)."""
+
     owner: str
     temporary_session: str | None = None  # token of the session a temporary table lives in
     # As the DDL that made the table declared them; None: not known yet (CREATE ... AS
     # SELECT), read from fakesnow's INFORMATION_SCHEMA when first needed.
     columns: Columns | None = None
+    kind: str = "TABLE"  # or "VIEW"
+    # The name fakesnow holds a temporary object under (in the same database and schema),
+    # when it is not the object's own: see `rules.Checker.physical_name`.
+    physical: str | None = None
 
 
 class Account:
@@ -58,6 +64,9 @@ class Account:
         self.databases: set[str] = set()
         self.schemas: set[tuple[str, str]] = set()
         self.tables: dict[tuple[str, str, str], TableInfo] = {}
+        # Each session's temporary tables and views: two sessions may each have one of the
+        # same name, and one shadows a permanent table of its name for its session only.
+        self.temporary: dict[tuple[str, tuple[str, str, str]], TableInfo] = {}
         self.users[admin_user] = User(
             admin_user, admin_password, SUPERUSER_ROLE, None, {SUPERUSER_ROLE, PUBLIC_ROLE}
         )
@@ -75,14 +84,32 @@ class Account:
                     pending.append(inherited)
         return seen
 
-    def has(self, role: str, privilege: str, key: ObjectKey) -> bool:
-        """Whether `role` (with what it inherits) holds the privilege or owns the object."""
+    def has(self, role: str, privilege: str, key: ObjectKey, session: str | None = None) -> bool:
+        """Whether `role` (with what it inherits) holds the privilege or owns the object (as
+        `session` sees it: its own temporary table first)."""
         roles = self.role_hierarchy(role)
         if SUPERUSER_ROLE in roles:
             return True
+        if (temporary := self._temporary(key, session)) is not None:
+            return temporary.owner in roles
         if self.owners.get(key) in roles:
             return True
         return any((r, privilege, key) in self.grants for r in roles)
+
+    def visible(self, role: str, key: ObjectKey, session: str | None = None) -> bool:
+        """Whether SHOW and INFORMATION_SCHEMA list the object to the role: Snowflake lists
+        only objects on which the role (with what it inherits) holds some privilege."""
+        roles = self.role_hierarchy(role)
+        if (temporary := self._temporary(key, session)) is not None:
+            return SUPERUSER_ROLE in roles or temporary.owner in roles
+        if SUPERUSER_ROLE in roles or self.owners.get(key) in roles:
+            return True
+        return any(grantee in roles and on == key for grantee, _, on in self.grants)
+
+    def _temporary(self, key: ObjectKey, session: str | None) -> TableInfo | None:
+        if key[0] != "TABLE" or session is None:
+            return None
+        return self.temporary.get((session, (key[1][0], key[1][1], key[1][2])))
 
     def privileges_in(self, database: str) -> list[tuple[str, str, str, str | None, str, str]]:
         """Rows (grantee, object type, catalog, schema, name, privilege) for objects of a
@@ -102,6 +129,12 @@ class Account:
 
     # Catalog
 
+    def table(self, key: tuple[str, str, str], session: str | None) -> TableInfo | None:
+        """The table or view a session sees under a name: its own temporary one first."""
+        if session is not None and (temporary := self.temporary.get((session, key))):
+            return temporary
+        return self.tables.get(key)
+
     def exists(self, key: ObjectKey, session: str | None = None) -> bool:
         kind, parts = key
         if kind == "DATABASE":
@@ -109,8 +142,7 @@ class Account:
         if kind == "SCHEMA":
             return (parts[0], parts[1]) in self.schemas
         if kind == "TABLE":
-            info = self.tables.get((parts[0], parts[1], parts[2]))
-            return info is not None and info.temporary_session in (None, session)
+            return self.table((parts[0], parts[1], parts[2]), session) is not None
         if kind == "WAREHOUSE":
             return parts[0] in self.warehouses
         return True
@@ -136,6 +168,8 @@ class Account:
         owner: str,
         temporary_session: str | None = None,
         columns: Columns | None = None,
+        table_kind: str = "TABLE",
+        physical: str | None = None,
     ) -> None:
         kind, parts = key
         if kind == "DATABASE":
@@ -143,21 +177,27 @@ class Account:
         elif kind == "SCHEMA":
             self.schemas.add((parts[0], parts[1]))
         elif kind == "TABLE":
-            self.tables[(parts[0], parts[1], parts[2])] = TableInfo(
-                owner, temporary_session, columns
-            )
-        if kind != "TABLE" or temporary_session is None:
-            self.owners.setdefault(key, owner)
-        else:
-            self.owners[key] = owner
+            table = (parts[0], parts[1], parts[2])
+            info = TableInfo(owner, temporary_session, columns, table_kind, physical)
+            if temporary_session is not None:
+                self.temporary[(temporary_session, table)] = info
+                return
+            self.tables[table] = info
+        self.owners.setdefault(key, owner)
 
-    def drop(self, key: ObjectKey) -> None:
+    def drop(self, key: ObjectKey, session: str | None = None) -> None:
+        """Drop an object and what it contains (a session's temporary table first)."""
         kind, parts = key
+        if self._temporary(key, session) is not None:
+            assert session is not None
+            del self.temporary[(session, (parts[0], parts[1], parts[2]))]
+            return
         depth = len(parts)
         if kind == "DATABASE":
             self.databases.discard(parts[0])
         self.schemas = {s for s in self.schemas if s[:depth] != parts}
         self.tables = {t: info for t, info in self.tables.items() if t[:depth] != parts}
+        self.temporary = {t: info for t, info in self.temporary.items() if t[1][:depth] != parts}
         for store in (self.owners,):
             for other in [k for k in store if k[1][:depth] == parts and k[0] != "WAREHOUSE"]:
                 del store[other]
@@ -173,8 +213,12 @@ class Account:
             for role, privilege, key in self.grants
         }
 
-    def end_session(self, session: str) -> None:
-        """Temporary tables go with their session."""
-        for name in [t for t, info in self.tables.items() if info.temporary_session == session]:
-            del self.tables[name]
-            self.owners.pop(("TABLE", name), None)
+    def end_session(self, session: str) -> list[tuple[str, str, str, TableInfo]]:
+        """Temporary tables and views go with their session: those fakesnow holds under a
+        name of their own (database, schema, that name, info), for the caller to drop."""
+        held = []
+        for owner, name in [key for key in self.temporary if key[0] == session]:
+            info = self.temporary.pop((owner, name))
+            if info.physical is not None:
+                held.append((name[0], name[1], info.physical, info))
+        return held

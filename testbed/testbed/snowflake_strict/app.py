@@ -32,18 +32,23 @@ import fakesnow.server as fakesnow_server
 import sqlglot
 import sqlglot.executor
 from fakesnow.transforms import stage as fakesnow_stage
+from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from testbed.snowflake_strict import merges
 from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, User
 from testbed.snowflake_strict.responses import (
     complete_login,
     complete_stage_info,
+    edit_rows,
     repair_timestamps,
+    snowflake_type,
 )
+from testbed.snowflake_strict.rewrites import rewrite
 from testbed.snowflake_strict.rules import (
     SESSION_PARAMETERS,
     Checker,
@@ -51,17 +56,11 @@ from testbed.snowflake_strict.rules import (
     StrictError,
     identifier,
     insufficient,
+    parts_of,
     use_kind,
 )
 
 logger = logging.getLogger("testbed.snowflake_strict")
-_SESSION_FUNCTIONS = {
-    exp.CurrentRole: lambda s: s.role,
-    exp.CurrentWarehouse: lambda s: s.warehouse,
-    exp.CurrentUser: lambda s: s.user,
-    exp.CurrentDatabase: lambda s: s.database,
-    exp.CurrentSchema: lambda s: s.schema,
-}
 _VIRTUAL_VIEWS = {"ENABLED_ROLES", "OBJECT_PRIVILEGES"}
 
 
@@ -271,7 +270,16 @@ class StrictSnowflake:
         if session is not None and request.query_params.get("delete"):
             outcome = "rolled back an open transaction" if session.in_transaction else "ok"
             self._record(session, "<session closed>", "LOGOUT", outcome)
-            self.account.end_session(session.token)
+            connection = fakesnow_server.sessions.get(session.token)
+            if connection is not None and session.in_transaction:
+                # before the drops below, which the transaction's rollback would undo
+                connection.cursor().execute("ROLLBACK")
+            with self.account.lock:
+                held = self.account.end_session(session.token)
+            for database, schema, physical, info in held:
+                if connection is not None:
+                    name = ".".join(_quote(part) for part in (database, schema, physical))
+                    connection.cursor().execute(f"DROP {info.kind} IF EXISTS {name}")
             del self.sessions[session.token]
         return await fakesnow_server.session(request)
 
@@ -375,12 +383,20 @@ class StrictSnowflake:
                 f"Statement reached its statement or warehouse timeout of {timeout} second(s) "
                 "and was canceled.",
             )
-        forwarded = body
-        if statement is not None and any(statement.find_all(*_SESSION_FUNCTIONS)):
-            forwarded = self._with_session_values(session, statement, payload)
-        if limits is not None and statement is not None:
+        forwarded, run = body, statement
+        if statement is not None:
+            superuser = SUPERUSER_ROLE in self.account.role_hierarchy(session.role)
+            with self.account.lock:
+                rewritten = rewrite(statement, checker, superuser)
+            if rewritten is not None:
+                run = rewritten
+                sql_text = rewritten.sql(dialect="snowflake")
+                forwarded = json.dumps({**payload, "sqlText": sql_text}).encode()
+        if isinstance(run, exp.Merge):
+            return await self._merge(session, request, forwarded, run, checker, limits, sql, kind)
+        if limits is not None and run is not None:
             return await self._write_within_lengths(
-                session, request, forwarded, statement, limits, sql, kind
+                session, request, forwarded, checker, limits, sql, kind
             )
         response = await fakesnow_server.query_request(await _with_body(request, forwarded))
         answer = json.loads(bytes(response.body))
@@ -388,20 +404,70 @@ class StrictSnowflake:
         if succeeded and "stageInfo" in (answer.get("data") or {}):
             complete_stage_info(answer["data"])
             response = JSONResponse(answer)
-        elif succeeded and repair_timestamps(answer["data"]):
-            response = JSONResponse(answer)
+        elif succeeded and statement is not None:
+            edited = _edit_answer(answer["data"], statement, checker)
+            if repair_timestamps(answer["data"]) or edited:
+                response = JSONResponse(answer)
         if succeeded and statement is not None:
             with self.account.lock:
                 checker.apply(statement)
         self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
         return response
 
+    async def _merge(
+        self,
+        session: Session,
+        request: Request,
+        body: bytes,
+        merge: exp.Merge,
+        checker: Checker,
+        limits: tuple[tuple[str, str, str], dict[str, int]] | None,
+        sql: str,
+        kind: str,
+    ) -> Response:
+        """A MERGE as Snowflake runs it (`merges`): refused with no effect when it would write
+        a value longer than its column or update a row from several source rows; inside the
+        session's transaction run by the layer, which fakesnow cannot."""
+        connection = fakesnow_server.sessions[session.token]
+        refusal = None
+        if limits is not None and (message := merges.too_long(connection, merge, limits[1])):
+            refusal = StrictError("100078", "22000", message, "varchar-length")
+        elif _on(session, "ERROR_ON_NONDETERMINISTIC_MERGE") and merges.duplicated_target_row(
+            connection, merge
+        ):
+            refusal = StrictError(
+                "100090",
+                "42P18",
+                "Duplicate row detected during DML action (a target row matches more than "
+                "one source row; ERROR_ON_NONDETERMINISTIC_MERGE is on)",
+                "nondeterministic-merge",
+            )
+        if refusal is not None:
+            self._record(session, sql, kind, f"{refusal.code} {refusal.rule}")
+            return _error(refusal.code, refusal.sqlstate, refusal.message)
+        if not session.in_transaction:
+            response = await fakesnow_server.query_request(await _with_body(request, body))
+            succeeded = json.loads(bytes(response.body)).get("success")
+            self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
+            return response
+        database, schema, _ = checker.in_fakesnow(checker.table_key(merge.this))
+        candidates = exp.table_(
+            f"MERGE_CANDIDATES#{session.token[:12]}", db=schema, catalog=database, quoted=True
+        )
+        try:
+            data = merges.run_in_transaction(connection, merge, candidates)
+        except ProgrammingError as error:
+            self._record(session, sql, kind, "fakesnow error")
+            return _error(f"{error.errno:06d}", error.sqlstate or "", error.msg or "")
+        self._record(session, sql, kind, "ok")
+        return JSONResponse({"data": data, "success": True})
+
     async def _write_within_lengths(
         self,
         session: Session,
         request: Request,
         body: bytes,
-        statement: exp.Expr,
+        checker: Checker,
         limits: tuple[tuple[str, str, str], dict[str, int]],
         sql: str,
         kind: str,
@@ -412,31 +478,21 @@ class StrictSnowflake:
         Outside a transaction the write runs in one of its own, checked, then committed or
         rolled back. Inside the session's transaction one statement cannot be undone alone
         (DuckDB has no savepoints): the whole transaction is rolled back, and the error
-        says so (Snowflake would undo only the statement). fakesnow cannot run a MERGE
-        inside a transaction at all, so a MERGE's values are checked before it runs.
+        says so (Snowflake would undo only the statement). (A MERGE: `_merge`.)
         """
         table, lengths = limits
         connection = fakesnow_server.sessions[session.token]
-        if isinstance(statement, exp.Merge):
-            too_long = _merge_too_long(connection, statement, lengths)
-            if too_long is not None:
-                self._record(session, sql, kind, "100078 varchar-length")
-                return _error("100078", "22000", too_long)
-            response = await fakesnow_server.query_request(await _with_body(request, body))
-            succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get(
-                "success"
-            )
-            self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
-            return response
-        autocommit = str(session.parameters.get("AUTOCOMMIT", True)).upper() not in {"FALSE", "0"}
-        own_transaction = autocommit and not session.in_transaction
+        own_transaction = _on(session, "AUTOCOMMIT") and not session.in_transaction
         if own_transaction:
             connection.cursor().execute("BEGIN")
         response = await fakesnow_server.query_request(await _with_body(request, body))
         succeeded = response.status_code == 200 and json.loads(bytes(response.body)).get("success")
-        info = self.account.tables.get(table)
-        temporary = info is not None and info.temporary_session is not None
-        too_long = _too_long(connection, table, lengths, temporary) if succeeded else None
+        info = self.account.table(table, session.token)
+        # fakesnow's temporary tables are in a catalog of their own, found by bare name
+        in_temp_catalog = info is not None and info.temporary_session and info.physical is None
+        name = checker.in_fakesnow(table)
+        shown = _quote(name[2]) if in_temp_catalog else ".".join(_quote(part) for part in name)
+        too_long = _too_long(connection, shown, lengths) if succeeded else None
         if too_long is not None:
             connection.cursor().execute("ROLLBACK")
             session.in_transaction = False
@@ -464,21 +520,6 @@ class StrictSnowflake:
             temporary = statement.find(exp.TemporaryProperty) is not None
             return f"{name} {'TEMPORARY ' if temporary else ''}{kind.upper()}"
         return name
-
-    def _with_session_values(
-        self, session: Session, statement: exp.Expr, payload: dict[str, Any]
-    ) -> bytes:
-        """The statement with CURRENT_ROLE() and friends replaced by the session's values."""
-
-        def replace(node: exp.Expr) -> exp.Expr:
-            for kind, value in _SESSION_FUNCTIONS.items():
-                if isinstance(node, kind):
-                    current = value(session)
-                    return exp.Null() if current is None else exp.Literal.string(current)
-            return node
-
-        rewritten = statement.transform(replace).sql(dialect="snowflake")
-        return json.dumps({**payload, "sqlText": rewritten}).encode()
 
     async def _delay(self, session: Session, sql: str) -> int | None:
         """Wait the configured delay; the timeout in seconds if the statement hit it."""
@@ -590,7 +631,12 @@ class StrictSnowflake:
 
     def _command(self, session: Session, sql: str, superuser: bool) -> Response | None:
         account = self.account
-        text = " ".join(sql.split())
+        # without comments (dbt appends one naming itself to every statement)
+        text = " ".join(re.sub(r"/\*.*?\*/|--[^\n]*", " ", sql, flags=re.DOTALL).split())
+        if match := re.fullmatch(
+            r"(?i)SHOW PARAMETERS(?: LIKE '([^']*)')?(?: (?:IN|FOR) SESSION)?", text
+        ):
+            return _session_parameters(session, match[1])
         if match := re.fullmatch(r"(?i)CREATE ROLE (IF NOT EXISTS )?(\S+)", text):
             if not superuser:
                 raise insufficient("account (CREATE ROLE needed)")
@@ -640,8 +686,8 @@ class StrictSnowflake:
         if kind == "DATABASE":
             key: tuple[str, tuple[str, ...]] = ("DATABASE", (identifier(securable.this),))
         elif kind == "SCHEMA":
-            key = ("SCHEMA", checker.schema_key([p for p in _table_parts(securable)]))
-        elif kind == "TABLE":
+            key = ("SCHEMA", checker.schema_key(parts_of(securable)))
+        elif kind in {"TABLE", "VIEW"}:  # one namespace, as in a schema
             key = ("TABLE", checker.table_key(securable))
         elif kind == "WAREHOUSE":
             key = ("WAREHOUSE", (identifier(securable.this),))
@@ -753,15 +799,47 @@ class StrictSnowflake:
         return Starlette(routes=routes)
 
 
+def _edit_answer(data: dict[str, Any], statement: exp.Expr, checker: Checker) -> bool:
+    """fakesnow's answer as Snowflake gives it: SHOW lists only what the role may see;
+    DESCRIBE names Snowflake's types, not DuckDB's. True if the answer changed."""
+    if isinstance(statement, exp.Show):
+        return edit_rows(data, lambda row: row if checker.shown(statement, row) else None)
+    if isinstance(statement, exp.Describe):
+        return edit_rows(data, lambda row: {**row, "type": snowflake_type(str(row["type"]))})
+    return False
+
+
+def _on(session: Session, parameter: str) -> bool:
+    """A BOOLEAN session parameter's value (the session's, else Snowflake's default)."""
+    value = session.parameters.get(parameter, SESSION_PARAMETERS[parameter][0])
+    return str(value).upper() not in {"FALSE", "0"}
+
+
+def _session_parameters(session: Session, pattern: str | None) -> Response:
+    """SHOW PARAMETERS [LIKE pattern] IN SESSION: the session's value of each parameter (the
+    default where the session set none); the pattern as Snowflake matches it, ignoring case,
+    with % and _."""
+    if pattern is not None:
+        wildcards = {"%": ".*", "_": "."}
+        regex = "".join(wildcards.get(c, re.escape(c)) for c in pattern)
+    rows = []
+    for name, (default, kind) in sorted(SESSION_PARAMETERS.items()):
+        if pattern is not None and not re.fullmatch(regex, name, re.IGNORECASE):
+            continue
+        value = session.parameters.get(name, default)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        level = "SESSION" if name in session.parameters else ""
+        rows.append((name, text, default, level, "", kind))
+    return _rows(["key", "value", "default", "level", "description", "type"], rows)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _too_long(
-    connection: Any, table: tuple[str, str, str], lengths: dict[str, int], temporary: bool
-) -> str | None:
-    """Snowflake's error for the first value longer than its column, if there is one."""
-    name = _quote(table[2]) if temporary else ".".join(_quote(part) for part in table)
+def _too_long(connection: Any, name: str, lengths: dict[str, int]) -> str | None:
+    """Snowflake's error for the first value longer than its column (of the table fakesnow
+    knows as `name`), if there is one."""
     columns = list(lengths)
     too_long = " OR ".join(f"LENGTH({_quote(column)}) > {lengths[column]}" for column in columns)
     with connection.cursor() as cursor:
@@ -773,63 +851,8 @@ def _too_long(
         return None
     for column, value in zip(columns, row, strict=True):
         if value is not None and len(value) > lengths[column]:
-            return _too_long_message(value)
+            return merges.too_long_message(value)
     return None
-
-
-def _merge_too_long(connection: Any, merge: exp.Merge, lengths: dict[str, int]) -> str | None:
-    """Snowflake's error for the first value a MERGE would write longer than its column:
-    each WHEN clause's values over the rows it applies to (matched rows not taken by an
-    earlier clause; unmatched source rows)."""
-    target, source, on = merge.this, merge.args["using"], merge.args["on"]
-    earlier: dict[bool, list[exp.Expr]] = {True: [], False: []}
-    whens = merge.args["whens"].expressions if merge.args.get("whens") else []
-    for when in whens:
-        matched, condition, then = (
-            bool(when.args.get("matched")),
-            when.args.get("condition"),
-            when.args.get("then"),
-        )
-        filters = [exp.not_(prior.copy()) for prior in earlier[matched]]
-        if condition is not None:
-            filters.append(condition.copy())
-        earlier[matched].append(condition if condition is not None else exp.true())
-        if isinstance(then, exp.Update):
-            pairs = [(identifier(eq.this), eq.expression) for eq in then.expressions]
-            rows = exp.select().from_(target.copy()).join(source.copy(), on=on.copy())
-        elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple):
-            names = [identifier(column) for column in then.this.expressions]
-            pairs = list(zip(names, then.expression.expressions, strict=True))
-            unmatched = exp.Exists(this=exp.select("1").from_(target.copy()).where(on.copy()))
-            rows = exp.select().from_(source.copy()).where(exp.not_(unmatched))
-        else:
-            continue
-        for column, value in pairs:
-            if column not in lengths:
-                continue
-            too_long = exp.GT(
-                this=exp.Length(this=value.copy()), expression=exp.Literal.number(lengths[column])
-            )
-            query = rows.copy().select(value.copy()).where(too_long, *filters).limit(1)
-            with connection.cursor() as cursor:
-                cursor.execute(query.sql(dialect="snowflake"))
-                row = cursor.fetchone()
-            if row is not None:
-                return _too_long_message(str(row[0]))
-    return None
-
-
-def _too_long_message(value: str) -> str:
-    shown = value if len(value) <= 60 else value[:60] + "..."
-    return f"String '{shown}' is too long and would be truncated"
-
-
-def _table_parts(table: exp.Table) -> list[exp.Identifier]:
-    return [
-        p
-        for p in (table.args.get("catalog"), table.args.get("db"), table.this)
-        if isinstance(p, exp.Identifier) and p.this
-    ]
 
 
 def _unique(pairs: list[tuple[str, Any]], line: int) -> dict[str, Any]:

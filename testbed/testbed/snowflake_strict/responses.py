@@ -13,6 +13,7 @@ Snowflake no kinder, only complete.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -112,3 +113,66 @@ def _null_struct_slots(column: pa.Array) -> pa.Array:
         fields=list(column.type),
         mask=pc.is_null(fields[0]),
     )
+
+
+def edit_rows(
+    data: dict[str, Any], edit: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> bool:
+    """Pass each row of a result (as {column: value}) through `edit`, which returns it
+    (changed or not) or None to leave it out. True if the result changed."""
+    if data.get("queryResultFormat") != "arrow":
+        names = [str(column["name"]) for column in data.get("rowtype") or []]
+        before = [dict(zip(names, row, strict=True)) for row in data.get("rowset") or []]
+        after = [row for row in map(edit, [dict(row) for row in before]) if row is not None]
+        if after == before:
+            return False
+        data["rowset"] = [[row[name] for name in names] for row in after]
+        data["total"] = len(after)
+        return True
+    if not data.get("rowsetBase64"):
+        return False
+    table = pa.ipc.open_stream(base64.b64decode(data["rowsetBase64"])).read_all()
+    before = table.to_pylist()
+    after = [row for row in map(edit, [dict(row) for row in before]) if row is not None]
+    if after == before:
+        return False
+    edited = pa.Table.from_pylist(after, schema=table.schema)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, edited.schema) as writer:
+        writer.write_table(edited)
+    data["rowsetBase64"] = base64.b64encode(sink.getvalue().to_pybytes()).decode()
+    data["total"] = edited.num_rows
+    return True
+
+
+# DuckDB's names for types fakesnow's DESCRIBE passes through, as Snowflake names them:
+# every integer is a NUMBER(38,0) (Snowflake has no unsigned or sized integers), lists are
+# ARRAYs, structs and maps OBJECTs.
+_INTEGERS = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+}
+
+
+def snowflake_type(duckdb: str) -> str:
+    """The type Snowflake's DESCRIBE shows for a column fakesnow describes as `duckdb`."""
+    name = duckdb.upper()
+    if name in _INTEGERS:
+        return "NUMBER(38,0)"
+    if name in {"FLOAT", "REAL", "DOUBLE"}:
+        return "FLOAT"
+    if name.endswith("]"):
+        return "ARRAY"
+    if name.startswith(("STRUCT", "MAP")):
+        return "OBJECT"
+    if name in {"TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"}:
+        return "TIMESTAMP_NTZ(9)"
+    return duckdb

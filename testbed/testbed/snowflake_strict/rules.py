@@ -44,36 +44,42 @@ RULES = {
     "fakesnow cannot store, are refused as an emulator gap",
     "varchar-length": "INSERT, COPY, MERGE and UPDATE fail with 100078 and have no effect "
     "when a value is longer than its column's declared VARCHAR(n)",
+    "nondeterministic-merge": "a MERGE that would update a target row from more than one "
+    "source row fails with 100090 (unless ERROR_ON_NONDETERMINISTIC_MERGE is off)",
+    "visibility": "SHOW and INFORMATION_SCHEMA list only objects the role holds a privilege "
+    "on; SHOW needs USAGE on the database or schema it lists",
 }
 
-SESSION_PARAMETERS = {
-    "ABORT_DETACHED_QUERY",
-    "AUTOCOMMIT",
-    "BINARY_OUTPUT_FORMAT",
-    "CLIENT_SESSION_KEEP_ALIVE",
-    "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY",
-    "CLIENT_VALIDATE_DEFAULT_PARAMETERS",
-    "DATE_INPUT_FORMAT",
-    "DATE_OUTPUT_FORMAT",
-    "ERROR_ON_NONDETERMINISTIC_MERGE",
-    "JSON_INDENT",
-    "LOCK_TIMEOUT",
-    "QUERY_TAG",
-    "QUOTED_IDENTIFIERS_IGNORE_CASE",
-    "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS",
-    "STATEMENT_TIMEOUT_IN_SECONDS",
-    "TIMESTAMP_INPUT_FORMAT",
-    "TIMESTAMP_LTZ_OUTPUT_FORMAT",
-    "TIMESTAMP_NTZ_OUTPUT_FORMAT",
-    "TIMESTAMP_OUTPUT_FORMAT",
-    "TIMESTAMP_TYPE_MAPPING",
-    "TIMESTAMP_TZ_OUTPUT_FORMAT",
-    "TIMEZONE",
-    "TIME_INPUT_FORMAT",
-    "TIME_OUTPUT_FORMAT",
-    "TRANSACTION_ABORT_ON_ERROR",
-    "USE_CACHED_RESULT",
-    "WEEK_START",
+# Session parameters the layer knows: Snowflake's default and type of each (SHOW
+# PARAMETERS). TIMEZONE is the local account's: fakesnow runs in UTC.
+SESSION_PARAMETERS: dict[str, tuple[str, str]] = {
+    "ABORT_DETACHED_QUERY": ("false", "BOOLEAN"),
+    "AUTOCOMMIT": ("true", "BOOLEAN"),
+    "BINARY_OUTPUT_FORMAT": ("HEX", "STRING"),
+    "CLIENT_SESSION_KEEP_ALIVE": ("false", "BOOLEAN"),
+    "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY": ("3600", "NUMBER"),
+    "CLIENT_VALIDATE_DEFAULT_PARAMETERS": ("false", "BOOLEAN"),
+    "DATE_INPUT_FORMAT": ("AUTO", "STRING"),
+    "DATE_OUTPUT_FORMAT": ("YYYY-MM-DD", "STRING"),
+    "ERROR_ON_NONDETERMINISTIC_MERGE": ("true", "BOOLEAN"),
+    "JSON_INDENT": ("2", "NUMBER"),
+    "LOCK_TIMEOUT": ("43200", "NUMBER"),
+    "QUERY_TAG": ("", "STRING"),
+    "QUOTED_IDENTIFIERS_IGNORE_CASE": ("false", "BOOLEAN"),
+    "STATEMENT_QUEUED_TIMEOUT_IN_SECONDS": ("0", "NUMBER"),
+    "STATEMENT_TIMEOUT_IN_SECONDS": ("172800", "NUMBER"),
+    "TIMESTAMP_INPUT_FORMAT": ("AUTO", "STRING"),
+    "TIMESTAMP_LTZ_OUTPUT_FORMAT": ("", "STRING"),
+    "TIMESTAMP_NTZ_OUTPUT_FORMAT": ("YYYY-MM-DD HH24:MI:SS.FF3", "STRING"),
+    "TIMESTAMP_OUTPUT_FORMAT": ("YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM", "STRING"),
+    "TIMESTAMP_TYPE_MAPPING": ("TIMESTAMP_NTZ", "STRING"),
+    "TIMESTAMP_TZ_OUTPUT_FORMAT": ("", "STRING"),
+    "TIMEZONE": ("Etc/UTC", "STRING"),
+    "TIME_INPUT_FORMAT": ("AUTO", "STRING"),
+    "TIME_OUTPUT_FORMAT": ("HH24:MI:SS", "STRING"),
+    "TRANSACTION_ABORT_ON_ERROR": ("false", "BOOLEAN"),
+    "USE_CACHED_RESULT": ("true", "BOOLEAN"),
+    "WEEK_START": ("0", "NUMBER"),
 }
 
 _COMPUTE = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Copy)
@@ -81,6 +87,8 @@ _WRITES = (exp.Insert, exp.Update, exp.Merge, exp.Copy)
 _TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR}
 TableKey = tuple[str, str, str]
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.Grant, exp.Revoke)
+# What SHOW lists inside a schema that the account keeps as tables (views included).
+_SCHEMA_OBJECTS = {"OBJECTS", "TABLES", "VIEWS"}
 
 
 @dataclass
@@ -134,7 +142,8 @@ def quoted(name: str) -> str:
     return name if re.fullmatch(r"[A-Z_][A-Z0-9_$]*", name) else f'"{name}"'
 
 
-def _parts(table: exp.Table) -> list[exp.Identifier]:
+def parts_of(table: exp.Table) -> list[exp.Identifier]:
+    """A table name's parts (database, schema, name), as many as it has."""
     return [
         part
         for part in (table.args.get("catalog"), table.args.get("db"), table.this)
@@ -193,7 +202,7 @@ class Checker:
         return (names[-2], names[-1])
 
     def table_key(self, table: exp.Table) -> tuple[str, str, str]:
-        names = [identifier(p) for p in _parts(table)]
+        names = [identifier(p) for p in parts_of(table)]
         if len(names) == 3:
             return (names[0], names[1], names[2])
         if len(names) == 2:
@@ -247,9 +256,11 @@ class Checker:
         if table[1] == "INFORMATION_SCHEMA":
             return
         key: ObjectKey = ("TABLE", table)
-        if not self._exists(key):
+        # A role holding no privilege at all on a table cannot tell it exists.
+        token = self.session.token
+        if not self._exists(key) or not self.account.visible(self.session.role, key, token):
             raise not_found(key)
-        if not self.account.has(self.session.role, privilege, key):
+        if not self.account.has(self.session.role, privilege, key, token):
             raise insufficient(f"table '{table[2]}'" if privilege != "OWNERSHIP" else "table")
 
     def create_in_schema(self, schema: tuple[str, str], privilege: str, what: str) -> None:
@@ -290,12 +301,33 @@ class Checker:
 
     def columns(self, table: TableKey) -> Columns:
         """The table's columns by exact name (empty for a table the layer does not know)."""
-        info = self.account.tables.get(table)
+        info = self.account.table(table, self.session.token)
         if info is None:
             return {}
         if info.columns is None:
-            info.columns = self.read_columns(table)
+            info.columns = self.read_columns(self.in_fakesnow(table))
         return info.columns
+
+    # Temporary objects with a qualified name
+
+    def physical_name(self, name: str) -> str:
+        """The name fakesnow holds this session's temporary table or view `name` under.
+
+        fakesnow (DuckDB) keeps temporary objects in a catalog of their own ("temp") and
+        refuses a temporary object named with a database or schema (dbt names every one
+        so). The layer makes such an object an ordinary one in the schema it names, under
+        this name, hides it from every other session, routes this session's references
+        to it, and drops it when the session closes.
+        """
+        return f"{name}#TEMP#{self.session.token[:12]}"
+
+    def in_fakesnow(self, table: TableKey) -> TableKey:
+        """A table's name as fakesnow knows it (other than its own for a temporary object
+        held apart: `physical_name`)."""
+        info = self.account.table(table, self.session.token)
+        if info is None or info.physical is None or info.temporary_session != self.session.token:
+            return table
+        return (table[0], table[1], info.physical)
 
     def _column_names(self, statement: exp.Expr) -> None:
         """Column names resolve case-sensitively (fakesnow resolves them ignoring case)."""
@@ -310,7 +342,7 @@ class Checker:
         if not isinstance(statement, (*_COMPUTE, exp.Select, exp.Alter)):
             return
         known: Columns = {}
-        for table in self._tables(statement):
+        for table in self.tables(statement):
             known.update(self.columns(self.table_key(table)))
         if not known:
             return
@@ -372,26 +404,27 @@ class Checker:
             return True
         if isinstance(statement, exp.Select):  # a query over a table (not metadata)
             return any(
-                "INFORMATION_SCHEMA" not in {identifier(p) for p in _parts(table)}
-                for table in self._tables(statement)
+                "INFORMATION_SCHEMA" not in {identifier(p) for p in parts_of(table)}
+                for table in self.tables(statement)
             )
         return False
 
     @staticmethod
     def _is_real_table(table: exp.Table) -> bool:
-        parts = _parts(table)
+        parts = parts_of(table)
         return (
             bool(parts)
             and not parts[-1].this.startswith("@")
             and not isinstance(table.this, exp.Func)
         )
 
-    def _tables(self, statement: exp.Expr) -> Iterator[exp.Table]:
+    def tables(self, statement: exp.Expr) -> Iterator[exp.Table]:
+        """The tables and views a statement names (not stages, table functions or CTEs)."""
         ctes = {identifier(cte.args["alias"].this) for cte in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
             if not self._is_real_table(table):
                 continue
-            names = [identifier(p) for p in _parts(table)]
+            names = [identifier(p) for p in parts_of(table)]
             if len(names) == 1 and names[0] in ctes:
                 continue
             yield table
@@ -401,14 +434,17 @@ class Checker:
         if isinstance(statement, exp.Create):
             self._create(statement)
             return
+        if isinstance(statement, exp.Show):
+            self._show(statement)
+            return
         if isinstance(statement, exp.Use):
             kind = use_kind(statement)
             table = statement.this
             if isinstance(table, exp.Table):
                 if kind == "DATABASE":
-                    self.use_database(self.database_of(_parts(table)))
+                    self.use_database(self.database_of(parts_of(table)))
                 elif kind == "SCHEMA":
-                    self.use_schema(self.schema_key(_parts(table)))
+                    self.use_schema(self.schema_key(parts_of(table)))
             return
         if isinstance(statement, exp.Drop):
             kind = (statement.args.get("kind") or "").upper()
@@ -422,11 +458,11 @@ class Checker:
                     if statement.args.get("exists"):
                         continue
                     raise not_found(key)
-                if not self.account.has(role, "OWNERSHIP", key):
+                if not self.account.has(role, "OWNERSHIP", key, self.session.token):
                     raise insufficient(f"{kind.lower()} '{key[1][-1]}'")
             return
         if isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "TABLE":
-            tables = list(self._tables(statement))
+            tables = list(self.tables(statement))
             self.use_table(self.table_key(tables[0]), "OWNERSHIP")
             return
         target: exp.Table | None = None
@@ -448,27 +484,87 @@ class Checker:
                     if isinstance(then, exp.Update)
                     else "DELETE"
                 )
-        for table in self._tables(statement):
+        for table in self.tables(statement):
             wanted = privileges if table is target else {"SELECT"}
             name = self.table_key(table)
             for privilege in wanted:
                 self.use_table(name, privilege)
 
     def _drop_key(self, kind: str, table: exp.Table) -> ObjectKey | None:
-        parts = _parts(table)
+        parts = parts_of(table)
         if kind == "DATABASE":
             return ("DATABASE", (self.database_of(parts),))
         if kind == "SCHEMA":
             return ("SCHEMA", self.schema_key(parts))
-        if kind == "TABLE":
+        if kind in {"TABLE", "VIEW"}:
             return ("TABLE", self.table_key(table))
         return None
 
+    def _show(self, statement: exp.Show) -> None:
+        """SHOW ... IN DATABASE/SCHEMA/TABLE needs USAGE on the container (what it lists is
+        filtered by `shown`); without a scope, the current schema's or database's."""
+        scope, scope_kind = statement.args.get("scope"), statement.args.get("scope_kind")
+        parts = parts_of(scope) if isinstance(scope, exp.Table) else []
+        if scope_kind == "DATABASE" and parts:
+            self.use_database(self.database_of(parts))
+        elif scope_kind == "SCHEMA" and parts:
+            self.use_schema(self.schema_key(parts))
+        elif scope_kind in {"TABLE", "VIEW"} and isinstance(scope, exp.Table):
+            key = self.table_key(scope)
+            if not self._exists(("TABLE", key)) or not self.account.visible(
+                self.session.role, ("TABLE", key), self.session.token
+            ):
+                raise not_found(("TABLE", key))
+        elif scope_kind is None and statement.name.upper() == "SCHEMAS":
+            self.use_database(self._current_database())
+        elif scope_kind is None and statement.name.upper() in _SCHEMA_OBJECTS:
+            self.use_schema((self._current_database(), self._current_schema()))
+
+    def shown(self, statement: exp.Show, row: dict[str, object]) -> bool:
+        """Whether a row of SHOW's answer names an object the role may see (Snowflake
+        lists only objects on which the role holds some privilege)."""
+        what = statement.name.upper()
+        database, name = str(row.get("database_name")), str(row.get("name"))
+        if what == "SCHEMAS":
+            key: ObjectKey = ("SCHEMA", (database, name))
+            return name.upper() == "INFORMATION_SCHEMA" or self._visible(key)
+        if what == "DATABASES":
+            return self._visible(("DATABASE", (name,)))
+        if what == "COLUMNS":
+            name = str(row.get("table_name"))
+        if what in _SCHEMA_OBJECTS or what == "COLUMNS":
+            return self._visible(("TABLE", (database, str(row.get("schema_name")), name)))
+        return True
+
+    def _visible(self, key: ObjectKey) -> bool:
+        # A name the account does not know is fakesnow's own for a temporary object
+        # (`physical_name`), which Snowflake would not list.
+        if key[0] == "TABLE" and not self.account.exists(key):
+            return False
+        return self.account.visible(self.session.role, key)
+
+    def visible_tables(self, database: str) -> list[TableKey]:
+        """The tables and views of a database the role may see in INFORMATION_SCHEMA
+        (not temporary ones)."""
+        return sorted(
+            key
+            for key in self.account.tables
+            if key[0] == database and self.account.visible(self.session.role, ("TABLE", key))
+        )
+
+    def visible_schemas(self, database: str) -> list[str]:
+        """The schemas of a database the role may see in INFORMATION_SCHEMA."""
+        return sorted(
+            schema
+            for db, schema in self.account.schemas
+            if db == database and self.account.visible(self.session.role, ("SCHEMA", (db, schema)))
+        )
+
     def _create(self, statement: exp.Create) -> None:
-        kind, table = _created(statement)
+        kind, table = created(statement)
         if table is None:
             return
-        parts = _parts(table)
+        parts = parts_of(table)
         if kind == "DATABASE":
             # Checked even with IF NOT EXISTS and even when the database exists.
             if not self.account.has(self.session.role, "CREATE DATABASE", ACCOUNT):
@@ -485,17 +581,22 @@ class Checker:
         elif kind in {"TABLE", "STAGE", "FILE FORMAT", "VIEW", "SEQUENCE"}:
             key = self.table_key(table)
             self.create_in_schema((key[0], key[1]), f"CREATE {kind}", kind.lower())
-            if kind == "TABLE":
-                exists = self._exists(("TABLE", key))
+            if kind in {"TABLE", "VIEW"}:
+                exists = self._exists(("TABLE", key)) and self._replaces(statement, key)
                 if exists and statement.args.get("replace"):
                     self.use_table(key, "OWNERSHIP")
                 like = statement.find(exp.LikeProperty)
                 if like is not None and isinstance(like.this, exp.Table):
                     self.use_table(self.table_key(like.this), "SELECT")
+                # AS SELECT reads its sources with the creating role's privileges (a view's
+                # owner must be able to read what it selects).
+                if statement.expression is not None:
+                    for source in self.tables(statement.expression):
+                        self.use_table(self.table_key(source), "SELECT")
 
     def _alter_column_type(self, table: tuple[str, str, str], action: exp.AlterColumn) -> None:
         column = identifier(action.this)
-        current, size, scale = self.column_type(table, column)
+        current, size, scale = self.column_type(self.in_fakesnow(table), column)
         dtype: exp.DataType = action.args["dtype"]
         params = [int(p.this.this) for p in dtype.expressions if isinstance(p.this, exp.Literal)]
         new = dtype.this
@@ -529,7 +630,7 @@ class Checker:
         elif isinstance(statement, exp.Use):
             kind = use_kind(statement)
             if isinstance(statement.this, exp.Table):
-                parts = _parts(statement.this)
+                parts = parts_of(statement.this)
                 if kind == "DATABASE":
                     session.database, session.schema = self.database_of(parts), "PUBLIC"
                 elif kind == "SCHEMA":
@@ -540,20 +641,20 @@ class Checker:
             kind = (statement.args.get("kind") or "").upper()
             for table in statement.args.get("tables") or [statement.this]:
                 if isinstance(table, exp.Table) and (key := self._drop_key(kind, table)):
-                    account.drop(key)
+                    account.drop(key, session.token)
         elif isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "TABLE":
             rename = statement.find(exp.AlterRename)
-            tables = list(self._tables(statement))
+            tables = list(self.tables(statement))
             if rename is not None and len(tables) == 2:
                 old, new = self.table_key(tables[0]), self.table_key(tables[1])
-                if len(_parts(tables[1])) == 1:  # a bare new name stays in the old schema
+                if len(parts_of(tables[1])) == 1:  # a bare new name stays in the old schema
                     new = (old[0], old[1], new[2])
                 account.rename_table(old, new)
             elif tables:
                 self._record_column_changes(self.table_key(tables[0]), statement)
 
     def _record_column_changes(self, table: TableKey, statement: exp.Alter) -> None:
-        info = self.account.tables.get(table)
+        info = self.account.table(table, self.session.token)
         if info is None or info.columns is None:
             return
         columns = info.columns
@@ -570,10 +671,10 @@ class Checker:
                 columns[identifier(action.this)] = declared_length(action.args["dtype"])
 
     def _record_create(self, statement: exp.Create) -> None:
-        kind, table = _created(statement)
+        kind, table = created(statement)
         if table is None:
             return
-        parts, role = _parts(table), self.session.role
+        parts, role = parts_of(table), self.session.role
         if kind == "DATABASE":
             database = self.database_of(parts)
             if not self.account.exists(("DATABASE", (database,))):
@@ -583,17 +684,26 @@ class Checker:
             schema = self.schema_key(parts)
             if not self.account.exists(("SCHEMA", schema)):
                 self.account.create(("SCHEMA", schema), role)
-        elif kind == "TABLE":
+        elif kind in {"TABLE", "VIEW"}:
             key = self.table_key(table)
             temporary = statement.find(exp.TemporaryProperty) is not None
-            exists = self.account.exists(("TABLE", key), self.session.token)
-            if not exists or statement.args.get("replace"):
+            if not self._replaces(statement, key) or statement.args.get("replace"):
                 self.account.create(
                     ("TABLE", key),
                     role,
                     self.session.token if temporary else None,
-                    self._declared_columns(statement),
+                    self._declared_columns(statement) if kind == "TABLE" else None,
+                    kind,
+                    self.physical_name(key[2]) if held_apart(statement) else None,
                 )
+
+    def _replaces(self, statement: exp.Create, key: TableKey) -> bool:
+        """Whether a CREATE TABLE/VIEW names an existing object it would replace: for a
+        temporary one only the session's own temporary object of that name (a permanent
+        one it shadows for the session), for a permanent one a permanent one."""
+        if statement.find(exp.TemporaryProperty) is not None:
+            return (self.session.token, key) in self.account.temporary
+        return key in self.account.tables
 
     def _declared_columns(self, statement: exp.Create) -> Columns | None:
         """The columns a CREATE TABLE declares (or copies with LIKE); None for AS SELECT."""
@@ -651,11 +761,23 @@ def _no_case_twins(names: list[str], existing: Columns) -> None:
         seen[name.upper()] = name
 
 
-def _created(statement: exp.Create) -> tuple[str, exp.Table | None]:
+def created(statement: exp.Create) -> tuple[str, exp.Table | None]:
     """What a CREATE makes: its kind (DATABASE, SCHEMA, TABLE, ...) and the name's node."""
     kind = (statement.args.get("kind") or "").upper()
     this = statement.this
     return kind, this if isinstance(this, exp.Table) else statement.find(exp.Table)
+
+
+def held_apart(statement: exp.Create) -> bool:
+    """A CREATE TEMPORARY TABLE/VIEW whose name carries a database or schema, which
+    fakesnow refuses (the layer holds it under `Checker.physical_name`)."""
+    kind, table = created(statement)
+    return (
+        kind in {"TABLE", "VIEW"}
+        and statement.find(exp.TemporaryProperty) is not None
+        and table is not None
+        and len(parts_of(table)) > 1
+    )
 
 
 def _is_session_statement(statement: exp.Expr) -> bool:
