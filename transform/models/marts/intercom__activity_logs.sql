@@ -9,12 +9,7 @@
 -- admin's name. Incremental on `created_at` (activity logs never change once written).
 with activity_logs as (
     select * from {{ ref('stg_intercom__activity_logs') }}
-    {% if is_incremental() %}
-    where created_at >= (
-        select dateadd('hour', -{{ var('intercom__lookback_hours') }}, max(created_at))
-        from {{ this }}
-    )
-    {% endif %}
+    {{ lookback_filter('created_at') }}
 ),
 
 admins as (

@@ -17,12 +17,7 @@
 -- it holds, less `intercom__lookback_hours`.
 with parts as (
     select * from {{ ref('stg_intercom__conversation_parts') }}
-    {% if is_incremental() %}
-    where updated_at >= (
-        select dateadd('hour', -{{ var('intercom__lookback_hours') }}, max(updated_at))
-        from {{ this }}
-    )
-    {% endif %}
+    {{ lookback_filter('updated_at') }}
 ),
 
 live_conversations as (

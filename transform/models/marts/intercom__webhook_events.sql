@@ -23,8 +23,4 @@ select
     received_at,
     source_relation
 from {{ ref('stg_intercom__webhook_notifications') }}
-{% if is_incremental() %}
-where received_at >= (
-    select dateadd('hour', -{{ var('intercom__lookback_hours') }}, max(received_at)) from {{ this }}
-)
-{% endif %}
+{{ lookback_filter('received_at') }}
