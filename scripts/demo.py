@@ -59,7 +59,7 @@ SANDBOX_START_TIMEOUT = 60.0
 TASKS = (TAP, TARGET, DBT_BUILD)
 # Support KPIs per current team, from the end models (docs/analytics.md).
 KPI_QUERY = """
-SELECT COALESCE(teams.team_name, 'unassigned') AS team,
+SELECT COALESCE(teams.team_name, 'no team') AS team,
        COUNT(*) AS conversations,
        MEDIAN(metrics.time_to_first_response_minutes) AS first_response,
        MEDIAN(IFF(metrics.conversation_state = 'closed', metrics.time_to_last_close_minutes, NULL))

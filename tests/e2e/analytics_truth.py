@@ -585,7 +585,7 @@ class AnalyticsTruth:
                     {
                         "date_day": day,
                         "team_id": team,
-                        "team_name": self._team_name(team) if team is not None else "unassigned",
+                        "team_name": self._team_name(team) if team is not None else "no team",
                         "conversations_created": len(created.get((team, day), [])),
                         "conversations_closed": len(closed.get((team, day), [])),
                         "median_time_to_first_response_minutes": _median(

@@ -49,15 +49,14 @@ def test_the_closing_table_shows_rows_per_run_new_rows_deletions_and_records_rea
 
 
 def test_the_kpi_table_shows_each_teams_figures_and_their_change(capsys):
-    before = {"Support": (10, 12.0, 300.0, 4.5, 2, 3), "unassigned": (4, None, None, None, 0, 4)}
-    after = {"Support": (12, 11.5, 300.0, 4.0, 3, 5), "unassigned": (4, None, None, None, 0, 4)}
+    before = {"Support": (10, 12.0, 300.0, 4.5, 2, 3), "no team": (4, None, None, None, 0, 4)}
+    after = {"Support": (12, 11.5, 300.0, 4.0, 3, 5), "no team": (4, None, None, None, 0, 4)}
 
     print_kpis("KPIs", after, before)
 
+    lines = capsys.readouterr().out.splitlines()[2:]  # the title and the header
     rows = {
-        line.split()[0]: re.split(r" {2,}", line.strip())[1:]
-        for line in capsys.readouterr().out.splitlines()[1:]
-        if not line.strip().startswith("-")
+        cells[0]: cells[1:] for line in lines[1:] if (cells := re.split(r" {2,}", line.strip()))
     }
     assert rows["Support"] == ["12 (+2)", "11.5 (-0.5)", "300", "4 (-0.5)", "3 (+1)", "5 (+2)"]
-    assert rows["unassigned"] == ["4", "-", "-", "-", "0", "4"]
+    assert rows["no team"] == ["4", "-", "-", "-", "0", "4"]

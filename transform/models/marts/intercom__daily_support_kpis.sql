@@ -1,4 +1,4 @@
--- One row per day (UTC) and team (the conversation's current team; none = unassigned), from
+-- One row per day (UTC) and team (the conversations' current team; NULL: no team), from
 -- the first day with activity on: volumes, response and close times, ratings and the open
 -- backlog at the end of the day (docs/analytics.md).
 with conversations as (
@@ -138,7 +138,7 @@ teams as (
 select
     spine.date_day,
     spine.team_assignee_id as team_id,
-    coalesce(teams.team_name, iff(spine.team_assignee_id is null, 'unassigned', null)) as team_name,
+    coalesce(teams.team_name, iff(spine.team_assignee_id is null, 'no team', null)) as team_name,
     coalesce(figures.conversations_created, 0) as conversations_created,
     coalesce(figures.conversations_closed, 0) as conversations_closed,
     figures.median_time_to_first_response_minutes,
