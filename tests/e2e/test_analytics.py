@@ -40,7 +40,7 @@ from tests.e2e.analytics_truth import (
     model_differences,
     read_model,
 )
-from tests.e2e.test_pipeline import apply_changes
+from tests.e2e.test_pipeline import apply_changes, shell_pipe
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,8 @@ def test_two_workspaces_through_the_package(
             sandbox.url, sandbox.token, snowflake_server, DATABASE, schema="SECOND_WORKSPACE"
         )
         second.prepare_database()
-        run_pipeline(second.meltano_env(sys_dir=tmp_path / ".meltano"), tmp_path / "second.log")
+        (tmp_path / "pipe").mkdir()
+        shell_pipe(tmp_path / "pipe", second, state=False)
         truths = [
             workspace.truth(),
             AnalyticsTruth({s: sandbox.client.stream_truth(s) for s in STREAMS}, second.schema),
