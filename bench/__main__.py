@@ -2,7 +2,8 @@
 
 Usage: python -m bench [NAME ...]   (names: tap_contacts tap_parts tap_pages
 target_upsert target_batch webhook_load timestamp_converter tap_requests tap_memory
-pipeline_kills; default: all). Each prints its own table and writes bench/results/NAME.md.
+pipeline_kills dbt_models; default: all). Each prints its own table and writes
+bench/results/NAME.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ BENCHMARKS = [
     "tap_requests",
     "tap_memory",
     "pipeline_kills",
+    "dbt_models",
 ]
 
 
