@@ -55,7 +55,7 @@ from testbed.intercom.expected import expected_record
 from testbed.intercom.options import SandboxOptions
 from testbed.intercom.store import Workspace
 from testbed.intercom.truth import stream_truth
-from testbed.pipeline import ROOT, LocalEndpoints, run_dbt
+from testbed.pipeline import ANALYTICS_STREAMS, ROOT, LocalEndpoints, run_dbt
 from testbed.servers import local_snowflake
 
 RESULTS = ROOT / "bench" / "results"
@@ -64,20 +64,8 @@ DATABASE = "BENCH_DBT"
 SCHEMA = "INTERCOM"
 ANALYTICS = f"{SCHEMA}_ANALYTICS"  # where the end models go (<target schema>_ANALYTICS)
 TARGET = str(Path(sys.executable).with_name("target-snowflake"))
-# The streams the end models read; the first six are full-table (read in full every run).
+# The streams the end models read that are full-table (read in full every run).
 FULL_TABLE = ("admins", "teams", "tags", "articles", "help_center_collections", "help_centers")
-STREAMS = (
-    *FULL_TABLE,
-    "activity_logs",
-    "contacts",
-    "contact_tags",
-    "contact_companies",
-    "companies",
-    "conversations",
-    "conversation_parts",
-    "tickets",
-    "ticket_parts",
-)
 INCREMENTAL_MODELS = (
     "intercom__conversation_parts",
     "intercom__activity_logs",
@@ -95,9 +83,13 @@ class Catalog:
 
     @classmethod
     def discover(cls) -> Catalog:
-        catalog = catalog_selecting(list(STREAMS))
+        catalog = catalog_selecting(list(ANALYTICS_STREAMS))
         return cls(
-            {e["tap_stream_id"]: e for e in catalog["streams"] if e["tap_stream_id"] in STREAMS}
+            {
+                e["tap_stream_id"]: e
+                for e in catalog["streams"]
+                if e["tap_stream_id"] in ANALYTICS_STREAMS
+            }
         )
 
     def schema_message(self, stream: str) -> dict[str, Any]:
@@ -123,11 +115,11 @@ class SingerWriter:
         self.counts: Counter[str] = Counter()
         # The newest replication value seen per stream (raw UNIX seconds): the bookmark.
         self.bookmarks: dict[str, int] = {}
-        self.prefix = {s: f'{{"type":"RECORD","stream":"{s}","record":' for s in STREAMS}
+        self.prefix = {s: f'{{"type":"RECORD","stream":"{s}","record":' for s in ANALYTICS_STREAMS}
         self.suffix = ',"time_extracted":"{}"}}\n'.format(
             datetime.now(UTC).isoformat(timespec="microseconds")
         )
-        for stream in STREAMS:
+        for stream in ANALYTICS_STREAMS:
             out.write(json.dumps(catalog.schema_message(stream), separators=(",", ":")) + "\n")
 
     def record(self, stream: str, raw: dict[str, Any]) -> None:
@@ -491,7 +483,7 @@ def main() -> int:
         )
         bookmarks = dict(writer.bookmarks)
         sampler.mark("full load")
-        raw_rows = count_rows(endpoints, SCHEMA, STREAMS)
+        raw_rows = count_rows(endpoints, SCHEMA, ANALYTICS_STREAMS)
         full = dbt_build(endpoints, WORK / "dbt-full")
         sampler.mark("full build")
         print(f"full build: {full.wall:.0f} s, {dict(full.statuses)}", flush=True)

@@ -33,6 +33,24 @@ TAP = "tap-intercom"
 TARGET = "target-snowflake"
 # Meltano's dbt utility (meltano.yml), as a task of `meltano run`.
 DBT_BUILD = "dbt-snowflake:build"
+# The streams the analytics end models (transform/) read.
+ANALYTICS_STREAMS = (
+    "admins",
+    "teams",
+    "tags",
+    "articles",
+    "help_center_collections",
+    "help_centers",
+    "activity_logs",
+    "contacts",
+    "contact_tags",
+    "contact_companies",
+    "companies",
+    "conversations",
+    "conversation_parts",
+    "tickets",
+    "ticket_parts",
+)
 # Meltano's state ID for `meltano --environment=demo run tap-intercom target-snowflake`.
 DEMO_STATE_ID = f"demo:{TAP}-to-{TARGET}"
 # Settings a user's shell or .env may carry for prod; a local run must not inherit them:

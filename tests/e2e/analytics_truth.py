@@ -21,23 +21,6 @@ import snowflake.connector
 
 Row = dict[str, Any]
 Truth = Mapping[str, list[Row]]
-# The streams the end models are computed from.
-STREAMS = (
-    "admins",
-    "teams",
-    "tags",
-    "contacts",
-    "contact_tags",
-    "contact_companies",
-    "companies",
-    "conversations",
-    "conversation_parts",
-    "tickets",
-    "ticket_parts",
-    "articles",
-    "help_center_collections",
-    "help_centers",
-)
 CONTACT_AUTHORS = ("user", "lead")
 TICKET_STATES = ("submitted", "in_progress", "waiting_on_customer", "resolved")
 

@@ -23,6 +23,7 @@ import pytest
 
 from testbed.intercom import RunningSandbox, SandboxOptions, run_sandbox
 from testbed.pipeline import (
+    ANALYTICS_STREAMS,
     DBT,
     DBT_BUILD,
     ROOT,
@@ -35,7 +36,6 @@ from testbed.pipeline import (
 from testbed.webhooks import STREAM, deliver, make_notification, running_receiver
 from tests.e2e.analytics_truth import (
     END_MODELS,
-    STREAMS,
     AnalyticsTruth,
     model_differences,
     read_model,
@@ -70,7 +70,7 @@ class Workspace:
     notifications: list[dict[str, Any]] = field(default_factory=list)  # loaded so far
 
     def truth(self) -> AnalyticsTruth:
-        records = {stream: self.sandbox.client.stream_truth(stream) for stream in STREAMS}
+        records = {stream: self.sandbox.client.stream_truth(stream) for stream in ANALYTICS_STREAMS}
         return AnalyticsTruth(records, self.endpoints.schema, self.notifications)
 
 
@@ -193,7 +193,9 @@ def test_two_workspaces_through_the_package(
         shell_pipe(tmp_path / "pipe", second, state=False)
         truths = [
             workspace.truth(),
-            AnalyticsTruth({s: sandbox.client.stream_truth(s) for s in STREAMS}, second.schema),
+            AnalyticsTruth(
+                {s: sandbox.client.stream_truth(s) for s in ANALYTICS_STREAMS}, second.schema
+            ),
         ]
     project = consumer_project(tmp_path / "consumer", [workspace.endpoints.schema, second.schema])
     env = workspace.endpoints.dbt_env(tmp_path / "dbt") | {
