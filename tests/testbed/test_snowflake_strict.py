@@ -341,7 +341,7 @@ def test_show_and_information_schema_list_only_what_the_role_may_see(admin, serv
         assert run(loader, listed) == [("MINE",)]
         schemata = f'SELECT SCHEMA_NAME FROM "{DATABASE}".INFORMATION_SCHEMA.SCHEMATA'
         assert "HIDDEN" not in {row[0] for row in run(loader, schemata)}
-        assert refused(loader, f'SHOW OBJECTS IN SCHEMA "{DATABASE}"."HIDDEN"').errno == 2003
+        assert refused(loader, f'SHOW OBJECTS IN SCHEMA "{DATABASE}"."HIDDEN"').errno == 2043
     run(admin, f'GRANT SELECT ON TABLE "{DATABASE}"."LOAD"."ADMINS" TO ROLE LOADER')
     with contextlib.closing(connect(server)) as loader:
         assert sorted(run(loader, listed)) == [("ADMINS",), ("MINE",)]

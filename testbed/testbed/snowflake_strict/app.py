@@ -4,7 +4,10 @@ The app wraps fakesnow's own HTTP routes in the same process. Every login and qu
 through here first: the statement is parsed with sqlglot (fakesnow's own parser), checked
 against the account (`rules.Checker`), logged, delayed if configured, and either refused
 with a Snowflake-shaped error, answered here (roles, grants, warehouses, session
-parameters: things fakesnow has no notion of), or handed to fakesnow.
+parameters: things fakesnow has no notion of), or handed to fakesnow, in another form with
+the same meaning where fakesnow cannot run it as written (`rewrites`, `merges`). fakesnow's
+answers to SHOW and DESCRIBE are brought to Snowflake's (what the role may see, Snowflake's
+type names).
 
 Control routes for tests (loopback only, like the server): `GET /strict/log` (every
 statement with its session, role and outcome), `POST /strict/log/clear`,
@@ -44,9 +47,9 @@ from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, U
 from testbed.snowflake_strict.responses import (
     complete_login,
     complete_stage_info,
+    described_type,
     edit_rows,
     repair_timestamps,
-    snowflake_type,
 )
 from testbed.snowflake_strict.rewrites import rewrite
 from testbed.snowflake_strict.rules import (
@@ -805,7 +808,7 @@ def _edit_answer(data: dict[str, Any], statement: exp.Expr, checker: Checker) ->
     if isinstance(statement, exp.Show):
         return edit_rows(data, lambda row: row if checker.shown(statement, row) else None)
     if isinstance(statement, exp.Describe):
-        return edit_rows(data, lambda row: {**row, "type": snowflake_type(str(row["type"]))})
+        return edit_rows(data, lambda row: {**row, "type": described_type(str(row["type"]))})
     return False
 
 

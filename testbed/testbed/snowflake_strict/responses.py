@@ -13,6 +13,7 @@ Snowflake no kinder, only complete.
 from __future__ import annotations
 
 import base64
+import fnmatch
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -145,34 +146,40 @@ def edit_rows(
     return True
 
 
-# DuckDB's names for types fakesnow's DESCRIBE passes through, as Snowflake names them:
-# every integer is a NUMBER(38,0) (Snowflake has no unsigned or sized integers), lists are
-# ARRAYs, structs and maps OBJECTs.
-_INTEGERS = {
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
+# DuckDB's names for types that fakesnow's DESCRIBE and INFORMATION_SCHEMA.COLUMNS pass
+# through, as the Snowflake types they are: every integer a NUMBER (Snowflake has no
+# unsigned or sized integers), lists ARRAYs, structs and maps OBJECTs. Exact names, then
+# LIKE patterns.
+DUCKDB_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "UHUGEINT",
+        ),
+        "NUMBER",
+    ),
+    "FLOAT": "FLOAT",
+    "REAL": "FLOAT",
+    "DOUBLE": "FLOAT",
+    **dict.fromkeys(("TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"), "TIMESTAMP_NTZ"),
 }
+DUCKDB_TYPE_PATTERNS = (("%]", "ARRAY"), ("STRUCT(%", "OBJECT"), ("MAP(%", "OBJECT"))
+# DESCRIBE spells a type out with its precision
+_DESCRIBED = {"NUMBER": "NUMBER(38,0)", "TIMESTAMP_NTZ": "TIMESTAMP_NTZ(9)"}
 
 
-def snowflake_type(duckdb: str) -> str:
+def described_type(duckdb: str) -> str:
     """The type Snowflake's DESCRIBE shows for a column fakesnow describes as `duckdb`."""
-    name = duckdb.upper()
-    if name in _INTEGERS:
-        return "NUMBER(38,0)"
-    if name in {"FLOAT", "REAL", "DOUBLE"}:
-        return "FLOAT"
-    if name.endswith("]"):
-        return "ARRAY"
-    if name.startswith(("STRUCT", "MAP")):
-        return "OBJECT"
-    if name in {"TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"}:
-        return "TIMESTAMP_NTZ(9)"
-    return duckdb
+    name = DUCKDB_TYPES.get(duckdb.upper())
+    for pattern, snowflake in DUCKDB_TYPE_PATTERNS:
+        if fnmatch.fnmatchcase(duckdb.upper(), pattern.replace("%", "*")):
+            name = snowflake
+    return duckdb if name is None else _DESCRIBED.get(name, name)

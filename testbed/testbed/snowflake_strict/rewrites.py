@@ -2,9 +2,10 @@
 
 Each rewrite covers something Snowflake does that fakesnow does not, as written: values
 only the layer knows (the session's role, warehouse, ...), temporary objects named with a
-database and schema (which dbt creates for incremental models), and what INFORMATION_SCHEMA
-lists to a role. The rules have checked the statement as the client sent it; the rewrite
-only changes what fakesnow runs (docs/snowflake-emulator-gaps.md).
+database and schema (which dbt creates for incremental models), what INFORMATION_SCHEMA
+lists to a role, the bare source columns of dbt's MERGE, and functions fakesnow lacks or
+answers differently. The rules have checked the statement as the client sent it; the
+rewrite only changes what fakesnow runs (docs/snowflake-emulator-gaps.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from testbed.snowflake_strict.responses import DUCKDB_TYPE_PATTERNS, DUCKDB_TYPES
 from testbed.snowflake_strict.rules import (
     Checker,
     StrictError,
@@ -38,6 +40,20 @@ _LISTING_VIEWS = {
 }
 
 
+# What a view is in INFORMATION_SCHEMA.TABLES (the other columns: NULL, as for a view)
+_VIEWS_AS_TABLES: list[str | exp.Expr] = [
+    "TABLE_CATALOG",
+    "TABLE_SCHEMA",
+    "TABLE_NAME",
+    "TABLE_OWNER",
+    exp.alias_(exp.Literal.string("VIEW"), "TABLE_TYPE"),
+    exp.alias_(exp.Literal.string("NO"), "IS_TRANSIENT"),
+    "COMMENT",
+    "CREATED",
+    "LAST_ALTERED",
+    "LAST_DDL",
+    "LAST_DDL_BY",
+]
 _TZ = exp.DataType.build("TIMESTAMPTZ")
 _ZONED = {exp.DataType.build("TIMESTAMPTZ"), exp.DataType.build("TIMESTAMPLTZ")}
 _TO_ZONED = {"TO_TIMESTAMP_TZ", "TO_TIMESTAMP_LTZ"}
@@ -49,8 +65,7 @@ def rewrite(statement: exp.Expr, checker: Checker, superuser: bool) -> exp.Expr 
     tree = statement.copy()
     changed = _session_values(tree, checker)
     changed = _temporary_objects(tree, checker) or changed
-    if not superuser:
-        changed = _information_schema(tree, checker) or changed
+    changed = _information_schema(tree, checker, superuser) or changed
     changed = _merge_inserts(tree) or changed
     changed = _functions(tree) or changed
     return tree if changed else None
@@ -58,7 +73,7 @@ def rewrite(statement: exp.Expr, checker: Checker, superuser: bool) -> exp.Expr 
 
 def _session_values(tree: exp.Expr, checker: Checker) -> bool:
     """CURRENT_ROLE() and friends: the session's values, which fakesnow does not know."""
-    found = [node for node in tree.find_all(*_SESSION_FUNCTIONS)]
+    found = list(tree.find_all(*_SESSION_FUNCTIONS))
     for node in found:
         value = _SESSION_FUNCTIONS[type(node)](checker)
         node.replace(exp.Null() if value is None else exp.Literal.string(value))
@@ -74,7 +89,11 @@ def _temporary_objects(tree: exp.Expr, checker: Checker) -> bool:
         _, made = created(tree)
         temporary = tree.find(exp.TemporaryProperty)
         assert made is not None and temporary is not None  # held_apart checked both
+        properties = temporary.parent
         temporary.pop()
+        if isinstance(properties, exp.Properties) and not properties.expressions:
+            # fakesnow records any CREATE's properties in its own catalog database
+            tree.set("properties", None)
         made.set("this", exp.to_identifier(checker.physical_name(checker.table_key(made)[2]), True))
         changed = True
     for table in list(checker.tables(tree)):
@@ -91,27 +110,56 @@ def _temporary_objects(tree: exp.Expr, checker: Checker) -> bool:
     return changed
 
 
-def _information_schema(tree: exp.Expr, checker: Checker) -> bool:
-    """INFORMATION_SCHEMA lists only the objects the role holds a privilege on (fakesnow
-    lists every one): each listing view is read through a filter of what the role sees."""
+def _information_schema(tree: exp.Expr, checker: Checker, superuser: bool) -> bool:
+    """INFORMATION_SCHEMA as Snowflake answers it, each listing view read through a query
+    that makes fakesnow's so: it lists only the objects the role holds a privilege on
+    (fakesnow lists every one), TABLES lists views too (fakesnow lists base tables only),
+    COLUMNS names Snowflake's types (fakesnow passes DuckDB's through)."""
     changed = False
     for table in list(tree.find_all(exp.Table)):
         names = [identifier(part) for part in parts_of(table)]
         if len(names) < 2 or names[-2] != "INFORMATION_SCHEMA" or names[-1] not in _LISTING_VIEWS:
             continue
-        database = names[0] if len(names) == 3 else checker.session.database or ""
-        schema_column, *name_column = _LISTING_VIEWS[names[-1]]
-        if name_column:
-            listed = _by_schema(checker.visible_tables(database), schema_column, name_column[0])
-        else:
-            schemas = ["INFORMATION_SCHEMA", *checker.visible_schemas(database)]
-            listed = exp.column(schema_column).isin(*schemas)
-        alias = table.alias_or_name
         source = table.copy()
         source.set("alias", None)
-        table.replace(exp.select("*").from_(source).where(listed).subquery(alias))
+        listing: exp.Select = exp.select("*").from_(source)
+        if names[-1] == "TABLES":
+            views = source.copy()
+            views.set("this", exp.to_identifier("VIEWS"))
+            both = exp.Union(
+                this=listing, expression=exp.select(*_VIEWS_AS_TABLES).from_(views), by_name=True
+            )
+            both.set("distinct", False)
+            listing = exp.select("*").from_(both.subquery("LISTED"))
+        elif names[-1] == "COLUMNS":
+            data_type = exp.alias_(_snowflake_type(exp.column("DATA_TYPE")), "DATA_TYPE")
+            listing = exp.select(exp.Star(replace=[data_type])).from_(source)
+        if not superuser:
+            database = names[0] if len(names) == 3 else checker.session.database or ""
+            schema_column, *name_column = _LISTING_VIEWS[names[-1]]
+            if name_column:
+                tables = checker.visible_tables(database)
+                listing = listing.where(_by_schema(tables, schema_column, name_column[0]))
+            else:
+                schemas = ["INFORMATION_SCHEMA", *checker.visible_schemas(database)]
+                listing = listing.where(exp.column(schema_column).isin(*schemas))
+        table.replace(listing.subquery(table.alias_or_name))
         changed = True
     return changed
+
+
+def _snowflake_type(data_type: exp.Expr) -> exp.Expr:
+    """A CASE naming the Snowflake type for a DuckDB type name (`DUCKDB_TYPES`)."""
+    case = exp.Case()
+    for snowflake in sorted(set(DUCKDB_TYPES.values())):
+        duckdb = [name for name, same in DUCKDB_TYPES.items() if same == snowflake]
+        case = case.when(data_type.copy().isin(*duckdb), exp.Literal.string(snowflake))
+    for pattern, snowflake in DUCKDB_TYPE_PATTERNS:
+        case = case.when(
+            exp.Like(this=data_type.copy(), expression=exp.Literal.string(pattern)),
+            exp.Literal.string(snowflake),
+        )
+    return case.else_(data_type)
 
 
 def _merge_inserts(tree: exp.Expr) -> bool:

@@ -402,6 +402,8 @@ class Checker:
     def _needs_compute(self, statement: exp.Expr) -> bool:
         if isinstance(statement, _COMPUTE):
             return True
+        if isinstance(statement, exp.Create) and statement.args.get("kind") == "TABLE":
+            return statement.expression is not None  # CREATE TABLE ... AS SELECT
         if isinstance(statement, exp.Select):  # a query over a table (not metadata)
             return any(
                 "INFORMATION_SCHEMA" not in {identifier(p) for p in parts_of(table)}
@@ -508,7 +510,18 @@ class Checker:
         if scope_kind == "DATABASE" and parts:
             self.use_database(self.database_of(parts))
         elif scope_kind == "SCHEMA" and parts:
-            self.use_schema(self.schema_key(parts))
+            try:
+                self.use_schema(self.schema_key(parts))
+            except StrictError as error:
+                # Snowflake's answer to SHOW in a schema that is not there (dbt reads the
+                # code as "nothing in it yet")
+                raise StrictError(
+                    "002043",
+                    "02000",
+                    "SQL compilation error:\nObject does not exist, or operation cannot be "
+                    "performed.",
+                    "visibility",
+                ) from error
         elif scope_kind in {"TABLE", "VIEW"} and isinstance(scope, exp.Table):
             key = self.table_key(scope)
             if not self._exists(("TABLE", key)) or not self.account.visible(

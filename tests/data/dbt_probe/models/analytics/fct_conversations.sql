@@ -1,11 +1,9 @@
--- Incremental MERGE; the second round adds a column (append_new_columns) and sets a query
--- tag of its own (ALTER SESSION around the model).
+-- Incremental MERGE; the second round adds a column (append_new_columns).
 {{ config(
     materialized='incremental',
     incremental_strategy='merge',
     unique_key='conversation_id',
     on_schema_change='append_new_columns',
-    query_tag='dbt_probe_merge',
 ) }}
 select
     conversation_id,
