@@ -161,16 +161,28 @@ def test_docs_generate_describes_every_end_model(workspace: Workspace, tmp_path:
         assert set(documented[model]["columns"]) <= columns, model
 
 
+# Custom attributes the consumer surfaces as columns (pass-through), as the sandbox names them.
+PASS_THROUGH = {
+    "intercom__conversation_custom_attributes": [
+        {"name": "topic"},
+        {"name": "escalation_level", "alias": "escalation", "type": "number"},
+    ],
+    "intercom__contact_custom_attributes": [{"name": "plan", "alias": "contact_plan"}],
+}
+
+
 def consumer_project(directory: Path, schemas: list[str]) -> Path:
     """Another team's dbt project that installs ours as a git package (this repository's
-    current branch, subdirectory transform) and reads the listed raw schemas."""
+    current branch, subdirectory transform), reads the listed raw schemas and surfaces some
+    custom attributes as columns."""
     branch = subprocess.run(
         ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     directory.mkdir(parents=True)
+    variables = {"intercom_schemas": schemas, **PASS_THROUGH}
     (directory / "dbt_project.yml").write_text(
         "name: consumer\nversion: '1.0'\nconfig-version: 2\nprofile: intercom\n"
-        f"vars:\n  intercom_schemas: {json.dumps(schemas)}\n"
+        f"vars: {json.dumps(variables)}\n"
     )
     (directory / "packages.yml").write_text(
         f"packages:\n  - git: 'file://{ROOT}'\n    revision: {branch}\n"
@@ -220,6 +232,26 @@ def test_two_workspaces_through_the_package(
             actual = read_model(conn, "CONSUMER_ANALYTICS", model)
             assert {r["source_relation"] for r in actual} == {"INTERCOM", "SECOND_WORKSPACE"}
             assert not model_differences(rows, actual, keys)[:10]
+        conversations = read_model(conn, "CONSUMER_ANALYTICS", "intercom__conversation_enhanced")
+        contacts = read_model(conn, "CONSUMER_ANALYTICS", "intercom__contact_enhanced")
+    attributes = {
+        (t.source, c["id"]): c["custom_attributes"]
+        for t in truths
+        for c in t.truth["conversations"]
+    }
+    assert conversations
+    for row in conversations:
+        wanted = attributes[row["source_relation"], row["conversation_id"]]
+        assert (row["topic"], row["escalation"]) == (
+            wanted.get("topic"),
+            wanted.get("escalation_level"),
+        )
+    plans = {
+        (t.source, c["id"]): c["custom_attributes"]["plan"]
+        for t in truths
+        for c in t.truth["contacts"]
+    }
+    assert {(r["source_relation"], r["contact_id"]): r["contact_plan"] for r in contacts} == plans
 
 
 def conversation_notification(notification_id: str, item: dict[str, Any]) -> dict[str, Any]:
