@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,17 @@ pytest_plugins = ["tests.sandbox_fixtures"]
 # The connector probes cloud metadata addresses (169.254.169.254, ...) at every login to
 # report the platform; tests reach nothing but loopback. Targets started by tests inherit it.
 os.environ.setdefault("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped with SIGTERM (a timeout, CI cancelling) ends like Ctrl-C, with the
+    fixtures' teardown: the servers the tests started run in sessions of their own, so
+    they would outlive an abrupt end."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")
