@@ -151,9 +151,9 @@ def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
 class Connection:
     """The target's single Snowflake connection, opened lazily and reused by every sink.
 
-    Opening it logs in and runs the preflight (`preflight.check_privileges`): a missing
-    warehouse, database, schema or privilege stops the run there, before any input is
-    read, with the SQL that grants it.
+    Opening it logs in and runs the startup check (`preflight.check_privileges`), which
+    does what a load does on throwaway objects: a missing warehouse, database, schema or
+    privilege stops the run there, before any input is read, with the SQL that grants it.
     """
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
@@ -161,7 +161,6 @@ class Connection:
         self._connection: snowflake.connector.SnowflakeConnection | None = None
         self.database: str = config_identifier(config["database"])
         self.schema: str = config_identifier(config["default_target_schema"])
-        self._schema_exists = False
         # The client cancels a statement only after the server would have (statement
         # time limit plus the network allowance).
         self._statement_budget: int | None = None
@@ -186,16 +185,9 @@ class Connection:
         timeout = self._config.get("statement_timeout_seconds") or self._account_timeout()
         network = self._config.get("network_timeout") or DEFAULT_NETWORK_TIMEOUT
         self._statement_budget = int(timeout) + int(network)
-        self._schema_exists = check_privileges(
-            self, self.database, self.schema, self._config.get("warehouse")
-        )
-        if self._schema_exists:
-            self._use_schema()
-
-    def _use_schema(self) -> None:
-        """The target schema becomes the session's: temporary tables and the stage,
-        created with unqualified names, go there (not to the database's PUBLIC)."""
-        self.execute(f"USE SCHEMA {quote(self.database)}.{quote(self.schema)}")
+        # Afterwards the target schema exists and is the session's: temporary tables and
+        # the stage, created with unqualified names, go there.
+        check_privileges(self, self._config.get("warehouse"), self._config.get("role"))
 
     def _account_timeout(self) -> int:
         rows = self.execute("SHOW PARAMETERS LIKE 'STATEMENT_TIMEOUT_IN_SECONDS' IN SESSION")
@@ -207,12 +199,9 @@ class Connection:
         )
 
     def ensure_schema(self) -> None:
-        """Create the target schema if the preflight found it missing (once per run)."""
+        """The target schema exists once the session is open (the startup check creates
+        a missing one)."""
         self.open()
-        if not self._schema_exists:
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.database)}.{quote(self.schema)}")
-            self._schema_exists = True
-            self._use_schema()
 
     def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
         """Run one statement and return its rows."""

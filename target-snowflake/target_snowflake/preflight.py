@@ -1,26 +1,49 @@
-"""The startup check: after login, before any input is read, the role must be able to do
-everything a run does. A failure names what is missing and the SQL that grants it.
+"""The startup check: after login, before any input is read, the role does what a load
+does, on throwaway objects in the target schema. What succeeds is allowed, whatever path
+the grant took (a role the primary role inherits, a database role, a secondary role, a
+grant to the user); what fails stops the run with the step, the object and the GRANT that
+fixes it. INFORMATION_SCHEMA and CURRENT_ROLE() only explain a failure (they cannot see
+every grant path, and the emulator lacks some of them); they never decide.
 
-What a run needs (docs/snowflake-privileges.md):
-- a warehouse the role may use (USAGE; the session has none otherwise);
-- USAGE on the database;
-- on the schema: USAGE, CREATE TABLE and CREATE STAGE (the batches go through a temporary
-  stage and temporary tables), or ownership of it;
-- if the schema does not exist yet: CREATE SCHEMA on the database.
-Tables the target creates are owned by its role; a table created by someone else needs
-its ownership transferred (ALTER TABLE needs it).
+The steps (docs/snowflake-privileges.md), all in one session:
+1. `USE SCHEMA db.schema`: USAGE on the database and the schema. The session keeps it as
+   its schema, where the run's temporary objects go. If it fails and the role may create
+   the schema, `CREATE SCHEMA db.schema` (never `IF NOT EXISTS` on an existing schema:
+   that checks CREATE SCHEMA on the database even then) and `USE SCHEMA` again.
+2. `CREATE TEMPORARY STAGE`: CREATE STAGE on the schema. This is the run's own stage,
+   which every batch is PUT to (`RUN_STAGE`): the step costs nothing extra.
+3. `CREATE TEMPORARY TABLE ... AS SELECT`: CREATE TABLE on the schema and a usable
+   warehouse (writing a row needs compute; without a warehouse it fails with 000606).
+4. `DROP TABLE` of that table.
+Privileges on tables that exist already (SELECT, INSERT, UPDATE, DELETE; TRUNCATE for
+`overwrite`) are proven per table, at first use: `table_privilege_error`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 
+from snowflake.connector.errors import ProgrammingError
+
+from target_snowflake import statements
 from target_snowflake.naming import quote
 
 if t.TYPE_CHECKING:
     from target_snowflake.connection import Connection
 
-SCHEMA_PRIVILEGES = ("USAGE", "CREATE TABLE", "CREATE STAGE")
+# The session's temporary stage that batches are PUT to, created by the check.
+RUN_STAGE = quote("TARGET_SNOWFLAKE_STAGE")
+# `#` keeps it apart from any table a stream could name (docs/snowflake-privileges.md).
+PROBE_TABLE = quote("TARGET_SNOWFLAKE#CHECK")
+
+NO_WAREHOUSE = 606
+NOT_FOUND = 2003
+ALREADY_EXISTS = 2002
+INSUFFICIENT_PRIVILEGES = 3001
+PRIMARY_ROLE_NOTE = (
+    " (A CREATE privilege counts only through the primary role, not a secondary one.)"
+)
 
 
 class PreflightError(Exception):
@@ -29,69 +52,198 @@ class PreflightError(Exception):
 
 def missing_privilege(what: str, grants: list[str]) -> PreflightError:
     sql = "\n".join(f"  {statement};" for statement in grants)
-    return PreflightError(f"{what}. An administrator can grant it with:\n{sql}")
+    return PreflightError(f"{what.rstrip('.')}. An administrator can grant it with:\n{sql}")
 
 
-def check_privileges(
-    connection: Connection, database: str, schema: str, warehouse: str | None
-) -> bool:
-    """Raise `PreflightError` unless the session's role can load into database.schema.
+def server_said(exc: ProgrammingError) -> str:
+    """Snowflake's error code and message on one line (its messages hold names, never
+    secrets), without the query id."""
+    message = " ".join(str(getattr(exc, "raw_msg", None) or exc).split()).rstrip(".")
+    return f"Snowflake said: {exc.errno:06d}: {message}."
 
-    Returns whether the schema exists (if not, the role may create it).
-    """
-    role, current_warehouse = connection.execute("SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()")[0]
-    role_sql = quote(role) if role else "<role>"
-    if not current_warehouse:
-        raise missing_privilege(
-            f"Role {role} has no usable warehouse ({warehouse or 'no `warehouse` configured'})",
-            [f"GRANT USAGE ON WAREHOUSE {quote(warehouse or '<warehouse>')} TO ROLE {role_sql}"],
+
+class StartupCheck:
+    """The check for one session; `run` raises `PreflightError` at the first refusal."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        database: str,
+        schema: str,
+        warehouse: str | None,
+        role: str | None,
+    ) -> None:
+        self.connection = connection
+        self.database = database
+        self.schema = schema
+        self.warehouse = warehouse
+        self.configured_role = role
+        self.schema_sql = f"{quote(database)}.{quote(schema)}"
+        self.schema_name = f"{database}.{schema}"
+        self.use_schema = f"USE SCHEMA {self.schema_sql}"
+
+    def run(self) -> None:
+        try:
+            self.connection.execute(self.use_schema)
+        except ProgrammingError as refused:
+            if refused.errno != NOT_FOUND:
+                raise self._schema_refused("use the schema", self.use_schema, refused, "") from None
+            self._create_schema(refused)
+            self.connection.execute(self.use_schema)
+        self._create(
+            "create the run's temporary stage", statements.create_stage(RUN_STAGE), "CREATE STAGE"
         )
-    db = quote(database)
-    roles = {
-        row[0]
-        for row in connection.execute(
-            f"SELECT ROLE_NAME FROM {db}.INFORMATION_SCHEMA.ENABLED_ROLES"
+        self._create(
+            "create a temporary table holding one row",
+            f"CREATE TEMPORARY TABLE {PROBE_TABLE} AS SELECT TRUE AS {quote('OK')}",
+            "CREATE TABLE",
         )
-    }
-    held: dict[tuple[str, str], set[str]] = {}
-    for grantee, kind, _catalog, _schema, name, privilege in connection.execute(
-        "SELECT GRANTEE, OBJECT_TYPE, OBJECT_CATALOG, OBJECT_SCHEMA, OBJECT_NAME, PRIVILEGE_TYPE"
-        f" FROM {db}.INFORMATION_SCHEMA.OBJECT_PRIVILEGES"
-        " WHERE OBJECT_TYPE IN ('DATABASE', 'SCHEMA')"
-    ):
-        if grantee in roles:
-            held.setdefault((kind, name), set()).add(privilege)
-    on_database = held.get(("DATABASE", database), set())
-    if not on_database & {"USAGE", "OWNERSHIP"}:
-        raise missing_privilege(
-            f"Role {role} may not use database {database}",
-            [f"GRANT USAGE ON DATABASE {db} TO ROLE {role_sql}"],
-        )
-    qualified = f"{db}.{quote(schema)}"
-    exists = bool(
-        connection.execute(
-            f"SELECT SCHEMA_NAME FROM {db}.INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = %s",
-            (schema,),
-        )
-    )
-    if not exists:
-        if not on_database & {"CREATE SCHEMA", "OWNERSHIP"}:
-            raise missing_privilege(
-                f"Schema {database}.{schema} does not exist and role {role} may not create it",
+        self.connection.execute(f"DROP TABLE {PROBE_TABLE}")
+
+    # Steps
+
+    def _create_schema(self, refused_use: ProgrammingError) -> None:
+        """The schema is missing or the role may not use it: creating it tells which."""
+        create = f"CREATE SCHEMA {self.schema_sql}"
+        try:
+            self.connection.execute(create)
+        except ProgrammingError as refused:
+            if refused.errno == ALREADY_EXISTS or "already exists" in server_said(refused):
+                raise self._schema_refused(
+                    "use the schema", self.use_schema, refused_use, ""
+                ) from None
+            role = self.role()
+            raise self._refused(
+                "create the schema",
+                create,
+                f"schema {self.schema_name} does not exist (or role {role} may not use it) "
+                f"and role {role} may not create it",
+                refused,
                 [
-                    f"CREATE SCHEMA {qualified}",
-                    f"GRANT {', '.join(SCHEMA_PRIVILEGES)} ON SCHEMA {qualified} TO ROLE "
-                    f"{role_sql}",
-                    f"-- or let the target create it: GRANT CREATE SCHEMA ON DATABASE {db} "
-                    f"TO ROLE {role_sql}",
+                    create,
+                    self._grant("USAGE, CREATE TABLE, CREATE STAGE", role),
+                    f"-- or let the target create it: GRANT CREATE SCHEMA ON DATABASE "
+                    f"{quote(self.database)} TO ROLE {quote(role)}",
                 ],
+            ) from None
+
+    def _create(self, step: str, sql: str, privilege: str) -> None:
+        """A CREATE in the schema: a refusal is the schema privilege (or the warehouse)."""
+        try:
+            self.connection.execute(sql)
+        except ProgrammingError as refused:
+            raise self._schema_refused(step, sql, refused, privilege) from None
+
+    # Messages
+
+    def _schema_refused(
+        self, step: str, sql: str, refused: ProgrammingError, privilege: str
+    ) -> PreflightError:
+        """A refused step in the schema; `privilege` is the CREATE it needs ("" for USAGE)."""
+        role = self.role()
+        if refused.errno == NO_WAREHOUSE:
+            configured = (
+                f"`warehouse` is {self.warehouse}"
+                if self.warehouse
+                else "no `warehouse` is configured and the user has no default: set `warehouse`"
             )
-        return False
-    on_schema = held.get(("SCHEMA", schema), set())
-    lacking = [p for p in SCHEMA_PRIVILEGES if p not in on_schema]
-    if "OWNERSHIP" not in on_schema and lacking:
-        raise missing_privilege(
-            f"Role {role} lacks {', '.join(lacking)} on schema {database}.{schema}",
-            [f"GRANT {', '.join(lacking)} ON SCHEMA {qualified} TO ROLE {role_sql}"],
+            warehouse = quote(self.warehouse or "<warehouse>")
+            return self._refused(
+                step,
+                sql,
+                f"role {role} has no usable warehouse ({configured})",
+                refused,
+                [f"GRANT USAGE ON WAREHOUSE {warehouse} TO ROLE {quote(role)}"],
+            )
+        lacking = privilege or "USAGE"
+        why = (
+            f"role {role} lacks {lacking} on schema {self.schema_name}"
+            if refused.errno in {INSUFFICIENT_PRIVILEGES, NOT_FOUND}
+            else f"it needs {lacking} on schema {self.schema_name}"
         )
-    return True
+        return self._refused(
+            step,
+            sql,
+            why,
+            refused,
+            [self._grant(lacking, role)],
+            (PRIMARY_ROLE_NOTE if privilege else "") + self.listed_privileges(),
+        )
+
+    def _refused(
+        self,
+        step: str,
+        sql: str,
+        why: str,
+        refused: ProgrammingError,
+        grants: list[str],
+        note: str = "",
+    ) -> PreflightError:
+        return missing_privilege(
+            f"Startup check failed at step '{step}' ({sql}): {why}. {server_said(refused)}{note}",
+            grants,
+        )
+
+    def _grant(self, privileges: str, role: str) -> str:
+        return f"GRANT {privileges} ON SCHEMA {self.schema_sql} TO ROLE {quote(role)}"
+
+    # Explanations (never decisions)
+
+    def role(self) -> str:
+        return current_role(self.connection, self.configured_role)
+
+    def listed_privileges(self) -> str:
+        """What INFORMATION_SCHEMA shows the session's enabled roles hold on the schema;
+        empty if the views cannot be read."""
+        db = quote(self.database)
+        try:
+            roles = {
+                row[0]
+                for row in self.connection.execute(
+                    f"SELECT ROLE_NAME FROM {db}.INFORMATION_SCHEMA.ENABLED_ROLES"
+                )
+            }
+            rows = self.connection.execute(
+                f"SELECT GRANTEE, PRIVILEGE_TYPE FROM {db}.INFORMATION_SCHEMA.OBJECT_PRIVILEGES"
+                " WHERE OBJECT_TYPE = 'SCHEMA' AND OBJECT_NAME = %s",
+                (self.schema,),
+            )
+        except ProgrammingError:
+            return ""
+        held = sorted({privilege for grantee, privilege in rows if grantee in roles})
+        return (
+            f" INFORMATION_SCHEMA.OBJECT_PRIVILEGES lists for the enabled roles on schema "
+            f"{self.schema_name}: {', '.join(held) or 'nothing'} (it does not list grants "
+            "through database roles, secondary roles or to the user)."
+        )
+
+
+def check_privileges(connection: Connection, warehouse: str | None, role: str | None) -> None:
+    """Raise `PreflightError` unless the session's role can load into the connection's
+    database and schema (`warehouse` and `role` as configured, for messages).
+
+    Afterwards the schema exists, is the session's schema, and holds `RUN_STAGE`.
+    """
+    StartupCheck(connection, connection.database, connection.schema, warehouse, role).run()
+
+
+def current_role(connection: Connection, configured: str | None) -> str:
+    """The session's primary role, for messages (the configured one if unreadable)."""
+    with contextlib.suppress(ProgrammingError):
+        current = connection.execute("SELECT CURRENT_ROLE()")[0][0]
+        if current:
+            return str(current)
+    return configured or "<role>"
+
+
+def table_privilege_error(
+    connection: Connection, table: str, privileges: list[str], doing: str
+) -> PreflightError:
+    """The error for a statement on an existing table refused for lack of a privilege
+    (003001): it names the table, what the run was doing and the GRANT."""
+    role = current_role(connection, None)
+    return missing_privilege(
+        f"Table {table}: {doing} needs {', '.join(privileges)} on the table, which role "
+        f"{role} lacks",
+        [f"GRANT {', '.join(privileges)} ON TABLE {table} TO ROLE {quote(role)}"],
+    )

@@ -14,10 +14,9 @@ from pathlib import Path
 from target_snowflake import quarantine, statements
 from target_snowflake.connection import Connection
 from target_snowflake.naming import generated, normalize, quote
+from target_snowflake.preflight import RUN_STAGE
 from target_snowflake.reader import InputError
 from target_snowflake.tables import Table
-
-STAGE_NAME = "TARGET_SNOWFLAKE_STAGE"
 
 
 class Warehouse:
@@ -27,7 +26,6 @@ class Warehouse:
         self.connection = Connection(config)
         self.schema_name = self.connection.schema
         self._work_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._stage: str | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
         self._overwrites: dict[str, str] = {}  # table name -> the run's VARIANT table
         self._quarantine_tables: dict[str, Table] = {}  # table name -> its side table
@@ -41,12 +39,10 @@ class Warehouse:
 
     @property
     def stage(self) -> str:
-        """The temporary stage batches are PUT to, created once per session."""
-        if self._stage is None:
-            self.connection.ensure_schema()  # the stage goes to the target schema
-            self._stage = quote(STAGE_NAME)
-            self.connection.execute(statements.create_stage(self._stage))
-        return self._stage
+        """The session's temporary stage batches are PUT to (the startup check creates it
+        when the session opens)."""
+        self.connection.open()
+        return RUN_STAGE
 
     def table_for(self, stream_name: str) -> Table:
         """The stream's table; two streams may not share a table after normalization."""

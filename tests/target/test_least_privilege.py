@@ -40,8 +40,12 @@ def test_a_missing_schema_the_role_may_not_create_stops_before_reading_input(
     config = base_config(snowflake_server, "NOT_PREPARED")
     result = run_target_process(config, INPUT, tmp_path)
     assert result.returncode != 0 and result.states == []
-    assert "Schema TARGET_TESTS.NOT_PREPARED does not exist" in result.stderr
-    assert 'CREATE SCHEMA "TARGET_TESTS"."NOT_PREPARED"' in result.stderr
+    assert (
+        "Startup check failed at step 'create the schema' "
+        '(CREATE SCHEMA "TARGET_TESTS"."NOT_PREPARED"): schema TARGET_TESTS.NOT_PREPARED does '
+        "not exist (or role LOADER may not use it) and role LOADER may not create it"
+    ) in result.stderr
+    assert '  CREATE SCHEMA "TARGET_TESTS"."NOT_PREPARED";' in result.stderr
     assert 'GRANT CREATE SCHEMA ON DATABASE "TARGET_TESTS" TO ROLE "LOADER"' in result.stderr
 
 
@@ -53,7 +57,11 @@ def test_a_missing_schema_privilege_is_named_with_its_grant(snowflake, snowflake
         )
     result = run_target_process(base_config(snowflake_server, "NO_STAGE"), INPUT, tmp_path)
     assert result.returncode != 0 and result.states == []
-    assert "lacks CREATE STAGE on schema TARGET_TESTS.NO_STAGE" in result.stderr
+    assert (
+        "Startup check failed at step 'create the run's temporary stage' (CREATE TEMPORARY "
+        'STAGE IF NOT EXISTS "TARGET_SNOWFLAKE_STAGE"): role LOADER lacks CREATE STAGE on '
+        "schema TARGET_TESTS.NO_STAGE"
+    ) in result.stderr
     assert (
         'GRANT CREATE STAGE ON SCHEMA "TARGET_TESTS"."NO_STAGE" TO ROLE "LOADER"' in result.stderr
     )
@@ -67,7 +75,12 @@ def test_no_usable_warehouse_is_named_with_its_grant(snowflake, snowflake_server
     del config["warehouse"]  # and the user has no default warehouse
     result = run_target_process(config, INPUT, tmp_path)
     assert result.returncode != 0 and result.states == []
-    assert "Role LOADER has no usable warehouse" in result.stderr
+    assert (
+        "Startup check failed at step 'create a temporary table holding one row' "
+        '(CREATE TEMPORARY TABLE "TARGET_SNOWFLAKE#CHECK" AS SELECT TRUE AS "OK"): role LOADER '
+        "has no usable warehouse (no `warehouse` is configured and the user has no default: "
+        "set `warehouse`). Snowflake said: 000606: No active warehouse selected"
+    ) in result.stderr
     assert 'GRANT USAGE ON WAREHOUSE "<warehouse>" TO ROLE "LOADER"' in result.stderr
 
 
@@ -105,8 +118,9 @@ def test_a_second_run_issues_no_ddl_but_for_temporary_objects(config, snowflake_
         for s in statements(snowflake_server)
         if s["kind"].startswith(("CREATE", "ALTER", "DROP")) and "TEMPORARY" not in s["kind"]
     ]
-    # The one DROP is of the batch's own temporary table.
-    assert [s["sql"] for s in ddl if "#LOAD_" not in s["sql"]] == []
+    # The DROPs are of temporary tables: the batch's and the startup check's.
+    temporary_tables = ("#LOAD_", '"TARGET_SNOWFLAKE#CHECK"')
+    assert [s["sql"] for s in ddl if not any(name in s["sql"] for name in temporary_tables)] == []
     assert all(s["outcome"] == "ok" for s in statements(snowflake_server))
 
 
