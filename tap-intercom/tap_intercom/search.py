@@ -2,9 +2,12 @@
 
 Two shapes, because the endpoints differ:
 
-- `SortedSearchStream` (contacts): the API sorts by `updated_at` ascending, so every
-  page ends at a safe checkpoint (the newest `updated_at` so far; a resume re-reads
-  that second, which the target's upsert absorbs). Contact date filters match by
+- `SortedSearchStream` (contacts): from API 2.16, whose contacts search request lists
+  `sort`, the API sorts by `updated_at` ascending, so every page ends at a safe
+  checkpoint (the newest `updated_at` so far; a resume re-reads that second, which the
+  target's upsert absorbs). 2.15's request lists no `sort`: it is not sent and no order
+  is relied on, so the bookmark moves once, when the whole search is read (see the
+  tap's README, "Incremental replication"). Contact date filters match by
   calendar day in the workspace's time zone: `>` starts at the next day and `>=` is
   an error. Asking for `updated_at > start - 25 hours` (the longest day, when
   daylight-saving time ends) therefore returns everything from some midnight at or
@@ -25,6 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tap_intercom.client import version_tuple
 from tap_intercom.incremental import Batch, IncrementalStream, window_batches
 from tap_intercom.spool import read_in_turn
 
@@ -41,6 +45,8 @@ WINDOW_PAGES = 10
 # list 450 a second, enough up to about 2.5 s a page; the windows listed ahead of
 # their turn wait on disk.
 WINDOWS_AT_ONCE = 3
+#: The contacts search request lists `sort` from this version on (2.15's does not).
+SORT_VERSION = (2, 16)
 
 
 def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
@@ -48,20 +54,31 @@ def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
 
 
 class SortedSearchStream(IncrementalStream):
-    """A search endpoint that sorts by `updated_at` and filters by calendar day."""
+    """A search endpoint that filters by calendar day and, from 2.16, sorts by
+    `updated_at`."""
 
     def search_params(self) -> dict[str, Any]:
         """Query parameters of every search request."""
         return {}
 
+    @property
+    def sorted_by_updated_at(self) -> bool:
+        """Whether the search is asked to sort (and trusted to, while it does): only
+        where the version's request schema lists `sort`."""
+        return version_tuple(self.intercom_version) >= SORT_VERSION
+
     def iter_batches(self, start: int) -> Iterator[Batch]:
-        """One batch per page, each ending at a checkpoint while the order holds."""
-        body = {
+        """One batch per page, each ending at a checkpoint while the order holds; when
+        there is none, one checkpoint once every page is read."""
+        body: dict[str, Any] = {
             "query": _filter("updated_at", ">", max(start - LONGEST_DAY_SECONDS, 0)),
-            "sort": {"field": "updated_at", "order": "ascending"},
             "pagination": {"per_page": self.page_size},
         }
-        newest, in_order = start, True
+        in_order = self.sorted_by_updated_at
+        if in_order:
+            body["sort"] = {"field": "updated_at", "order": "ascending"}
+        listing_started = int(time.time())
+        newest = start
         pages = self.iter_pages(f"{self.path}/search", body=body, params=self.search_params())
         for payload in pages:
             batch = []
@@ -80,7 +97,10 @@ class SortedSearchStream(IncrementalStream):
                     )
                 batch.append(record)
             yield batch, newest if in_order else None
-        yield [], newest
+        # In no known order, a record changed while the pages were read can move to a
+        # page already read and be missed; it changed after the listing began, so the
+        # next run reads again from there (the upsert absorbs what it reads twice).
+        yield [], newest if in_order else min(newest, listing_started)
 
 
 class WindowedSearchStream(IncrementalStream):

@@ -23,9 +23,10 @@ def search_all(
     query: dict[str, Any],
     per_page: int = 50,
     sort: dict[str, str] | None = None,
+    version: str = "2.15",
 ) -> tuple[list[dict[str, Any]], list[dict]]:
     """Every search result page by page; returns (records, raw pages)."""
-    session = api(sb)
+    session = api(sb, version)
     records: list[dict[str, Any]] = []
     pages = []
     cursor = None
@@ -46,8 +47,12 @@ def search_all(
         cursor = following["starting_after"]
 
 
-def search(sb: RunningSandbox, kind: str, query: dict[str, Any], **extra: Any) -> requests.Response:
-    return api(sb).post(f"{sb.url}/{kind}/search", json={"query": query, **extra}, timeout=30)
+def search(
+    sb: RunningSandbox, kind: str, query: dict[str, Any], version: str = "2.15", **extra: Any
+) -> requests.Response:
+    return api(sb, version).post(
+        f"{sb.url}/{kind}/search", json={"query": query, **extra}, timeout=30
+    )
 
 
 def ids(records: list[dict[str, Any]]) -> list[str]:

@@ -168,7 +168,6 @@ def test_fault_settings_are_validated(intercom_sandbox):
             "query": {"field": "role", "operator": "=", "value": "user"},
             "pagination": {"starting_after": 17},
         },
-        {"query": {"field": "role", "operator": "=", "value": "user"}, "sort": "name"},
         {"query": {"field": "updated_at", "operator": ">", "value": True}},
         {"query": {"field": "custom_attributes.score", "operator": ">", "value": "x"}},
     ],

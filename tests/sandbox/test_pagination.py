@@ -48,7 +48,7 @@ def test_per_page_above_150_is_refused(intercom_sandbox):
     assert api(sb).post(f"{sb.url}/contacts/search", json=body, timeout=30).status_code == 400
 
 
-def test_search_sorted_ascending_yields_the_truth(intercom_sandbox):
+def test_search_sorted_ascending_on_2_16_yields_the_truth(intercom_sandbox):
     sb = intercom_sandbox
     records, pages = search_all(
         sb,
@@ -56,6 +56,7 @@ def test_search_sorted_ascending_yields_the_truth(intercom_sandbox):
         {"field": "updated_at", "operator": ">", "value": 0},
         per_page=30,
         sort={"field": "updated_at", "order": "ascending"},
+        version="2.16",
     )
     stamps = [r["updated_at"] for r in records]
     assert stamps == sorted(stamps)

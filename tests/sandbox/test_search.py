@@ -222,21 +222,44 @@ def test_ticket_category_terms_and_created_at_range(sb):
     refused(sb, "tickets", {"field": "updated_at", "operator": "<=", "value": pivot})
 
 
-def test_contact_sort_by_another_field(sb, contacts):
+def test_contact_sort_by_another_field_on_2_16(sb, contacts):
     query = {"field": "role", "operator": "=", "value": "user"}
-    records, _ = search_all(
-        sb, "contacts", query, per_page=40, sort={"field": "email", "order": "ascending"}
-    )
+    by_email = {"field": "email", "order": "ascending"}
+    records, _ = search_all(sb, "contacts", query, per_page=40, sort=by_email, version="2.16")
     emails = [c["email"] for c in records]
     assert emails == sorted(emails)
     assert ids(records) == ids([c for c in contacts if c["role"] == "user"])
     descending, _ = search_all(
-        sb, "contacts", query, per_page=40, sort={"field": "updated_at", "order": "descending"}
+        sb,
+        "contacts",
+        query,
+        per_page=40,
+        sort={"field": "updated_at", "order": "descending"},
+        version="2.16",
     )
     stamps = [c["updated_at"] for c in descending]
     assert stamps == sorted(stamps, reverse=True)
-    bad = search(sb, "contacts", query, sort={"field": "updated_at", "order": "sideways"})
+    sideways = {"field": "updated_at", "order": "sideways"}
+    bad = search(sb, "contacts", query, version="2.16", sort=sideways)
     assert bad.status_code == 400
+    assert bad.json()["errors"][0]["code"] == "invalid_sort_order"
+    assert search(sb, "contacts", query, version="2.16", sort="name").status_code == 400
+
+
+def test_contact_sort_is_ignored_on_2_15_whose_request_lists_none(sb, contacts):
+    """2.15's `search_request` has no `sort`: asked for any, the default order comes back
+    (newest updated first), and a malformed one is not checked."""
+    query = {"field": "updated_at", "operator": ">", "value": 0}
+    default, _ = search_all(sb, "contacts", query, per_page=40)
+    for sort in ({"field": "updated_at", "order": "ascending"}, {"field": "email"}):
+        asked, _ = search_all(sb, "contacts", query, per_page=40, sort=sort)
+        assert [c["id"] for c in asked] == [c["id"] for c in default]
+    stamps = [c["updated_at"] for c in default]
+    assert stamps == sorted(stamps, reverse=True) and stamps != sorted(stamps)
+    assert ids(default) == ids(contacts)
+    sideways = {"field": "updated_at", "order": "sideways"}
+    for malformed in ("name", sideways):
+        assert search(sb, "contacts", query, sort=malformed).status_code == 200
 
 
 def test_new_contacts_appear_in_search_after_the_indexing_lag(sandbox_factory):

@@ -158,7 +158,10 @@ def test_a_first_run_keeps_its_search_as_the_first_id_sketch(
     contacts deleted after the search passed them, or later, are marked by the next
     reconciliation; no live contact is asked for."""
     sandbox = _drifting(sandbox_factory, search_lag_seconds=search_lag_seconds)
-    config = tap_config(sandbox, page_size=20, contacts_reconciliation_days=0)
+    # 2.16: the search sorts (2.15's lists no `sort`, and the first sketch is a listing).
+    config = tap_config(
+        sandbox, page_size=20, contacts_reconciliation_days=0, intercom_version="2.16"
+    )
     sandbox.client.change("contacts", "add", 3)  # new: maybe not searchable yet
     read: list[str] = []
     changed: dict[str, set[str]] = {}
@@ -210,6 +213,22 @@ def test_a_first_run_from_a_start_date_lists_the_ids(sandbox_factory, tap_runner
     assert any(r["path"] == "/contacts" for r in sandbox.client.requests()), "listed"
     old = [c["id"] for c in contacts if c["updated_at"] < middle - 2 * 86_400][:2]
     gone = set(sandbox.client.change("contacts", "delete", ids=old))
+    second = tap_runner(config, ["contacts"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _deleted(second.records["contacts"]) == gone
+
+
+def test_a_first_2_15_run_lists_the_ids_for_its_first_sketch(sandbox_factory, tap_runner):
+    """2.15's search promises no order, which the search-built sketch relies on: the
+    first sketch comes from a listing, and deletions are found as before."""
+    sandbox = _drifting(sandbox_factory)
+    config = tap_config(sandbox, contacts_reconciliation_days=0)
+    first = tap_runner(config, ["contacts"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    requests = sandbox.client.requests()
+    assert any(r["path"] == "/contacts" for r in requests), "listed"
+    assert not [r for r in requests if "sort" in (r["body"] or {})], "asked for an order"
+    gone = set(sandbox.client.change("contacts", "delete", 2))
     second = tap_runner(config, ["contacts"], state=first.final_state)
     assert second.returncode == 0, second.stderr[-3000:]
     assert _deleted(second.records["contacts"]) == gone

@@ -109,3 +109,73 @@ def test_search_windows_are_listed_several_at_once_and_come_out_in_order(
     assert emitted == set(truth)
     assert len(bookmarks) >= 4, bookmarks
     assert bookmarks == sorted(bookmarks)
+
+
+def _bookmarks(run, stream: str) -> list[str]:
+    """The distinct bookmarks of `stream`, in the order the run's STATEs carried them."""
+    values = [
+        state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+        for state in run.states
+    ]
+    return list(dict.fromkeys(value for value in values if value))
+
+
+@pytest.mark.parametrize("version", ["2.15", "2.16"])
+def test_contacts_ask_for_a_sort_only_where_the_version_lists_one(
+    sandbox_factory, tap_runner, version
+):
+    """2.16's contacts search request lists `sort`: the tap asks for ascending order and
+    checkpoints every page. 2.15's does not (the sandbox ignores it there and answers
+    newest first): the tap does not send it, relies on no order, and the bookmark moves
+    once, at the end, without a warning about the order."""
+    sandbox = sandbox_factory(contacts=120)
+    config = tap_config(sandbox, page_size=10, intercom_version=version)
+    run = tap_runner(config, ["contacts"])
+    assert run.returncode == 0, run.stderr[-3000:]
+    truth = sandbox.client.stream_truth("contacts", version)
+    emitted = [r["id"] for r in run.records["contacts"] if "_sdc_deleted_at" not in r]
+    assert sorted(emitted) == sorted(c["id"] for c in truth)
+    bodies = [r["body"] for r in sandbox.client.requests() if r["path"] == "/contacts/search"]
+    assert len(bodies) >= 12
+    bookmarks = _bookmarks(run, "contacts")
+    newest = max(c["updated_at"] for c in truth)
+    assert from_rfc3339(bookmarks[-1]) == newest
+    if version == "2.15":
+        assert not [body for body in bodies if "sort" in body]
+        assert len(bookmarks) == 1
+    else:
+        assert all(body["sort"]["field"] == "updated_at" for body in bodies)
+        assert len(bookmarks) >= 10 and bookmarks == sorted(bookmarks)
+    assert "not sorted" not in run.stderr
+
+
+def test_contacts_changed_while_a_2_15_run_reads_them_come_in_the_next_run(
+    sandbox_factory, tap_runner
+):
+    """Read newest first (2.15 sorts nothing the tap asks for), a contact changed while
+    the run pages moves to a page already read: the bookmark leaves it to the next run."""
+    sandbox = sandbox_factory(contacts=150)
+    config = tap_config(sandbox, page_size=10, contacts_reconciliation_days=30)
+    changed: list[str] = []
+
+    def change_while_running(message: dict) -> None:
+        if message["stream"] == "contacts" and not changed and len(seen) == 30:
+            oldest = sorted(sandbox.client.stream_truth("contacts"), key=lambda c: c["updated_at"])
+            changed.extend(
+                sandbox.client.change("contacts", "update", ids=[c["id"] for c in oldest[:5]])
+            )
+        seen.append(message["record"]["id"])
+
+    seen: list[str] = []
+    first = tap_runner(config, ["contacts"], on_record=change_while_running)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(changed) == 5
+    second = tap_runner(config, ["contacts"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    updated = {c["id"]: c["updated_at"] for c in sandbox.client.stream_truth("contacts")}
+    union = {
+        r["id"]: r["updated_at"] for r in first.records["contacts"] + second.records["contacts"]
+    }
+    assert {ident: from_rfc3339(union[ident]) for ident in changed} == {
+        ident: updated[ident] for ident in changed
+    }

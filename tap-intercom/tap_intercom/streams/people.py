@@ -120,8 +120,13 @@ class ContactsStream(_Reconciling, SortedSearchStream):
 
     def _search_baseline(self) -> SearchBaseline | None:
         """A `SearchBaseline` when this run needs a first sketch and its search has no
-        lower bound (no bookmark, no `start_date`), else None."""
-        if not self._reconciliation_due() or self.start_seconds() > 0:
+        lower bound (no bookmark, no `start_date`) and is sorted (2.16 on: the baseline
+        and its cutoff rely on the order), else None."""
+        if (
+            not self.sorted_by_updated_at
+            or not self._reconciliation_due()
+            or self.start_seconds() > 0
+        ):
             return None
         reconciliation = self._reconciliation()
         newest = None if reconciliation.has_baseline else self._newest_updated_at()

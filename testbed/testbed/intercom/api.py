@@ -52,6 +52,10 @@ CATALOGS = [
 ]
 
 
+# The contacts search request lists `sort` from this version on.
+SORT_VERSION = (2, 16)
+
+
 def version_tuple(version: str) -> tuple[int, int]:
     major, minor = version.split(".")
     return int(major), int(minor)
@@ -650,7 +654,7 @@ class Api:
             plan = self.compilers[kind].compile(body["query"])
         except SearchError as error:
             raise ApiError(400, error.code, str(error)) from None
-        sort_field, descending = self._sort(kind, body.get("sort"))
+        sort_field, descending = self._sort(kind, body.get("sort"), request.version)
         with self.ws.lock:
             store = self.ws.kinds[kind]
             now = self.ws.now()
@@ -683,9 +687,12 @@ class Api:
         items = "data" if kind == "contacts" else kind
         return {"type": listed[kind], items: data, "total_count": total, "pages": pages}
 
-    def _sort(self, kind: str, sort: Any) -> tuple[str, bool]:
-        """Contacts honour `sort`; conversations and tickets ignore it (newest updated first)."""
-        if kind != "contacts" or sort is None:
+    def _sort(self, kind: str, sort: Any, version: str) -> tuple[str, bool]:
+        """(field, descending). Contacts honour `sort` from 2.16, whose request schema
+        (`contact_search_request`) lists it; 2.15's (`search_request`) does not, so there
+        it is ignored like any unlisted key, unchecked. Conversations and tickets ignore
+        it. Without a sort: newest updated first."""
+        if kind != "contacts" or sort is None or version_tuple(version) < SORT_VERSION:
             return "updated_at", True
         if not isinstance(sort, dict):
             raise ApiError(400, "parameter_invalid", "sort must be an object with field and order")
@@ -693,7 +700,11 @@ class Api:
         if field_name not in self.compilers["contacts"].fields:
             raise ApiError(400, "parameter_invalid", f"cannot sort by {field_name!r}")
         if order not in ("ascending", "descending"):
-            raise ApiError(400, "parameter_invalid", "sort order must be ascending or descending")
+            raise ApiError(
+                400,
+                "invalid_sort_order",
+                f"Invalid sort order {str(order)[:40]!r}. Must be one of: ascending, descending",
+            )
         return field_name, order == "descending"
 
     def _index_matches(
