@@ -40,7 +40,7 @@ from tap_intercom.streams.people import (
     ContactsStream,
     ContactTagsStream,
 )
-from tap_intercom.streams.webhooks import SPOOL_DIR_SETTING, WebhookNotificationsStream
+from tap_intercom.streams.webhooks import WEBHOOK_SETTINGS, WebhookNotificationsStream
 from tap_intercom.streams.workspace import (
     AdminsStream,
     ArticlesStream,
@@ -238,14 +238,7 @@ class TapIntercom(Tap):
                 "wall time), also between its natural checkpoints."
             ),
         ),
-        th.Property(
-            SPOOL_DIR_SETTING,
-            th.StringType,
-            description=(
-                "Spool directory of tap-intercom-webhooks (its --spool), read by the "
-                "webhook_notifications stream (not selected by default)."
-            ),
-        ),
+        *WEBHOOK_SETTINGS,
     ).to_dict()
 
     @override

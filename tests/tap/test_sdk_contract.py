@@ -328,3 +328,82 @@ def test_the_tap_emits_the_sdks_http_request_metrics(intercom_sandbox, tap_runne
     assert by_stream["conversation_parts"] == len(one_conversation) > 0
     endpoints = {(m["tags"]["stream"], m["tags"]["endpoint"]) for m in counts}
     assert ("conversation_parts", "/conversations/{id}") in endpoints
+
+
+# -- get_starting_replication_key_value, ABORT_AT_RECORD_COUNT (webhook_notifications) --
+
+START_DATE = "2024-01-01T00:00:00Z"
+POSITION = "00000000000000000001:000000000100"
+
+
+class PositionBookmarked(Stream):
+    """An SDK stream with a non-timestamp replication key, as webhook_notifications has,
+    that notes where the SDK starts it and whether it runs as a dry run."""
+
+    name = "webhook_notifications"  # a stream the tap's mapper knows
+    replication_key = "position"
+    is_sorted = True
+    schema = {"properties": {"position": {"type": "string"}}}
+    seen: list[tuple[Any, Any]] = []
+
+    def get_records(self, context: Any) -> Iterator[dict[str, Any]]:
+        self.seen.append(
+            (self.get_starting_replication_key_value(context), self.ABORT_AT_RECORD_COUNT)
+        )
+        yield {"position": POSITION}
+
+
+def _starts(state: dict[str, Any], capsys: pytest.CaptureFixture) -> Any:
+    tap = TapIntercom(config={**CONFIG, "start_date": START_DATE}, state=state)
+    PositionBookmarked.seen = []
+    PositionBookmarked(tap=tap).sync()
+    capsys.readouterr()
+    [(start, _)] = PositionBookmarked.seen
+    return start
+
+
+def test_the_sdk_starts_a_non_timestamp_key_without_bookmark_from_start_date(
+    capsys: pytest.CaptureFixture,
+):
+    # What webhook_notifications' `get_starting_replication_key_value` corrects: with
+    # no bookmark the SDK offers `start_date`, though the key is no timestamp...
+    assert _starts({}, capsys) == START_DATE
+    # ...and with a bookmark the bookmark (which the override passes on).
+    bookmarked = {
+        "bookmarks": {
+            "webhook_notifications": {
+                "replication_key": "position",
+                "replication_key_value": POSITION,
+            }
+        }
+    }
+    assert _starts(bookmarked, capsys) == POSITION
+
+
+def test_webhook_notifications_starts_from_its_bookmark_or_the_spools_beginning(tmp_path):
+    spool = str(tmp_path)
+    config = {**CONFIG, "start_date": START_DATE, "webhook_spool_dir": spool}
+    stream = TapIntercom(config=config).streams["webhook_notifications"]
+    assert stream.get_starting_replication_key_value(None) is None
+    state = {
+        "bookmarks": {
+            "webhook_notifications": {
+                "replication_key": "spool_position",
+                "replication_key_value": POSITION,
+            }
+        }
+    }
+    stream = TapIntercom(config=config, state=state).streams["webhook_notifications"]
+    assert stream.get_starting_replication_key_value(None) == POSITION
+
+
+def test_the_sdks_dry_run_caps_every_stream_and_a_sync_does_not(capsys: pytest.CaptureFixture):
+    # webhook_notifications tells `--test` from a sync by `ABORT_AT_RECORD_COUNT`.
+    tap = TapIntercom(config=CONFIG)
+    PositionBookmarked.seen = []
+    assert tap.run_sync_dry_run(dry_run_record_limit=1, streams=[PositionBookmarked(tap=tap)])
+    PositionBookmarked(tap=tap).sync()
+    tap.message_writer.flush()  # the dry run's record, which its abort left buffered
+    capsys.readouterr()
+    assert [limit for _, limit in PositionBookmarked.seen] == [1, None]
+    assert tap.streams["webhook_notifications"].ABORT_AT_RECORD_COUNT is None

@@ -134,8 +134,15 @@ def test_meltano_run_loads_exactly_what_got_a_200(
     meltano_install()
     # A .meltano of its own: Meltano's run files collide between concurrent runs.
     env = warehouse.meltano_env(sys_dir=tmp_path / ".meltano")
-    env["TAP_INTERCOM_WEBHOOK_SPOOL_DIR"] = str(receiver.spool)
-    env["TAP_INTERCOM__SELECT"] = json.dumps([f"{STREAM}.*"])
+    # The job as docs/webhooks.md gives it: the prod environment with the settings the
+    # README recommends for it (start_date among them), pointed at the local servers.
+    env |= {
+        "MELTANO_ENVIRONMENT": "prod",
+        "TAP_INTERCOM_START_DATE": "2024-01-01T00:00:00Z",
+        "TARGET_SNOWFLAKE_ACCOUNT": str(warehouse.snowflake["account"]),
+        "TAP_INTERCOM_WEBHOOK_SPOOL_DIR": str(receiver.spool),
+        "TAP_INTERCOM__SELECT": json.dumps([f"{STREAM}.*"]),
+    }
     acknowledged = _deliveries(receiver, "meltano0", 120)
     # A state ID of its own, as the README advises for the webhook job.
     own_state = ("--state-id-suffix", "webhooks")

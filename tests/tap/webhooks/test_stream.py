@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from tap_intercom.webhooks.spool import (
     utc_now,
 )
 
+from testbed.catalog import TAP
 from testbed.webhooks import STREAM, make_notification, stored_ids, tap_config
 from tests.tap.conftest import TapRun, catalog_selecting, run_tap
+from tests.tap.conftest import tap_config as sandbox_tap_config
 
 
 def _one_record_per_segment(spool: Path) -> SpoolWriter:
@@ -103,3 +106,37 @@ def test_selected_without_a_spool_directory_is_a_clear_error(tmp_path: Path):
     assert run.returncode != 0
     assert "webhook_spool_dir" in run.stderr
     assert "is not a directory" in run.stderr
+
+
+def test_start_date_does_not_apply_to_the_spool(tmp_path: Path):
+    """Prod settings carry `start_date`; the SDK offers it to a stream without a
+    bookmark, but a time is no spool position: the stream reads the spool as without it."""
+    spool = tmp_path / "spool"
+    writer = _one_record_per_segment(spool)
+    _store(writer, "a", "b")
+    config = {**tap_config(spool), "start_date": "2024-01-01T00:00:00Z"}
+    first = run_tap(tmp_path / "runs", config, [STREAM])
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert _ids(first) == ["a", "b"]
+
+    _store(writer, "c")
+    second = run_tap(tmp_path / "runs", config, [STREAM], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert _ids(second) == ["c"]  # the bookmark, not the start date, is where it resumes
+    writer.close()
+
+
+def test_connection_test_passes_without_a_spool_directory(tmp_path: Path, intercom_sandbox):
+    """`--test` selects every stream, this one too: with no spool set it has nothing to
+    test, and the other streams' test decides the exit status."""
+    config_path = tmp_path / "tap.json"
+    config_path.write_text(json.dumps(sandbox_tap_config(intercom_sandbox)))
+    result = subprocess.run(
+        [TAP, "--config", str(config_path), "--test"], capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    streams = {
+        json.loads(line)["stream"] for line in result.stdout.splitlines() if '"RECORD"' in line
+    }
+    assert "contacts" in streams  # the API streams were tested
+    assert STREAM not in streams
