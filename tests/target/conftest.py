@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import queue
 import re
 import subprocess
@@ -19,7 +20,14 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 from target_snowflake.target import TargetSnowflake
 
-from testbed.servers import admin_connection, prepare_database
+from testbed.servers import (
+    LOOPBACK,
+    SERVER_PYTHON_ENV,
+    admin_connection,
+    free_port,
+    managed_process,
+    prepare_database,
+)
 
 DATABASE = "TARGET_TESTS"
 TARGET_BIN = str(Path(sys.executable).with_name("target-snowflake"))
@@ -67,6 +75,28 @@ def schema(request: pytest.FixtureRequest, snowflake: SnowflakeConnection) -> st
 @pytest.fixture
 def config(snowflake_server: dict, schema: str) -> dict:
     return base_config(snowflake_server, schema)
+
+
+@pytest.fixture(scope="session")
+def plain_fakesnow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """fakesnow's own server (`fakesnow -s`), without the strict layer: no grants, no
+    INFORMATION_SCHEMA privilege views, no CURRENT_WAREHOUSE(); any user logs in and the
+    login creates the database. Connection settings in the shape of `snowflake_server`."""
+    port = free_port()
+    server = os.environ.get(SERVER_PYTHON_ENV) or sys.executable
+    args = [server, "-m", "fakesnow", "-s", "--host", LOOPBACK, "-p", str(port)]
+    log = tmp_path_factory.mktemp("plain-fakesnow") / "fakesnow.log"
+    with managed_process(args, port, log):
+        yield {
+            "account": "fakesnow",
+            "user": "LOADER",
+            "password": "any",
+            "role": "LOADER",
+            "warehouse": "ANY",
+            "host": LOOPBACK,
+            "port": port,
+            "protocol": "http",
+        }
 
 
 def messages_text(messages: Iterable[dict | str]) -> str:
