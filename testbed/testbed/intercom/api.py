@@ -303,7 +303,8 @@ class Api:
         self, list_type: str, key: str, attribute: str, per_page: int | None
     ) -> Callable[[Request], dict[str, Any]]:
         def handler(request: Request) -> dict[str, Any]:
-            items = getattr(self.ws.gen, attribute)
+            # Copies: an answer is turned into 2.16's shape in place.
+            items = [dict(item) for item in getattr(self.ws.gen, attribute)]
             if per_page is not None:
                 return numbered_list(request, items, per_page)
             return {"type": list_type, key: items}
@@ -311,7 +312,7 @@ class Api:
         return handler
 
     def _catalog_item(self, attribute: str, what: str) -> Callable[..., dict[str, Any]]:
-        return lambda request, ident: self._find(getattr(self.ws.gen, attribute), ident, what)
+        return lambda request, ident: dict(self._find(getattr(self.ws.gen, attribute), ident, what))
 
     def all_segments(self, include_count: bool = False) -> list[dict[str, Any]]:
         segments = self.ws.gen.segments + self.ws.gen.company_segment_list
@@ -906,7 +907,8 @@ PRIORITIES_2_16 = {"priority": "high", "not_priority": "none"}
 def as_of_2_16(value: Any) -> None:
     """Turn an answer built in 2.15's shape into 2.16's, in place: contact owner ids are
     strings, ticket assignee ids integers, conversation priorities one of five levels
-    and an unassigned admin or team 0."""
+    and an unassigned admin or team 0; articles name their parents only in `parent_ids`
+    and carry 2.16's new fields."""
     if isinstance(value, list):
         for item in value:
             as_of_2_16(item)
@@ -920,6 +922,8 @@ def as_of_2_16(value: Any) -> None:
         for key in ("admin_assignee_id", "team_assignee_id"):
             if isinstance(value.get(key), str):
                 value[key] = int(value[key])
+    elif kind == "article":
+        article_as_of_2_16(value)
     elif kind == "conversation" and "priority" in value:
         value["priority"] = PRIORITIES_2_16.get(value["priority"], value["priority"])
         for key in ("admin_assignee_id", "team_assignee_id"):
@@ -928,6 +932,25 @@ def as_of_2_16(value: Any) -> None:
     for item in value.values():
         if isinstance(item, dict | list):
             as_of_2_16(item)
+
+
+def article_as_of_2_16(article: dict[str, Any]) -> None:
+    """2.16's `article_list_item`: no `parent_id`/`parent_type` (the parents are in
+    `parent_ids`, as in 2.15), plus the markdown body, the staged-draft flags, the AI
+    availabilities and who created and last updated it."""
+    article.pop("parent_id", None)
+    article.pop("parent_type", None)
+    body = article.get("body") or ""
+    article.update(
+        body_markdown=re.sub(r"<[^>]+>", "", body) if body else None,
+        has_unpublished_changes=False,
+        draft_updated_at=None,
+        ai_chatbot_availability=True,
+        ai_copilot_availability=True,
+        ai_sales_agent_availability=False,
+        created_by_id=article.get("author_id"),
+        updated_by_id=article.get("author_id"),
+    )
 
 
 # 2.15 data types -> 2.16 conversation attribute data types.

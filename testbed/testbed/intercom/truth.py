@@ -142,6 +142,7 @@ def stream_truth(ws: Workspace, stream: str, version: str = "2.15") -> list[dict
         records = STREAMS[stream](ws)
     if version_tuple(version) < (2, 16):
         return records
+    records = [dict(record) for record in records]  # turned into 2.16's shape in place
     if stream == "conversation_attributes":
         records = [{"model": "conversation", **conversation_attribute(a)} for a in records]
     if stream == "contacts":  # a full extraction on 2.16 asks for the merge history
