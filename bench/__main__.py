@@ -2,7 +2,7 @@
 
 Usage: python -m bench [NAME ...]   (names: tap_contacts tap_parts tap_pages
 target_upsert target_batch webhook_load timestamp_converter tap_requests tap_memory
-pipeline_kills dbt_models; default: all). Each prints its own table and writes
+pipeline_kills dbt_models target_preflight; default: all). Each prints its own table and writes
 bench/results/NAME.md.
 """
 
@@ -23,6 +23,7 @@ BENCHMARKS = [
     "tap_memory",
     "pipeline_kills",
     "dbt_models",
+    "target_preflight",
 ]
 
 

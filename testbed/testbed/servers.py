@@ -141,6 +141,27 @@ def local_snowflake(db_dir: Path | None = None) -> Iterator[dict]:
         yield loader
 
 
+@contextlib.contextmanager
+def plain_fakesnow(log_path: Path) -> Iterator[dict]:
+    """Run fakesnow's own server (`fakesnow -s`) on loopback, without the strict layer: no
+    grants, no INFORMATION_SCHEMA privilege views, no CURRENT_WAREHOUSE(); any user logs in
+    and the login creates the database. Yields settings shaped like `local_snowflake`'s."""
+    port = free_port()
+    server = os.environ.get(SERVER_PYTHON_ENV) or sys.executable
+    args = [server, "-m", "fakesnow", "-s", "--host", LOOPBACK, "-p", str(port)]
+    with managed_process(args, port, log_path):
+        yield {
+            "host": LOOPBACK,
+            "port": port,
+            "protocol": "http",
+            "account": "fakesnow",
+            "user": LOADER_USER,
+            "password": "any",
+            "role": LOADER_ROLE,
+            "warehouse": WAREHOUSE,
+        }
+
+
 def admin_settings(settings: dict) -> dict:
     """The administrator's connection settings for a local Snowflake."""
     return {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import queue
 import re
 import subprocess
@@ -20,14 +19,8 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 from target_snowflake.target import TargetSnowflake
 
-from testbed.servers import (
-    LOOPBACK,
-    SERVER_PYTHON_ENV,
-    admin_connection,
-    free_port,
-    managed_process,
-    prepare_database,
-)
+from testbed import servers
+from testbed.servers import admin_connection, prepare_database
 
 DATABASE = "TARGET_TESTS"
 TARGET_BIN = str(Path(sys.executable).with_name("target-snowflake"))
@@ -79,24 +72,11 @@ def config(snowflake_server: dict, schema: str) -> dict:
 
 @pytest.fixture(scope="session")
 def plain_fakesnow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """fakesnow's own server (`fakesnow -s`), without the strict layer: no grants, no
-    INFORMATION_SCHEMA privilege views, no CURRENT_WAREHOUSE(); any user logs in and the
-    login creates the database. Connection settings in the shape of `snowflake_server`."""
-    port = free_port()
-    server = os.environ.get(SERVER_PYTHON_ENV) or sys.executable
-    args = [server, "-m", "fakesnow", "-s", "--host", LOOPBACK, "-p", str(port)]
-    log = tmp_path_factory.mktemp("plain-fakesnow") / "fakesnow.log"
-    with managed_process(args, port, log):
-        yield {
-            "account": "fakesnow",
-            "user": "LOADER",
-            "password": "any",
-            "role": "LOADER",
-            "warehouse": "ANY",
-            "host": LOOPBACK,
-            "port": port,
-            "protocol": "http",
-        }
+    """fakesnow's own server, without the strict layer (`testbed.servers.plain_fakesnow`)."""
+    with servers.plain_fakesnow(
+        tmp_path_factory.mktemp("plain-fakesnow") / "fakesnow.log"
+    ) as settings:
+        yield settings
 
 
 def messages_text(messages: Iterable[dict | str]) -> str:
