@@ -490,5 +490,6 @@ def test_every_rule_has_a_test():
         "varchar-length",
         "nondeterministic-merge",
         "visibility",
+        "grant-paths",  # tests/testbed/test_grant_paths.py
     }
     assert set(RULES) == tested

@@ -4,6 +4,11 @@ and the exact (case-sensitive) names and owners of databases, schemas and tables
 Object names are kept as Snowflake resolves them: an unquoted identifier upper-cased, a
 quoted one as written. fakesnow resolves names case-insensitively, so the catalog here is
 what decides whether `"raw"` and `RAW` are the same object (they are not).
+
+Privileges reach a session as on Snowflake: through the primary role, the secondary roles
+(`USE SECONDARY ROLES`, the user's DEFAULT_SECONDARY_ROLES, ('ALL') when unset), the roles
+and database roles each of those inherits, and grants to the user itself. A CREATE
+privilege counts only through the primary role (`Account.principals`).
 """
 
 from __future__ import annotations
@@ -11,9 +16,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 SUPERUSER_ROLE = "ACCOUNTADMIN"
 PUBLIC_ROLE = "PUBLIC"
+
+# Who holds a grant: ("ROLE", name), ("DATABASE ROLE", database, name) or ("USER", name).
+Grantee = tuple[str, ...]
+# A session's secondary roles: every role granted to the user, or the ones named.
+SecondaryRoles = Literal["ALL"] | frozenset[str]
+ALL_SECONDARY_ROLES: SecondaryRoles = "ALL"
+
+
+def account_role(name: str) -> Grantee:
+    return ("ROLE", name)
+
+
+def database_role(database: str, name: str) -> Grantee:
+    return ("DATABASE ROLE", database, name)
+
+
+def user_grantee(name: str) -> Grantee:
+    return ("USER", name)
+
 
 # (kind, name parts): ("ACCOUNT", ()), ("DATABASE", ("RAW",)), ("SCHEMA", ("RAW", "S")),
 # ("TABLE", ("RAW", "S", "T")), ("WAREHOUSE", ("LOAD_WH",)).
@@ -28,6 +53,14 @@ class User:
     default_role: str = PUBLIC_ROLE
     default_warehouse: str | None = None
     roles: set[str] = field(default_factory=lambda: {PUBLIC_ROLE})
+    # The DEFAULT_SECONDARY_ROLES property: ("ALL",), () or None when never set, which
+    # Snowflake reads as ('ALL') (behaviour change 1692).
+    default_secondary_roles: tuple[str, ...] | None = None
+
+    def secondary_roles_at_login(self) -> SecondaryRoles:
+        if self.default_secondary_roles == ():
+            return frozenset()
+        return ALL_SECONDARY_ROLES
 
 
 # A table's columns by exact name, each with its declared length in characters if it is
@@ -57,10 +90,15 @@ class Account:
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.roles: set[str] = {SUPERUSER_ROLE, PUBLIC_ROLE}
-        self.role_parents: dict[str, set[str]] = {}  # role -> roles granted to it
+        # (database, name) -> the account role that owns it
+        self.database_roles: dict[tuple[str, str], str] = {}
+        # a role, database role or user -> the roles and database roles granted to it
+        self.role_parents: dict[Grantee, set[Grantee]] = {}
         self.warehouses: set[str] = set()
-        self.grants: set[tuple[str, str, ObjectKey]] = set()  # (role, privilege, object)
-        self.owners: dict[ObjectKey, str] = {}
+        # (grantee, privilege, object); FUTURE grants are held on ("FUTURE TABLES",
+        # (database, schema)) or ("FUTURE TABLES", (database,)) and copied to new tables.
+        self.grants: set[tuple[Grantee, str, ObjectKey]] = set()
+        self.owners: dict[ObjectKey, str] = {}  # object -> the account role that owns it
         self.databases: set[str] = set()
         self.schemas: set[tuple[str, str]] = set()
         self.tables: dict[tuple[str, str, str], TableInfo] = {}
@@ -73,10 +111,11 @@ class Account:
 
     # Roles and privileges
 
-    def role_hierarchy(self, role: str) -> set[str]:
-        """The role and every role it inherits (through GRANT ROLE ... TO ROLE), plus PUBLIC."""
-        seen = {role, PUBLIC_ROLE}
-        pending = [role]
+    def hierarchy(self, roots: Iterable[Grantee]) -> set[Grantee]:
+        """The roots and every role and database role they inherit (GRANT ROLE / GRANT
+        DATABASE ROLE ... TO ...), plus PUBLIC."""
+        seen = {*roots, account_role(PUBLIC_ROLE)}
+        pending = list(seen)
         while pending:
             for inherited in self.role_parents.get(pending.pop(), set()):
                 if inherited not in seen:
@@ -84,44 +123,78 @@ class Account:
                     pending.append(inherited)
         return seen
 
-    def has(self, role: str, privilege: str, key: ObjectKey, session: str | None = None) -> bool:
-        """Whether `role` (with what it inherits) holds the privilege or owns the object (as
-        `session` sees it: its own temporary table first)."""
-        roles = self.role_hierarchy(role)
+    def role_hierarchy(self, role: str) -> set[str]:
+        """The account role and the account roles it inherits, plus PUBLIC."""
+        return account_roles(self.hierarchy([account_role(role)]))
+
+    def active_secondary_roles(self, user: str, secondary: SecondaryRoles) -> set[str]:
+        """The account roles a session has active as secondary roles: those granted to the
+        user, all of them or the ones named (a role revoked since is no longer active)."""
+        granted = self.users[user].roles if user in self.users else set()
+        return set(granted) if isinstance(secondary, str) else granted & secondary
+
+    def principals(self, user: str, primary: str, secondary: SecondaryRoles) -> set[Grantee]:
+        """Every role, database role and user whose privileges a session of `user` acts
+        with. Pass no secondary roles (`frozenset()`) for what only the primary role
+        authorizes: a CREATE <object> privilege.
+
+        The user's own grants (privileges and database roles granted TO USER) count only
+        while all secondary roles are active: Snowflake's rule until behaviour change 2438
+        (bundle 2026_08, disabled by default) makes them apply always."""
+        roots = [account_role(primary)]
+        roots += [account_role(r) for r in self.active_secondary_roles(user, secondary)]
+        if secondary == ALL_SECONDARY_ROLES:
+            roots.append(user_grantee(user))
+        return self.hierarchy(roots)
+
+    def has(
+        self, principals: set[Grantee], privilege: str, key: ObjectKey, session: str | None = None
+    ) -> bool:
+        """Whether the principals hold the privilege (or ALL PRIVILEGES) or own the object
+        (as `session` sees it: its own temporary table first)."""
+        roles = account_roles(principals)
         if SUPERUSER_ROLE in roles:
             return True
         if (temporary := self._temporary(key, session)) is not None:
             return temporary.owner in roles
         if self.owners.get(key) in roles:
             return True
-        return any((r, privilege, key) in self.grants for r in roles)
+        wanted = {privilege} if privilege == "OWNERSHIP" else {privilege, "ALL PRIVILEGES"}
+        return any((p, w, key) in self.grants for p in principals for w in wanted)
 
-    def visible(self, role: str, key: ObjectKey, session: str | None = None) -> bool:
-        """Whether SHOW and INFORMATION_SCHEMA list the object to the role: Snowflake lists
-        only objects on which the role (with what it inherits) holds some privilege."""
-        roles = self.role_hierarchy(role)
+    def visible(self, principals: set[Grantee], key: ObjectKey, session: str | None = None) -> bool:
+        """Whether SHOW and INFORMATION_SCHEMA list the object: Snowflake lists only objects
+        on which an active role (with what it inherits) holds some privilege."""
+        roles = account_roles(principals)
         if (temporary := self._temporary(key, session)) is not None:
             return SUPERUSER_ROLE in roles or temporary.owner in roles
         if SUPERUSER_ROLE in roles or self.owners.get(key) in roles:
             return True
-        return any(grantee in roles and on == key for grantee, _, on in self.grants)
+        return any(grantee in principals and on == key for grantee, _, on in self.grants)
 
     def _temporary(self, key: ObjectKey, session: str | None) -> TableInfo | None:
         if key[0] != "TABLE" or session is None:
             return None
         return self.temporary.get((session, (key[1][0], key[1][1], key[1][2])))
 
-    def privileges_in(self, database: str) -> list[tuple[str, str, str, str | None, str, str]]:
-        """Rows (grantee, object type, catalog, schema, name, privilege) for objects of a
-        database: INFORMATION_SCHEMA.OBJECT_PRIVILEGES."""
-        rows = []
-        for role, privilege, (kind, parts) in self.grants:
-            rows.append((role, privilege, kind, parts))
-        for (kind, parts), owner in self.owners.items():
-            rows.append((owner, "OWNERSHIP", kind, parts))
+    def privileges_in(
+        self, database: str, roles: set[str] | None
+    ) -> list[tuple[str, str, str, str | None, str, str]]:
+        """Rows (grantee, object type, catalog, schema, name, privilege) of
+        INFORMATION_SCHEMA.OBJECT_PRIVILEGES for objects of a database: grants to the
+        account roles `roles` (None: to every account role). Grants to database roles and
+        users are never rows of it."""
+        rows = [
+            (grantee[1], privilege, kind, parts)
+            for grantee, privilege, (kind, parts) in self.grants
+            if grantee[0] == "ROLE"
+        ]
+        rows += [(owner, "OWNERSHIP", kind, parts) for (kind, parts), owner in self.owners.items()]
         result = []
         for role, privilege, kind, parts in rows:
             if not parts or parts[0] != database or kind not in {"DATABASE", "SCHEMA", "TABLE"}:
+                continue
+            if roles is not None and role not in roles:
                 continue
             schema = parts[1] if kind == "TABLE" else None
             result.append((role, kind, database, schema, parts[-1], privilege))
@@ -183,7 +256,19 @@ class Account:
                 self.temporary[(temporary_session, table)] = info
                 return
             self.tables[table] = info
+            self._apply_future_grants(key, table_kind)
         self.owners.setdefault(key, owner)
+
+    def _apply_future_grants(self, key: ObjectKey, table_kind: str) -> None:
+        """A new table or view gets the FUTURE grants of its schema, or, if the schema has
+        none, those of its database (Snowflake: schema-level future grants take precedence)."""
+        database, schema = key[1][0], key[1][1]
+        future = f"FUTURE {table_kind}S"
+        for scope in ((database, schema), (database,)):
+            held = [(g, p) for g, p, on in self.grants if on == (future, scope)]
+            if held:
+                self.grants |= {(grantee, privilege, key) for grantee, privilege in held}
+                return
 
     def drop(self, key: ObjectKey, session: str | None = None) -> None:
         """Drop an object and what it contains (a session's temporary table first)."""
@@ -202,6 +287,18 @@ class Account:
             for other in [k for k in store if k[1][:depth] == parts and k[0] != "WAREHOUSE"]:
                 del store[other]
         self.grants = {g for g in self.grants if g[2][1][:depth] != parts or g[2][0] == "WAREHOUSE"}
+        if kind == "DATABASE":
+            for name in [r for r in self.database_roles if r[0] == parts[0]]:
+                self.drop_database_role(name)
+
+    def drop_database_role(self, name: tuple[str, str]) -> None:
+        """A database role goes with its grants, both ways."""
+        del self.database_roles[name]
+        role = database_role(*name)
+        self.grants = {g for g in self.grants if g[0] != role}
+        self.role_parents.pop(role, None)
+        for inherited in self.role_parents.values():
+            inherited.discard(role)
 
     def rename_table(self, old: tuple[str, str, str], new: tuple[str, str, str]) -> None:
         self.tables[new] = self.tables.pop(old)
@@ -222,3 +319,8 @@ class Account:
             if info.physical is not None:
                 held.append((name[0], name[1], info.physical, info))
         return held
+
+
+def account_roles(principals: Iterable[Grantee]) -> set[str]:
+    """The names of the account roles among principals (not database roles or users)."""
+    return {p[1] for p in principals if p[0] == "ROLE"}

@@ -43,7 +43,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from testbed.snowflake_strict import merges
-from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, User
+from testbed.snowflake_strict.access import Access, plain_text
+from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, account_roles
 from testbed.snowflake_strict.responses import (
     complete_login,
     complete_stage_info,
@@ -59,7 +60,6 @@ from testbed.snowflake_strict.rules import (
     StrictError,
     identifier,
     insufficient,
-    parts_of,
     use_kind,
 )
 
@@ -212,9 +212,14 @@ class StrictSnowflake:
             )
         warehouse = _name(params["warehouse"]) if params.get("warehouse") else None
         warehouse = warehouse or user.default_warehouse
+        secondary = user.secondary_roles_at_login()
         if warehouse is not None and not (
             warehouse in self.account.warehouses
-            and self.account.has(role, "USAGE", ("WAREHOUSE", (warehouse,)))
+            and self.account.has(
+                self.account.principals(user.name, role, secondary),
+                "USAGE",
+                ("WAREHOUSE", (warehouse,)),
+            )
         ):
             if validate:
                 return _error(
@@ -224,6 +229,7 @@ class StrictSnowflake:
         database = _name(params["databaseName"]) if params.get("databaseName") else None
         schema = _name(params["schemaName"]) if params.get("schemaName") else None
         session = Session("", user.name, role, warehouse, None, None, session_params)
+        session.secondary = secondary
         checker = self._checker(session)
         if database is not None:
             try:
@@ -358,7 +364,7 @@ class StrictSnowflake:
         limits = None
         try:
             with self.account.lock:
-                answer = self._answer_here(session, statement, sql) if statement else None
+                answer = self._answer_here(session, statement, sql)
                 if answer is None and statement is not None:
                     checker.check(statement)
                     self._check_json_copy(statement)
@@ -556,13 +562,26 @@ class StrictSnowflake:
 
     # Statements the layer answers itself
 
-    def _answer_here(self, session: Session, statement: exp.Expr, sql: str) -> Response | None:
+    def _answer_here(
+        self, session: Session, statement: exp.Expr | None, sql: str
+    ) -> Response | None:
         account = self.account
         superuser = SUPERUSER_ROLE in account.role_hierarchy(session.role)
+        # what sqlglot cannot read (DROP DATABASE ROLE), reads as an opaque command, or
+        # reads without the parts that matter (TO DATABASE ROLE, COPY CURRENT GRANTS)
+        if statement is None or isinstance(statement, exp.Command | exp.Grant | exp.Revoke):
+            answer = Access(self._checker(session)).answer(sql)
+            if answer is not None:
+                return _rows(*answer)
+        if statement is None:
+            return None
         if isinstance(statement, exp.Alter) and statement.args.get("kind") == "SESSION":
             return self._alter_session(session, statement)
         if isinstance(statement, exp.Use):
             kind = use_kind(statement)
+            if kind == "SECONDARY ROLES":
+                Access(self._checker(session)).use_secondary_roles(statement)
+                return _done()
             if kind in {"ROLE", "WAREHOUSE"}:
                 name = identifier(statement.this)
                 if kind == "ROLE":
@@ -577,7 +596,7 @@ class StrictSnowflake:
                     session.role = name
                 else:
                     if name not in account.warehouses or not account.has(
-                        session.role, "USAGE", ("WAREHOUSE", (name,))
+                        self._checker(session).principals(), "USAGE", ("WAREHOUSE", (name,))
                     ):
                         raise StrictError(
                             "002043",
@@ -596,11 +615,7 @@ class StrictSnowflake:
             account.owners.setdefault(("WAREHOUSE", (name,)), session.role)
             return _done()
         if isinstance(statement, exp.Command):
-            return self._command(session, sql, superuser)
-        if isinstance(statement, exp.Grant | exp.Revoke):
-            if not superuser:
-                raise insufficient("account (MANAGE GRANTS needed)")
-            return self._grant(session, statement)
+            return self._command(session, sql)
         if isinstance(statement, exp.Select):
             return self._virtual_view(session, statement)
         return None
@@ -632,86 +647,12 @@ class StrictSnowflake:
             return None  # fakesnow implements AUTOCOMMIT itself
         return _done()
 
-    def _command(self, session: Session, sql: str, superuser: bool) -> Response | None:
-        account = self.account
-        # without comments (dbt appends one naming itself to every statement)
-        text = " ".join(re.sub(r"/\*.*?\*/|--[^\n]*", " ", sql, flags=re.DOTALL).split())
+    def _command(self, session: Session, sql: str) -> Response | None:
         if match := re.fullmatch(
-            r"(?i)SHOW PARAMETERS(?: LIKE '([^']*)')?(?: (?:IN|FOR) SESSION)?", text
+            r"(?i)SHOW PARAMETERS(?: LIKE '([^']*)')?(?: (?:IN|FOR) SESSION)?", plain_text(sql)
         ):
             return _session_parameters(session, match[1])
-        if match := re.fullmatch(r"(?i)CREATE ROLE (IF NOT EXISTS )?(\S+)", text):
-            if not superuser:
-                raise insufficient("account (CREATE ROLE needed)")
-            account.roles.add(_name(match[2]))
-            return _done()
-        if match := re.fullmatch(r"(?i)CREATE USER (IF NOT EXISTS )?(\S+)(.*)", text):
-            if not superuser:
-                raise insufficient("account (CREATE USER needed)")
-            options = {
-                key.upper(): _name(value.strip("'")) if key.upper() != "PASSWORD" else value[1:-1]
-                for key, value in re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", match[3])
-            }
-            name = _name(match[2])
-            account.users[name] = User(
-                name,
-                options.get("PASSWORD"),
-                options.get("DEFAULT_ROLE", "PUBLIC"),
-                options.get("DEFAULT_WAREHOUSE"),
-            )
-            return _done()
-        if match := re.fullmatch(r"(?i)(GRANT OWNERSHIP .+) (COPY|REVOKE) CURRENT GRANTS", text):
-            # sqlglot reads the grant without its last clause: with COPY the grants
-            # others hold on the object stay, with REVOKE they go.
-            if not superuser:
-                raise insufficient("account (MANAGE GRANTS needed)")
-            grant = sqlglot.parse_one(match[1], read="snowflake")
-            if isinstance(grant, exp.Grant):
-                return self._grant(session, grant, revoke_current=match[2].upper() == "REVOKE")
-        if match := re.fullmatch(r"(?i)GRANT ROLE (\S+) TO (USER|ROLE) (\S+)", text):
-            if not superuser:
-                raise insufficient("account (MANAGE GRANTS needed)")
-            role, grantee = _name(match[1]), _name(match[3])
-            if match[2].upper() == "USER":
-                account.users[grantee].roles.add(role)
-            else:
-                account.role_parents.setdefault(grantee, set()).add(role)
-            return _done()
         return None
-
-    def _grant(
-        self, session: Session, statement: exp.Grant | exp.Revoke, revoke_current: bool = False
-    ) -> Response:
-        account = self.account
-        kind = str(statement.args.get("kind") or "").upper()
-        securable = statement.args["securable"]
-        checker = self._checker(session)
-        if kind == "DATABASE":
-            key: tuple[str, tuple[str, ...]] = ("DATABASE", (identifier(securable.this),))
-        elif kind == "SCHEMA":
-            key = ("SCHEMA", checker.schema_key(parts_of(securable)))
-        elif kind in {"TABLE", "VIEW"}:  # one namespace, as in a schema
-            key = ("TABLE", checker.table_key(securable))
-        elif kind == "WAREHOUSE":
-            key = ("WAREHOUSE", (identifier(securable.this),))
-        else:
-            key = ("ACCOUNT", ())
-        privileges = [
-            " ".join(p.this.sql(dialect="snowflake").upper().split())
-            for p in statement.args.get("privileges") or []
-        ]
-        roles = [_name(p.this.sql(dialect="snowflake")) for p in statement.args["principals"]]
-        if revoke_current:
-            account.grants = {grant for grant in account.grants if grant[2] != key}
-        for role in roles:
-            for privilege in privileges:
-                if privilege == "OWNERSHIP" and isinstance(statement, exp.Grant):
-                    account.owners[key] = role
-                elif isinstance(statement, exp.Grant):
-                    account.grants.add((role, privilege, key))
-                else:
-                    account.grants.discard((role, privilege, key))
-        return _done()
 
     def _virtual_view(self, session: Session, statement: exp.Select) -> Response | None:
         """INFORMATION_SCHEMA views fakesnow lacks: ENABLED_ROLES, OBJECT_PRIVILEGES."""
@@ -724,9 +665,11 @@ class StrictSnowflake:
         database = database or session.database or ""
         checker.use_database(database)
         if view.name.upper() == "ENABLED_ROLES":
+            # the primary and secondary account roles with the account roles they inherit;
+            # never a database role
             columns = ["ROLE_NAME"]
             rows: list[tuple[Any, ...]] = [
-                (role,) for role in sorted(self.account.role_hierarchy(session.role))
+                (role,) for role in sorted(account_roles(checker.principals()))
             ]
         else:
             columns = [
@@ -737,7 +680,11 @@ class StrictSnowflake:
                 "OBJECT_NAME",
                 "PRIVILEGE_TYPE",
             ]
-            rows = list(self.account.privileges_in(database))
+            # grants to the primary role and the account roles it inherits only: not those
+            # reaching the session through database roles, secondary roles or the user
+            primary = account_roles(checker.principals(creating=True))
+            superuser = SUPERUSER_ROLE in primary
+            rows = list(self.account.privileges_in(database, None if superuser else primary))
         table = exp.to_table("VIRTUAL_VIEW")
         query = statement.copy()
         named = query.find(exp.Table)
@@ -745,6 +692,8 @@ class StrictSnowflake:
         named.replace(table)
         result = sqlglot.executor.execute(
             query,
+            # the columns named: with no rows the executor cannot tell them
+            schema={"VIRTUAL_VIEW": dict.fromkeys(columns, "VARCHAR")},
             tables={"VIRTUAL_VIEW": [dict(zip(columns, row, strict=True)) for row in rows]},
         )
         return _rows(list(result.columns), [tuple(row) for row in result.rows])

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from testbed.snowflake_strict.account import ACCOUNT, Account, Columns, ObjectKey
+from testbed.snowflake_strict.account import (
+    ACCOUNT,
+    ALL_SECONDARY_ROLES,
+    Account,
+    Columns,
+    Grantee,
+    ObjectKey,
+    SecondaryRoles,
+)
 
 MAX_IDENTIFIER_LENGTH = 255
 # A VARCHAR declared without a length holds up to 16,777,216 characters; the longest
@@ -24,6 +32,9 @@ DEFAULT_VARCHAR_LENGTH = 16_777_216
 RULES = {
     "privileges": "a role needs the privilege for each object a statement creates or uses "
     "(CREATE DATABASE/SCHEMA are checked even when the object exists)",
+    "grant-paths": "privileges reach a session through its primary and secondary roles, the "
+    "roles and database roles they inherit and grants to the user; a CREATE privilege only "
+    "through the primary role; database roles are refused where Snowflake refuses them",
     "login": "unknown user, wrong password, a role not granted to the user are refused; "
     "with CLIENT_VALIDATE_DEFAULT_PARAMETERS an unusable database/schema/warehouse too",
     "warehouse": "a statement that needs compute fails without a usable warehouse (000606)",
@@ -111,6 +122,8 @@ class Session:
     schema: str | None
     parameters: dict[str, object] = field(default_factory=dict)
     in_transaction: bool = False
+    # USE SECONDARY ROLES; at login the user's DEFAULT_SECONDARY_ROLES
+    secondary: SecondaryRoles = ALL_SECONDARY_ROLES
 
 
 def identifier(node: exp.Expr | str | None) -> str:
@@ -190,6 +203,14 @@ class Checker:
         self.column_type = column_type  # (table, column) -> (type, length/precision, scale)
         self.read_columns = read_columns  # a table's columns as fakesnow reports them
 
+    def principals(self, creating: bool = False) -> set[Grantee]:
+        """Whose privileges the session acts with: every active role (primary and
+        secondary, with what each inherits, and the user's own grants), or for a CREATE
+        <object> privilege (`creating`) the primary role's hierarchy only."""
+        session = self.session
+        secondary = frozenset() if creating else session.secondary
+        return self.account.principals(session.user, session.role, secondary)
+
     # Names
 
     def database_of(self, parts: list[exp.Identifier]) -> str:
@@ -240,7 +261,7 @@ class Checker:
 
     def use_database(self, database: str) -> None:
         key: ObjectKey = ("DATABASE", (database,))
-        if not self._exists(key) or not self.account.has(self.session.role, "USAGE", key):
+        if not self._exists(key) or not self.account.has(self.principals(), "USAGE", key):
             raise not_found(key)
 
     def use_schema(self, schema: tuple[str, str]) -> None:
@@ -248,7 +269,7 @@ class Checker:
         key: ObjectKey = ("SCHEMA", schema)
         if schema[1] == "INFORMATION_SCHEMA":
             return
-        if not self._exists(key) or not self.account.has(self.session.role, "USAGE", key):
+        if not self._exists(key) or not self.account.has(self.principals(), "USAGE", key):
             raise not_found(key)
 
     def use_table(self, table: tuple[str, str, str], privilege: str) -> None:
@@ -258,14 +279,16 @@ class Checker:
         key: ObjectKey = ("TABLE", table)
         # A role holding no privilege at all on a table cannot tell it exists.
         token = self.session.token
-        if not self._exists(key) or not self.account.visible(self.session.role, key, token):
+        if not self._exists(key) or not self.account.visible(self.principals(), key, token):
             raise not_found(key)
-        if not self.account.has(self.session.role, privilege, key, token):
+        if not self.account.has(self.principals(), privilege, key, token):
             raise insufficient(f"table '{table[2]}'" if privilege != "OWNERSHIP" else "table")
 
     def create_in_schema(self, schema: tuple[str, str], privilege: str, what: str) -> None:
         self.use_schema(schema)
-        if not self.account.has(self.session.role, privilege, ("SCHEMA", schema)):
+        # USAGE on the schema may come from any active role, the CREATE privilege only from
+        # the primary role (which will own the object)
+        if not self.account.has(self.principals(creating=True), privilege, ("SCHEMA", schema)):
             raise insufficient(f"schema '{schema[1]}' ({privilege} needed to create {what})")
 
     # Rules
@@ -432,7 +455,6 @@ class Checker:
             yield table
 
     def _privileges(self, statement: exp.Expr) -> None:
-        role = self.session.role
         if isinstance(statement, exp.Create):
             self._create(statement)
             return
@@ -460,7 +482,7 @@ class Checker:
                     if statement.args.get("exists"):
                         continue
                     raise not_found(key)
-                if not self.account.has(role, "OWNERSHIP", key, self.session.token):
+                if not self.account.has(self.principals(), "OWNERSHIP", key, self.session.token):
                     raise insufficient(f"{kind.lower()} '{key[1][-1]}'")
             return
         if isinstance(statement, exp.Alter) and (statement.args.get("kind") or "") == "TABLE":
@@ -525,7 +547,7 @@ class Checker:
         elif scope_kind in {"TABLE", "VIEW"} and isinstance(scope, exp.Table):
             key = self.table_key(scope)
             if not self._exists(("TABLE", key)) or not self.account.visible(
-                self.session.role, ("TABLE", key), self.session.token
+                self.principals(), ("TABLE", key), self.session.token
             ):
                 raise not_found(("TABLE", key))
         elif scope_kind is None and statement.name.upper() == "SCHEMAS":
@@ -554,23 +576,25 @@ class Checker:
         # (`physical_name`), which Snowflake would not list.
         if key[0] == "TABLE" and not self.account.exists(key):
             return False
-        return self.account.visible(self.session.role, key)
+        return self.account.visible(self.principals(), key)
 
     def visible_tables(self, database: str) -> list[TableKey]:
         """The tables and views of a database the role may see in INFORMATION_SCHEMA
         (not temporary ones)."""
+        principals = self.principals()
         return sorted(
             key
             for key in self.account.tables
-            if key[0] == database and self.account.visible(self.session.role, ("TABLE", key))
+            if key[0] == database and self.account.visible(principals, ("TABLE", key))
         )
 
     def visible_schemas(self, database: str) -> list[str]:
         """The schemas of a database the role may see in INFORMATION_SCHEMA."""
+        principals = self.principals()
         return sorted(
             schema
             for db, schema in self.account.schemas
-            if db == database and self.account.visible(self.session.role, ("SCHEMA", (db, schema)))
+            if db == database and self.account.visible(principals, ("SCHEMA", (db, schema)))
         )
 
     def _create(self, statement: exp.Create) -> None:
@@ -580,7 +604,7 @@ class Checker:
         parts = parts_of(table)
         if kind == "DATABASE":
             # Checked even with IF NOT EXISTS and even when the database exists.
-            if not self.account.has(self.session.role, "CREATE DATABASE", ACCOUNT):
+            if not self.account.has(self.principals(creating=True), "CREATE DATABASE", ACCOUNT):
                 raise insufficient("account (CREATE DATABASE needed)")
             self._exists(("DATABASE", (self.database_of(parts),)))
         elif kind == "SCHEMA":
@@ -588,7 +612,7 @@ class Checker:
             database: ObjectKey = ("DATABASE", (schema[0],))
             if not self._exists(database):
                 raise not_found(database)
-            if not self.account.has(self.session.role, "CREATE SCHEMA", database):
+            if not self.account.has(self.principals(creating=True), "CREATE SCHEMA", database):
                 raise insufficient(f"database '{schema[0]}' (CREATE SCHEMA needed)")
             self._exists(("SCHEMA", schema))
         elif kind in {"TABLE", "STAGE", "FILE FORMAT", "VIEW", "SEQUENCE"}:
@@ -800,4 +824,6 @@ def _is_session_statement(statement: exp.Expr) -> bool:
 def use_kind(statement: exp.Use) -> str:
     """DATABASE, SCHEMA, ROLE or WAREHOUSE for a USE statement."""
     kind = statement.args.get("kind")
+    if isinstance(kind, str):  # SECONDARY ROLES
+        return kind.upper()
     return kind.name.upper() if kind is not None else ""
