@@ -325,3 +325,27 @@ def test_all_and_future_tables_grants_reach_the_tables(admin, server):
     with session(server, "BULK_USER") as user:
         assert run(user, f'SELECT "ID" FROM {quote(DATABASE, "BULK", "T")}') == [(1,)]
         assert run(user, f'SELECT "A" FROM {quote(DATABASE, "BULK", "LATER")}') == []
+
+
+def test_default_secondary_roles_set_at_creation_and_by_the_user_itself(admin, server):
+    run_all(
+        admin,
+        [
+            "CREATE ROLE DSR_PRIMARY",
+            "CREATE ROLE DSR_OTHER",
+            grant(["USAGE"], "DATABASE", [DATABASE], to_role("DSR_OTHER")),
+            f"CREATE USER DSR_USER PASSWORD = '{PASSWORD}' DEFAULT_ROLE = DSR_PRIMARY"
+            f" DEFAULT_WAREHOUSE = {WAREHOUSE} DEFAULT_SECONDARY_ROLES = ()",
+            grant_role("DSR_PRIMARY", to_user("DSR_USER")),
+            grant_role("DSR_OTHER", to_user("DSR_USER")),
+        ],
+    )
+    with session(server, "DSR_USER") as user:
+        error = refused(user, f"SELECT ROLE_NAME FROM {DATABASE}.INFORMATION_SCHEMA.ENABLED_ROLES")
+        assert error.errno == 2003  # USAGE on the database only through DSR_OTHER
+        error = refused(user, "ALTER USER DSR_USER SET DEFAULT_SECONDARY_ROLES = ('DSR_OTHER')")
+        assert error.errno == 1006
+        run(user, default_secondary_roles("DSR_USER", all_roles=True))
+        assert refused(user, default_secondary_roles("SEC_USER", all_roles=True)).errno == 3001
+    with session(server, "DSR_USER") as user:
+        assert enabled_roles(user) == {"DSR_PRIMARY", "DSR_OTHER", "PUBLIC"}

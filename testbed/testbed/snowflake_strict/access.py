@@ -236,17 +236,20 @@ class Access:
 
     def _create_user(self, words: _Tokens) -> Rows:
         self._manage("account (CREATE USER needed)")
-        words.take("IF", "NOT", "EXISTS")
+        if_not_exists = words.take("IF", "NOT", "EXISTS")
         (name,) = words.name()
+        if if_not_exists and name in self.account.users:
+            return DONE
         user = User(name, None)
         self._set_user_properties(user, words)
         self.account.users[name] = user
         return DONE
 
     def _alter_user(self, words: _Tokens) -> Rows:
-        self._manage("account (MANAGE GRANTS needed)")
         exists = words.take("IF", "EXISTS")
         (name,) = words.name()
+        if name != self.session.user:  # a user may set its own defaults
+            self._manage("user (OWNERSHIP needed)")
         user = self.account.users.get(name)
         if user is None:
             if exists:
@@ -282,7 +285,8 @@ class Access:
                 while not words.take(")"):
                     token = words.token()
                     if token != ",":
-                        values.append(token[1:-1].replace("''", "'").upper())
+                        literal = token.startswith("'")
+                        values.append(token[1:-1].upper() if literal else name_of(token))
                 if prop == "DEFAULT_SECONDARY_ROLES":
                     if values not in ([], ["ALL"]):
                         raise StrictError(
