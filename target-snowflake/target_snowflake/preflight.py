@@ -22,6 +22,7 @@ Privileges on tables that exist already (SELECT, INSERT, UPDATE, DELETE; TRUNCAT
 from __future__ import annotations
 
 import contextlib
+import re
 import typing as t
 
 from snowflake.connector.errors import ProgrammingError
@@ -236,14 +237,37 @@ def current_role(connection: Connection, configured: str | None) -> str:
     return configured or "<role>"
 
 
-def table_privilege_error(
-    connection: Connection, table: str, privileges: list[str], doing: str
+# What a statement on an existing table needs of it, by the statement's first word (a
+# GRANT of privileges the role holds already changes nothing, so the whole set is named).
+TABLE_PRIVILEGES = {
+    "SELECT": "SELECT",
+    "INSERT": "INSERT",
+    "UPDATE": "SELECT, UPDATE",
+    "DELETE": "SELECT, DELETE",
+    "MERGE": "SELECT, INSERT, UPDATE",
+    "TRUNCATE": "TRUNCATE",
+}
+
+
+def refused_on_table(
+    connection: Connection, table: str, statement: str, doing: str
 ) -> PreflightError:
-    """The error for a statement on an existing table refused for lack of a privilege
-    (003001): it names the table, what the run was doing and the GRANT."""
+    """The error for a statement on an existing table refused for want of a privilege
+    (003001): it names what the run was doing on the table and the GRANT. Privileges on
+    tables are proven here, at first use, not by the startup check."""
     role = current_role(connection, None)
+    kind = statement.split(None, 1)[0].upper()
+    if kind == "ALTER":
+        return missing_privilege(
+            f"{doing} needs ownership of table {table}, which role {role} does not have "
+            f"(statement: {statement})",
+            [f"GRANT OWNERSHIP ON TABLE {table} TO ROLE {quote(role)} COPY CURRENT GRANTS"],
+        )
+    privileges = TABLE_PRIVILEGES.get(kind, "SELECT, INSERT, UPDATE, DELETE")
+    if kind == "MERGE" and re.search(r"\bTHEN\s+DELETE\b", statement, re.IGNORECASE):
+        privileges += ", DELETE"
     return missing_privilege(
-        f"Table {table}: {doing} needs {', '.join(privileges)} on the table, which role "
-        f"{role} lacks",
-        [f"GRANT {', '.join(privileges)} ON TABLE {table} TO ROLE {quote(role)}"],
+        f"{doing}: role {role} lacks a privilege on table {table} that {kind} needs "
+        f"({privileges})",
+        [f"GRANT {privileges} ON TABLE {table} TO ROLE {quote(role)}"],
     )
