@@ -407,3 +407,15 @@ def test_the_sdks_dry_run_caps_every_stream_and_a_sync_does_not(capsys: pytest.C
     capsys.readouterr()
     assert [limit for _, limit in PositionBookmarked.seen] == [1, None]
     assert tap.streams["webhook_notifications"].ABORT_AT_RECORD_COUNT is None
+
+
+def test_the_sdks_state_writer_skips_a_state_equal_to_the_last(capsys: pytest.CaptureFixture):
+    # A following webhook_notifications repeats its STATE while idle (the target checks
+    # its age bound when a message comes) past this writer, straight to the tap's.
+    tap = TapIntercom(config=CONFIG)
+    capsys.readouterr()
+    state = {"bookmarks": {"webhook_notifications": {"replication_key_value": POSITION}}}
+    tap.state_writer.write_state(state)
+    tap.state_writer.write_state(copy.deepcopy(state))
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["STATE"]

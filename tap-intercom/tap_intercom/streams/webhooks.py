@@ -14,6 +14,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.types import Context
+from singer_sdk.singerlib import StateMessage
 from typing_extensions import override
 
 from tap_intercom.schemas import timestamp_converter
@@ -210,9 +211,12 @@ class WebhookNotificationsStream(Stream):
                 position, emitted = read_to, True
                 if stop.requested:
                     break
-            if emitted or time.monotonic() - last_state >= IDLE_STATE_SECONDS:
-                self.state_manager.is_flushed = False  # also a repeat of the same STATE
+            if emitted:
                 self._write_state_message()
+                last_state = time.monotonic()
+            elif time.monotonic() - last_state >= IDLE_STATE_SECONDS:
+                # Past the SDK's state writer, which skips a STATE equal to the last.
+                self._tap.write_message(StateMessage(value=self.tap_state))
                 last_state = time.monotonic()
             stop.wait(POLL_SECONDS)
 

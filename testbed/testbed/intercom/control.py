@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 from testbed.intercom.drift import check_refusals
 from testbed.intercom.truth import STREAMS, deleted_truth, drifted_truth, stream_truth
+from testbed.intercom.webhook_delivery import Webhooks
 
 if TYPE_CHECKING:
     from testbed.intercom.server import SandboxServer
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 class Control:
     def __init__(self, server: SandboxServer) -> None:
         self.server = server
+        self.webhooks = Webhooks()  # notifications of the changes below, once subscribed
 
     def handle(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, Any]]:
         try:
@@ -52,7 +54,10 @@ class Control:
                     body.get("count", 1),
                     body.get("ids"),
                 )
+                self.webhooks.changed(ws, body["kind"], body["action"], ids)
                 return 200, {"ids": ids, "now": ws.now()}
+            if path.rstrip("/") == "/_sandbox/webhooks":
+                return self.webhooks.control(method, body, ws)
             if route == ("POST", "/_sandbox/clock"):
                 seconds = body.get("advance_seconds")
                 if not isinstance(seconds, int | float) or isinstance(seconds, bool):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
@@ -48,20 +47,6 @@ def receiver(tmp_path: Path) -> Iterator[RunningReceiver]:
         tmp_path / "spool", tmp_path / "receiver.log", "--segment-max-bytes", "20000"
     ) as running:
         yield running
-
-
-@pytest.fixture
-def warehouse(request: pytest.FixtureRequest, snowflake_server: dict) -> LocalEndpoints:
-    """A database of this test's own on the shared local Snowflake."""
-    database = "WEBHOOKS_" + re.sub(r"\W", "_", request.node.name).upper()[:60]
-    endpoints = LocalEndpoints(
-        intercom_url="http://127.0.0.1:9/unused",  # this stream never calls the API
-        intercom_token="unused",
-        snowflake=snowflake_server,
-        database=database,
-    )
-    endpoints.prepare_database()
-    return endpoints
 
 
 def _deliveries(receiver: RunningReceiver, prefix: str, count: int) -> set[str]:
