@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
+import threading
+import time
 import typing as t
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_for
 from pathlib import Path
 
 import snowflake.connector
@@ -37,11 +40,14 @@ PINNED_SESSION_PARAMETERS: dict[str, t.Any] = {
     "ABORT_DETACHED_QUERY": True,
 }
 DEFAULT_NETWORK_TIMEOUT = 300
+# The connector line in use, read once: 5.x (a Rust core) takes other timeout settings.
+CONNECTOR_MAJOR = int(snowflake.connector.__version__.split(".", 1)[0])
 # Snowflake's default STATEMENT_TIMEOUT_IN_SECONDS (two days), used when the account's
 # value cannot be read.
 ACCOUNT_DEFAULT_STATEMENT_TIMEOUT = 172_800
 
 logger = logging.getLogger(__name__)
+_T = t.TypeVar("_T")
 
 # Every setting that may hold a secret: never logged, never part of an error message.
 SECRET_SETTINGS = ("password", "private_key", "private_key_passphrase", "token")
@@ -111,11 +117,25 @@ def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Keyword arguments for `snowflake.connector.connect` from the target config.
 
     `network_timeout` bounds each network operation (socket connect and read) and the
-    connector's retries of the login; how long a statement may run is the server's
+    connector's retries of a request; how long a statement may run is the server's
     STATEMENT_TIMEOUT_IN_SECONDS (`statement_timeout_seconds`, else the account's): see
     `Connection.execute`. The database, warehouse and role are validated at login.
     """
     network_timeout = config.get("network_timeout") or DEFAULT_NETWORK_TIMEOUT
+    # What the two connector lines name differently.
+    if CONNECTOR_MAJOR < 5:
+        by_line = {"network_timeout": network_timeout, "socket_timeout": network_timeout}
+    else:
+        by_line = {
+            # 5.x would turn `network_timeout` into `query_timeout`, a wall clock on every
+            # statement: a statement is bounded by `Connection.execute` instead (0: none).
+            "request_timeout": network_timeout,
+            "connect_timeout": network_timeout,
+            "retry_timeout": network_timeout,
+            "query_timeout": 0,
+            # the logout is always sent (the target runs no asynchronous queries to keep)
+            "enable_server_session_keep_alive_auto_detection": False,
+        }
     parameters = dict(PINNED_SESSION_PARAMETERS)
     if config.get("statement_timeout_seconds"):
         parameters["STATEMENT_TIMEOUT_IN_SECONDS"] = int(config["statement_timeout_seconds"])
@@ -126,8 +146,7 @@ def connect_args(config: Mapping[str, t.Any]) -> dict[str, t.Any]:
         "user": config["user"],
         "database": quote(config_identifier(config["database"])),
         "login_timeout": config.get("login_timeout", 60),
-        "network_timeout": network_timeout,
-        "socket_timeout": network_timeout,
+        **by_line,
         "validate_default_parameters": True,
         "client_session_keep_alive": True,
         "application": "target-snowflake",
@@ -154,6 +173,13 @@ class Connection:
     Opening it logs in and runs the startup check (`preflight.check_privileges`), which
     does what a load does on throwaway objects: a missing warehouse, database, schema or
     privilege stops the run there, before any input is read, with the SQL that grants it.
+
+    Every call into the connector runs on a worker thread while the calling (main) thread
+    waits for it in Python, where a signal is handled at once: the connector never runs
+    on the main thread, so a signal handler neither waits for a statement to return (5.x
+    waits in its Rust core) nor re-enters the connector (5.x's core panics, "RefCell
+    already borrowed"). One call at a time: `abort` cancels the statement in flight and
+    rolls back only once its call has returned.
     """
 
     def __init__(self, config: Mapping[str, t.Any]) -> None:
@@ -164,13 +190,15 @@ class Connection:
         # The client cancels a statement only after the server would have (statement
         # time limit plus the network allowance).
         self._statement_budget: int | None = None
+        self._session_id: int | None = None
+        self._in_flight: Future[t.Any] | None = None  # the connector call the worker runs
 
     def open(self) -> None:
         """Log in and check the role's privileges (a `PreflightError` if one is missing)."""
         if self._connection is not None:
             return
         try:
-            self._connection = snowflake.connector.connect(**connect_args(self._config))
+            self._connection, self._session_id = self._call(self._connect)
         except snowflake.connector.errors.Error as exc:
             # The connector's messages name the account and endpoint, not the secrets.
             reason = redact(str(exc.msg or type(exc).__name__), self._config)
@@ -189,6 +217,31 @@ class Connection:
         # the stage, created with unqualified names, go there.
         check_privileges(self, self._config.get("warehouse"), self._config.get("role"))
 
+    def _connect(self) -> tuple[snowflake.connector.SnowflakeConnection, int]:
+        connection = snowflake.connector.connect(**connect_args(self._config))
+        return connection, connection.session_id
+
+    def _call(self, call: Callable[[], _T], timeout: float | None = None) -> _T:
+        """The result of a connector call run on a worker thread, waited for at most
+        `timeout` seconds (`TimeoutError`, the call left running)."""
+        future: Future[_T] = Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._in_flight = future
+        # A daemon: a call still running cannot keep the process from exiting.
+        threading.Thread(target=run, name="snowflake-connector", daemon=True).start()
+        try:
+            return future.result(timeout)
+        finally:
+            if future.done():  # else it is still in flight, for `_cancel_running`
+                self._in_flight = None
+
     def _account_timeout(self) -> int:
         rows = self.execute("SHOW PARAMETERS LIKE 'STATEMENT_TIMEOUT_IN_SECONDS' IN SESSION")
         values = [row[1] for row in rows if str(row[0]).upper() == "STATEMENT_TIMEOUT_IN_SECONDS"]
@@ -204,21 +257,53 @@ class Connection:
         self.open()
 
     def execute(self, sql: str, params: Sequence[t.Any] | None = None) -> list[tuple[t.Any, ...]]:
-        """Run one statement and return its rows."""
+        """Run one statement and return its rows. A statement still running after the
+        statement budget (the server's limit plus `network_timeout`: the server should
+        have ended it) is cancelled and fails the run."""
         self.open()
-        assert self._connection is not None
+        connection = self._connection
+        assert connection is not None
         logger.debug("SQL: %s", sql)
-        with self._connection.cursor() as cursor:
+
+        def run() -> list[tuple[t.Any, ...]]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+
+        try:
+            return self._call(run, self._statement_budget)
+        except TimeoutError:
+            self._cancel_running(DEFAULT_NETWORK_TIMEOUT)
+            msg = (
+                f"A statement ran longer than {self._statement_budget} s (the statement time "
+                "limit plus `network_timeout`) and was cancelled."
+            )
+            raise TimeoutError(msg) from None
+
+    def _cancel_running(self, seconds: float) -> None:
+        """Cancel what the session runs and wait (at most `seconds`) for the statement's
+        call to return. The session is busy with that statement, so another session of
+        the same user asks Snowflake to cancel it: `SYSTEM$CANCEL_ALL_QUERIES` (the
+        connector's own cancel is by query id under 5.x, unknown until the statement
+        returns)."""
+        running, session_id = self._in_flight, self._session_id
+        if running is None or running.done() or session_id is None:
+            return
+        deadline = time.monotonic() + seconds
+
+        def cancel() -> None:
+            other = snowflake.connector.connect(**connect_args(self._config))
             try:
-                cursor.execute(sql, params, timeout=self._statement_budget)
-            except KeyboardInterrupt:
-                # While a statement runs the connector puts its own SIGINT handler in place
-                # of the process's: it cancels the statement and raises KeyboardInterrupt.
-                # Deliver the signal again so that the process's handler runs (the
-                # target's: roll back, close the session, exit 130), as at any other time.
-                signal.raise_signal(signal.SIGINT)
-                raise
-            return cursor.fetchall() if cursor.description else []
+                with other.cursor() as cursor:
+                    cursor.execute(f"SELECT SYSTEM$CANCEL_ALL_QUERIES({int(session_id)})")
+            finally:
+                other.close()
+
+        try:
+            self._call(cancel, seconds)
+        except Exception as exc:
+            logger.warning("Cancelling the running statement failed: %r", exc)
+        wait_for([running], timeout=max(0.0, deadline - time.monotonic()))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -231,23 +316,30 @@ class Connection:
             raise
         self.execute("COMMIT")
 
-    def abort(self) -> None:
-        """On a signal: roll back an open transaction and end the session, ignoring errors
-        (the process exits right after). A SIGINT during the rollback reaches here as the
-        connector's KeyboardInterrupt, after the session was closed."""
+    def abort(self, seconds: float) -> None:
+        """On a signal, from its handler (the main thread may be waiting for a statement):
+        cancel the statement in flight, then, once its call has returned, roll back an
+        open transaction and end the session, within about `seconds`, ignoring errors (the
+        process exits right after). A login in flight is left: there is no session yet."""
+        deadline = time.monotonic() + seconds
+        self._cancel_running(seconds / 2)
         try:
-            self.close()
-        except (Exception, KeyboardInterrupt) as exc:
+            self.close(max(0.0, deadline - time.monotonic()))
+        except Exception as exc:
             logger.warning("Closing the session after a signal failed: %r", exc)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Close the session: an open transaction is rolled back, temporary stages and
-        tables go with it. The session is closed even if the rollback is interrupted
-        (closing it ends the transaction too)."""
+        tables go with it. The session is closed even if the rollback fails (closing it
+        ends the transaction too)."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            try:
-                with contextlib.suppress(snowflake.connector.errors.Error):
-                    connection.rollback()
-            finally:
-                connection.close()
+
+            def end() -> None:
+                try:
+                    with contextlib.suppress(snowflake.connector.errors.Error):
+                        connection.rollback()
+                finally:
+                    connection.close()
+
+            self._call(end, timeout)

@@ -421,13 +421,13 @@ class TargetSnowflake(Target):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM/SIGINT stop without loading: the open batch file may end in a
         half-written record, and every STATE already emitted covers committed records
-        only. The session is closed (an open transaction rolled back, then the logout,
-        which also ends the session's running statement), within `SIGNAL_CLOSE_SECONDS`.
-        `os._exit`, because SystemExit raised at an arbitrary point can be caught by
-        library code (the connector's retries) and the process would not stop. A SIGINT
-        during a statement reaches here too (`Connection.execute` delivers it again). A
-        second signal (Ctrl-C, then the orchestrator's SIGTERM) lets the first one's
-        close finish."""
+        only. A running statement is cancelled, then the session is closed (an open
+        transaction rolled back, then the logout), within `SIGNAL_CLOSE_SECONDS`. The
+        connector runs on a worker thread (`Connection`), so this runs at once, even
+        during a statement. `os._exit`, because SystemExit raised at an arbitrary point can
+        be caught by library code (the connector's retries) and the process would not
+        stop. A second signal (Ctrl-C, then the orchestrator's SIGTERM) lets the first
+        one's close finish."""
         _ = frame
         if self._terminating:
             return
@@ -440,7 +440,7 @@ class TargetSnowflake(Target):
         watchdog = threading.Timer(SIGNAL_CLOSE_SECONDS, os._exit, (128 + signum,))
         watchdog.daemon = True
         watchdog.start()
-        self.warehouse.connection.abort()
+        self.warehouse.connection.abort(SIGNAL_CLOSE_SECONDS)
         self.warehouse.remove_work_dir()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -51,6 +51,7 @@ from testbed.snowflake_strict.responses import (
     described_type,
     edit_rows,
     repair_timestamps,
+    typed_session_parameters,
 )
 from testbed.snowflake_strict.rewrites import rewrite
 from testbed.snowflake_strict.rules import (
@@ -152,6 +153,10 @@ async def _json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
     return body, json.loads(body)
 
 
+# The cancel a session sends for another one (the target's on a signal).
+_CANCEL_ALL = re.compile(r"(?i)\s*SELECT\s+SYSTEM\$CANCEL_ALL_QUERIES\(\s*(\d+)\s*\)\s*;?\s*")
+
+
 def _token(request: Request) -> str:
     return (request.headers.get("Authorization") or "")[17:-1]
 
@@ -163,6 +168,8 @@ class StrictSnowflake:
         self.account = Account(admin_user, admin_password)
         self.sessions: dict[str, Session] = {}
         self.session_ids = itertools.count(1)
+        self.session_tokens: dict[int, str] = {}  # by session id
+        self.held: dict[str, asyncio.Event] = {}  # set to end the statement a session holds
         self.log: list[dict[str, Any]] = []
         self.log_path = log_path
         self.delay_seconds = 0.0
@@ -199,7 +206,13 @@ class StrictSnowflake:
             and data.get("PASSWORD") != user.password
         ):
             return _error("390100", "08004", "Incorrect username or password was specified.")
-        session_params = {k.upper(): v for k, v in (data.get("SESSION_PARAMETERS") or {}).items()}
+        session_params = typed_session_parameters(
+            {k.upper(): v for k, v in (data.get("SESSION_PARAMETERS") or {}).items()},
+            SESSION_PARAMETERS,
+        )
+        body = json.dumps(
+            {**payload, "data": {**data, "SESSION_PARAMETERS": session_params}}
+        ).encode()
         validate = bool(session_params.get("CLIENT_VALIDATE_DEFAULT_PARAMETERS"))
         role = _name(params["roleName"]) if params.get("roleName") else user.default_role
         if role not in user.roles and SUPERUSER_ROLE not in user.roles:
@@ -253,7 +266,9 @@ class StrictSnowflake:
         if answer.get("success"):
             session.token = answer["data"]["token"]
             self.sessions[session.token] = session
-            complete_login(answer["data"], next(self.session_ids), user.name)
+            session_id = next(self.session_ids)
+            self.session_tokens[session_id] = session.token
+            complete_login(answer["data"], session_id, user.name)
             answer["data"]["sessionInfo"].update(
                 {
                     "roleName": role,
@@ -290,6 +305,8 @@ class StrictSnowflake:
                     name = ".".join(_quote(part) for part in (database, schema, physical))
                     connection.cursor().execute(f"DROP {info.kind} IF EXISTS {name}")
             del self.sessions[session.token]
+            if session.token in self.held:
+                self.held[session.token].set()
         return await fakesnow_server.session(request)
 
     # Queries
@@ -380,7 +397,11 @@ class StrictSnowflake:
         if answer is not None:
             self._record(session, sql, kind, "ok")
             return answer
-        timeout = await self._delay(session, sql)
+        try:
+            timeout = await self._delay(session, sql)
+        except StrictError as error:  # canceled while held
+            self._record(session, sql, kind, f"{error.code} {error.rule}")
+            return _error(error.code, error.sqlstate, error.message)
         if session.token not in self.sessions:  # closed while the statement was held
             self._record(session, sql, kind, "000604 session-closed")
             return _error("000604", "57014", "SQL execution canceled")
@@ -531,14 +552,22 @@ class StrictSnowflake:
         return name
 
     async def _delay(self, session: Session, sql: str) -> int | None:
-        """Wait the configured delay; the timeout in seconds if the statement hit it."""
+        """Wait the configured delay, or until the statement is canceled
+        (`SYSTEM$CANCEL_ALL_QUERIES`: a `StrictError`) or its session closed; the timeout
+        in seconds if the statement hit it."""
         if not self.delay_seconds or (self.delay_match and not self.delay_match.search(sql)):
             return None
         timeout = int(str(session.parameters.get("STATEMENT_TIMEOUT_IN_SECONDS") or 0))
-        if timeout and self.delay_seconds > timeout:
-            await asyncio.sleep(timeout)
-            return timeout
-        await asyncio.sleep(self.delay_seconds)
+        hits_timeout = bool(timeout) and self.delay_seconds > timeout
+        ended = self.held[session.token] = asyncio.Event()
+        try:
+            await asyncio.wait_for(ended.wait(), timeout if hits_timeout else self.delay_seconds)
+        except TimeoutError:
+            return timeout if hits_timeout else None
+        finally:
+            del self.held[session.token]
+        if session.token in self.sessions:
+            raise StrictError("000604", "57014", "SQL execution canceled", "canceled")
         return None
 
     def _check_json_copy(self, statement: exp.Expr) -> None:
@@ -616,9 +645,30 @@ class StrictSnowflake:
             return _done()
         if isinstance(statement, exp.Command):
             return self._command(session, sql)
+        if isinstance(statement, exp.Select) and (cancel := _CANCEL_ALL.fullmatch(sql)):
+            return self._cancel_all_queries(session, int(cancel[1]))
         if isinstance(statement, exp.Select):
             return self._virtual_view(session, statement)
         return None
+
+    def _cancel_all_queries(self, session: Session, session_id: int) -> Response:
+        """SYSTEM$CANCEL_ALL_QUERIES: what a session of the same user runs (here, the
+        statement the layer holds for it) fails with 000604."""
+        target = self.sessions.get(self.session_tokens.get(session_id, ""))
+        if target is None or target.user != session.user:
+            raise StrictError(
+                "002003",
+                "02000",
+                f"Session {session_id} does not exist or not authorized.",
+                "cancel",
+            )
+        held = self.held.get(target.token)
+        if held is not None:
+            held.set()
+        return _rows(
+            [f"SYSTEM$CANCEL_ALL_QUERIES({session_id})"],
+            [(f"{int(held is not None)} queries canceled",)],
+        )
 
     def _alter_session(self, session: Session, statement: exp.Alter) -> Response | None:
         alter = statement.find(exp.AlterSession)

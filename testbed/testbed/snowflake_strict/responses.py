@@ -7,7 +7,8 @@ response field: master token", "Missing parameter in Snowflake response: stage i
 region", "GCS presigned URL does not authorize every x-goog-* header required by a
 conditional OVERWRITE=FALSE upload", "Found unmasked nulls for non-nullable StructArray
 field \"epoch\""). The layer completes them as Snowflake sends them: it makes the local
-Snowflake no kinder, only complete.
+Snowflake no kinder, only complete. 5.x also sends login session parameters as strings,
+which Snowflake types per parameter (`typed_session_parameters`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,26 @@ def complete_login(data: dict[str, Any], session_id: int, user: str) -> None:
             "mfaToken": None,
         }
     )
+
+
+def typed_session_parameters(
+    parameters: dict[str, Any], kinds: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
+    """Login session parameters with the types Snowflake gives them: connector 5.x sends
+    every value as a string (`"false"`, `"600"`), Snowflake reads each as its parameter's
+    type (fakesnow would read `AUTOCOMMIT: "false"` as true). `kinds`: each parameter's
+    (default, type); a value that is no valid BOOLEAN or NUMBER, or of a parameter not in
+    `kinds`, is kept as sent."""
+    typed = {}
+    for name, value in parameters.items():
+        kind = kinds.get(name.upper(), ("", "STRING"))[1]
+        text = str(value).strip().lower()
+        if isinstance(value, str) and kind == "BOOLEAN" and text in {"true", "false"}:
+            value = text == "true"
+        elif isinstance(value, str) and kind == "NUMBER" and text.lstrip("-").isdigit():
+            value = int(text)
+        typed[name] = value
+    return typed
 
 
 def complete_stage_info(data: dict[str, Any]) -> None:
