@@ -496,6 +496,41 @@ class IntercomStream(RESTStream[PageToken | None]):
             self._announce_property,
         )
 
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The key fields a record must bring itself: its primary key but the parent id
+        the tap adds to a child's records."""
+        added = getattr(self, "parent_key", None)
+        return tuple(key for key in self.primary_keys if key != added)
+
+    def keyed_items(
+        self, items: Any, keys: tuple[str, ...], *, owner: str, path: str, source: str = ""
+    ) -> list[dict[str, Any]]:
+        """The items of a nested list (at `path` in `source`'s answer, or in the record
+        itself; `owner` says whose list it is) that carry every key the tap reads of
+        them. Any other item is schema drift: skipped with a warning naming the stream,
+        the owner and the item's path, counted in the run summary; the run goes on (a
+        record that embeds the list keeps it as Intercom sent it)."""
+        kept = []
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            missing = next(
+                (key for key in keys if not isinstance(item, dict) or item.get(key) is None),
+                None,
+            )
+            if missing is None:
+                kept.append(item)
+                continue
+            where = f"{source} {path}[{index}]".lstrip()
+            self.logger.warning(
+                "%s: %s: %s has no %s; item skipped (schema drift; the run goes on)",
+                self.name,
+                owner,
+                where,
+                missing,
+            )
+            self.run_summary.drift_log(self.name).note_skipped(f"{path}[{index}]", missing)
+        return kept
+
     def _announce_property(self, name: str, schema: dict[str, Any]) -> None:
         """Add a property to the stream's schema and send the new SCHEMA message."""
         self.effective_schema["properties"][name] = schema

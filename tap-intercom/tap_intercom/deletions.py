@@ -33,9 +33,10 @@ SEARCH_LAG_ALLOWANCE_SECONDS = 3_600
 
 
 class ListedId(msgspec.Struct, gc=False):
-    """What a reconciliation needs of a listed record; its other fields are skipped."""
+    """What a reconciliation needs of a listed record; its other fields are skipped.
+    `id` may be missing (drift): the lister skips such an item with a warning."""
 
-    id: str
+    id: str | None = None
     created_at: Any = None
 
 

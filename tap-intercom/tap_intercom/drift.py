@@ -14,7 +14,11 @@ types, fields nobody listed. Nothing here stops a run or drops a value:
   (typed from its first non-null value) and the stream announces it in a new SCHEMA
   message before the record that carries it; the target adds the column;
 - a nested field the schema does not list stays where it is (objects keep unknown keys:
-  they load into VARIANT columns untouched) and is reported.
+  they load into VARIANT columns untouched) and is reported;
+- an item of a nested list without the key the tap reads of it (a company without `id`
+  in a contact's company list) is skipped where the tap would make a row or an id of it,
+  with a warning naming the stream, whose list it is and the item's path
+  (`IntercomStream.keyed_items`); a record that embeds the list keeps it as sent.
 
 Every drift is counted per (JSON path with `[]` for array positions, declared type,
 seen type, outcome).
@@ -31,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +68,10 @@ CONVERTED = "converted"
 MOVED = "moved to _sdc_drift"
 NEW_COLUMN = "new column"
 KEPT = "kept (unlisted nested field)"
+SKIPPED = "item skipped"
 NOT_DECLARED = "(not in schema)"
+#: What a skipped item lacked: the key the tap reads of it.
+REQUIRED_KEY = "key"
 
 _INTEGER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -111,10 +119,16 @@ class DriftLog:
     """What drifted in one stream during this run, and how often."""
 
     counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    _skipped_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note(self, path: str, declared: str, value: Any, outcome: str) -> None:
         pattern = _INDEX.sub("[]", path)
         self.counts[(pattern, declared, json_type_name(value), outcome)] += 1
+
+    def note_skipped(self, path: str, key: str) -> None:
+        """An item at `path` skipped for want of `key` (called from worker threads)."""
+        with self._skipped_lock:
+            self.note(f"{path}.{key}", REQUIRED_KEY, None, SKIPPED)
 
     def entries(self) -> list[dict[str, Any]]:
         """One entry per drift, most frequent first (the summary's form)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from tap_intercom.client import version_tuple
@@ -53,7 +53,23 @@ def _filter(field: str, operator: str, value: int) -> dict[str, Any]:
     return {"field": field, "operator": operator, "value": value}
 
 
-class SortedSearchStream(IncrementalStream):
+class _SearchStream(IncrementalStream):
+    def search_pages(
+        self, body: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> Generator[dict[str, Any], None, None]:
+        """The search's pages, each record without an `id` left out (`keyed_items`)."""
+        for payload in self.iter_pages(f"{self.path}/search", body=body, params=params):
+            records = self.keyed_items(
+                payload.get(self.records_key),
+                ("id",),
+                owner="a search page",
+                path=self.records_key,
+                source=f"POST {self.path}/search",
+            )
+            yield {**payload, self.records_key: records}
+
+
+class SortedSearchStream(_SearchStream):
     """A search endpoint that filters by calendar day and, from 2.16, sorts by
     `updated_at`."""
 
@@ -79,10 +95,9 @@ class SortedSearchStream(IncrementalStream):
             body["sort"] = {"field": "updated_at", "order": "ascending"}
         listing_started = int(time.time())
         newest = start
-        pages = self.iter_pages(f"{self.path}/search", body=body, params=self.search_params())
-        for payload in pages:
+        for payload in self.search_pages(body, self.search_params()):
             batch = []
-            for record in payload.get(self.records_key) or ():
+            for record in payload[self.records_key]:
                 updated_at = record.get("updated_at") or 0
                 if updated_at < start:
                     continue
@@ -103,7 +118,7 @@ class SortedSearchStream(IncrementalStream):
         yield [], newest if in_order else min(newest, listing_started)
 
 
-class WindowedSearchStream(IncrementalStream):
+class WindowedSearchStream(_SearchStream):
     """A search endpoint read in bounded `updated_at` windows."""
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
@@ -129,7 +144,7 @@ class WindowedSearchStream(IncrementalStream):
         while True:
             now = int(time.time())
             hi = None if width is None or lo + width > now else lo + width
-            pages = self.iter_pages(f"{self.path}/search", body=self._window_query(lo, hi))
+            pages = self.search_pages(self._window_query(lo, hi))
             first = next(pages)
             total = first.get("total_count")
             span = max((hi or now) - lo, 1)

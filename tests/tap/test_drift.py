@@ -21,7 +21,10 @@ from tap_intercom.drift import (
 )
 from tap_intercom.schemas import load_schema, timestamp_converter
 from tap_intercom.summary import SUMMARY_PREFIX
+from tap_intercom.tap import STREAM_TYPES
 
+from testbed.intercom.expected import assert_same_records, expected_record
+from tests.sandbox.helpers import api
 from tests.tap.conftest import tap_config
 
 T = 1_700_000_000
@@ -222,3 +225,47 @@ def test_the_tap_announces_new_fields_before_their_first_record_and_reports_drif
         f"integer, Intercom sent string {len(drifted)} times (moved to _sdc_drift)"
     )
     assert run.stderr.count(warning) == 1
+
+
+def test_a_nested_item_without_its_key_is_skipped_and_every_stream_still_emits(
+    sandbox_factory, tap_runner
+):
+    """A company without `id` in a contact's full company list (`--drift`) stopped the
+    whole run with KeyError 'id', and every stream after it emitted nothing. It is drift:
+    the item is skipped with a warning naming the stream, the contact and the path (the
+    contact's own `companies` keeps what Intercom sent), and the run goes on."""
+    sandbox = sandbox_factory(
+        contacts=240, companies=60, conversations=20, tickets=4, big_conversations=0, drift=True
+    )
+    contacts = sandbox.client.stream_truth("contacts")
+    cut = sorted(c["id"] for c in contacts if c["companies"]["has_more"])
+    served = {
+        ident: api(sandbox).get(f"{sandbox.url}/contacts/{ident}/companies", timeout=30).json()
+        for ident in cut
+    }
+    unkeyed = sorted(i for i, page in served.items() if any("id" not in c for c in page["data"]))
+    assert unkeyed, "no company list without an id: nothing proved"
+    streams = sorted(s.name for s in STREAM_TYPES if s.name != "webhook_notifications")
+    refused = {"activity_logs", "news_items", "newsfeeds"}  # --drift refuses them
+
+    run = tap_runner(tap_config(sandbox), streams)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "KeyError" not in run.stderr
+    assert {s for s in streams if not run.records[s]} == refused
+    expected = [
+        expected_record("contact_companies", raw)
+        for raw in sandbox.client.stream_truth("contact_companies")
+    ]
+    assert_same_records(
+        "contact_companies", run.records["contact_companies"], expected, ("contact_id", "id")
+    )
+    for ident in unkeyed:
+        assert (
+            f"contact_companies: contact {ident}: GET /contacts/{ident}/companies data[0] "
+            "has no id; item skipped" in run.stderr
+        )
+    line = next(x for x in run.stderr.splitlines() if SUMMARY_PREFIX in x)
+    entries = json.loads(line.split(SUMMARY_PREFIX, 1)[1])["drift"]["contact_companies"]
+    assert {"path": "data[].id", "count": len(unkeyed)}.items() <= next(
+        e for e in entries if e["path"] == "data[].id"
+    ).items()

@@ -90,10 +90,11 @@ def test_conversations_over_500_parts_are_reported(full_run):
 def test_paged_streams_use_full_pages(full_run):
     _, run, _, requests_served = full_run
     searches = [r for r in requests_served if r["path"] == "/contacts/search"]
-    # One search asks for the newest contact alone (the cutoff of the first id sketch).
-    probes = [r for r in searches if r["body"]["pagination"]["per_page"] == 1]
-    assert len(probes) == 1
-    pages = len(searches) - len(probes)
+    # No search asks for the newest contact alone (the cutoff of a first id sketch
+    # built from the search): on 2.15 the search is in no promised order, and the first
+    # sketch comes from a listing.
+    assert not [r for r in searches if r["body"]["pagination"]["per_page"] == 1]
+    pages = len(searches)
     contacts = len(run.records["contacts"])
     assert contacts / pages >= 140 * contacts / (contacts + PAGE_SIZE)
     assert all(r["status"] == 200 for r in requests_served), Counter(

@@ -57,7 +57,14 @@ class ConversationsStream(WindowedSearchStream):
             for payload in self.iter_pages(
                 "/conversations/deleted", params=params, headers=headers
             ):
-                for deleted in payload.get("conversations") or ():
+                listed = self.keyed_items(
+                    payload.get("conversations"),
+                    ("id",),
+                    owner="deleted conversations",
+                    path="conversations",
+                    source="GET /conversations/deleted",
+                )
+                for deleted in listed:
                     deleted_at = deleted.get("deleted_at") or 0
                     if deleted_at >= start:
                         yield deletion_record(deleted["id"], deleted_at)
@@ -100,7 +107,12 @@ class ConversationPartsStream(ChildStream):
         """The parts the API returns for one conversation."""
         conversation = self.request_json(self.path.format(id=parent["id"]))
         listing = conversation.get("conversation_parts") or {}
-        parts = listing.get("conversation_parts") or []
+        parts = self.keyed_items(
+            listing.get("conversation_parts"),
+            self.key_fields,
+            owner=f"conversation {parent['id']}",
+            path="conversation_parts.conversation_parts",
+        )
         total = listing.get("total_count") or len(parts)
         if total > len(parts):
             self.logger.warning(
@@ -123,4 +135,9 @@ class TicketPartsStream(ChildStream):
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The ticket's parts."""
         ticket = self.request_json(self.path.format(id=parent["id"]))
-        return (ticket.get("ticket_parts") or {}).get("ticket_parts") or []
+        return self.keyed_items(
+            (ticket.get("ticket_parts") or {}).get("ticket_parts"),
+            self.key_fields,
+            owner=f"ticket {parent['id']}",
+            path="ticket_parts.ticket_parts",
+        )

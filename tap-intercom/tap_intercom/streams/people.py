@@ -97,8 +97,12 @@ class ContactsStream(_Reconciling, SortedSearchStream):
             merged = [
                 deletion_record(entry["source_contact_id"], entry.get("merged_at") or time.time())
                 for record in records
-                for entry in record.get("merge_history") or ()
-                if isinstance(entry, dict) and entry.get("source_contact_id")
+                for entry in self.keyed_items(
+                    record.get("merge_history"),
+                    ("source_contact_id",),
+                    owner=f"contact {record.get('id')}",
+                    path="merge_history",
+                )
             ]
             yield records + merged, checkpoint
 
@@ -157,7 +161,19 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         reconciliation = self._reconciliation()
         params = {"per_page": self.page_size}
         for page in self.iter_pages(self.path, params=params, decode_as=IdListPage):
-            reconciliation.add_all((contact.id, contact.created_at) for contact in page.data or ())
+            listed = page.data or []
+            if all(contact.id is not None for contact in listed):
+                reconciliation.add_all((contact.id, contact.created_at) for contact in listed)
+                continue
+            # Drift (rare): the page goes through the same check as every nested list.
+            keyed = self.keyed_items(
+                [{"id": contact.id, "created_at": contact.created_at} for contact in listed],
+                ("id",),
+                owner="a contact listing",
+                path="data",
+                source=f"GET {self.path}",
+            )
+            reconciliation.add_all((contact["id"], contact["created_at"]) for contact in keyed)
         difference = reconciliation.finish()
         self._report(difference, reconciliation.listed)
         # A listing paged by position can skip a contact while others are deleted: every
@@ -226,13 +242,14 @@ class CompaniesStream(_Reconciling):
         """One batch per scroll page of companies changed since `start`."""
         scroll = CompanyScroll(self._fetch_scroll_page, self.logger)
         newest = start
-        for page in read_ahead(scroll.pages()):
+        for listed in read_ahead(scroll.pages()):
+            page = self.keyed_items(listed, ("id",), owner="a scroll page", path="data")
             if self._listing_ids is not None:
                 self._listing_ids.add_all(
                     (company["id"], company.get("created_at")) for company in page
                 )
             batch = [company for company in page if (company.get("updated_at") or 0) >= start]
-            newest = max([newest, *(company["updated_at"] for company in batch)])
+            newest = max([newest, *(company.get("updated_at") or 0 for company in batch)])
             yield batch, None
         yield [], newest
 
@@ -253,8 +270,14 @@ class CompanySegmentsStream(ChildStream):
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The company's segments."""
-        payload = self.request_json(self.path.format(id=parent["id"]))
-        return payload.get("data") or []
+        path = self.path.format(id=parent["id"])
+        return self.keyed_items(
+            self.request_json(path).get("data"),
+            self.key_fields,
+            owner=f"company {parent['id']}",
+            path="data",
+            source=f"GET {path}",
+        )
 
 
 class _ContactMembershipStream(ChildStream):
@@ -275,15 +298,22 @@ class _ContactMembershipStream(ChildStream):
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The embedded list when complete, else the full list."""
+        contact_id = parent["id"]
         listed = parent.get(self.embedded)
         if isinstance(listed, dict) and not listed.get("has_more"):
-            items = listed.get("data") or []
+            items = self.keyed_items(
+                listed.get("data"),
+                self.key_fields,
+                owner=f"contact {contact_id}",
+                path=f"{self.embedded}.data",
+            )
         else:
-            items = self.fetch_full_list(parent["id"])
+            items = self.fetch_full_list(contact_id)
         return [{**item, "contact_updated_at": parent.get("updated_at")} for item in items]
 
     def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
-        """Every item of the contact's list (`GET /contacts/{id}/<embedded>`)."""
+        """Every item of the contact's list (`GET /contacts/{id}/<embedded>`) that has
+        its key."""
         raise NotImplementedError
 
 
@@ -301,7 +331,14 @@ class ContactTagsStream(_ContactMembershipStream):
 
     def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
         """`GET /contacts/{id}/tags` (one unpaged list)."""
-        return self.request_json(self.path.format(id=contact_id)).get("data") or []
+        path = self.path.format(id=contact_id)
+        return self.keyed_items(
+            self.request_json(path).get("data"),
+            self.key_fields,
+            owner=f"contact {contact_id}",
+            path="data",
+            source=f"GET {path}",
+        )
 
 
 class ContactCompaniesStream(_ContactMembershipStream):
@@ -317,15 +354,17 @@ class ContactCompaniesStream(_ContactMembershipStream):
         """Every page of `GET /contacts/{id}/companies`. The description names the list
         `companies` in its schema and `data` in its example: either is read."""
         companies: list[dict[str, Any]] = []
-        pages = self.iter_pages(
-            self.path.format(id=contact_id), params={"per_page": self.page_size}
-        )
-        for payload in pages:
-            listed = payload.get("companies")
-            listed = payload.get("data") if listed is None else listed
-            companies += [
-                {"type": company.get("type"), "id": company["id"]} for company in listed or ()
-            ]
+        path = self.path.format(id=contact_id)
+        for payload in self.iter_pages(path, params={"per_page": self.page_size}):
+            field = "companies" if payload.get("companies") is not None else "data"
+            keyed = self.keyed_items(
+                payload.get(field),
+                self.key_fields,
+                owner=f"contact {contact_id}",
+                path=field,
+                source=f"GET {path}",
+            )
+            companies += [{"type": company.get("type"), "id": company["id"]} for company in keyed]
         return companies
 
 
@@ -347,10 +386,15 @@ class ContactNotesStream(ChildStream):
         if isinstance(embedded, dict) and embedded.get("total_count") == 0:
             return []
         notes: list[dict[str, Any]] = []
-        for payload in self.iter_pages(
-            self.path.format(id=parent["id"]), params={"per_page": self.page_size}
-        ):
-            notes.extend(payload.get("data") or ())
+        path = self.path.format(id=parent["id"])
+        for payload in self.iter_pages(path, params={"per_page": self.page_size}):
+            notes += self.keyed_items(
+                payload.get("data"),
+                self.key_fields,
+                owner=f"contact {parent['id']}",
+                path="data",
+                source=f"GET {path}",
+            )
         return notes
 
 
@@ -370,5 +414,11 @@ class ContactEventsStream(ChildStream):
         events: list[dict[str, Any]] = []
         params = {"type": "user", "intercom_user_id": parent["id"], "per_page": self.page_size}
         for payload in self.iter_pages(self.path, params=params):
-            events.extend(payload.get("events") or ())
+            events += self.keyed_items(
+                payload.get("events"),
+                self.key_fields,
+                owner=f"contact {parent['id']}",
+                path="events",
+                source=f"GET {self.path}",
+            )
         return events

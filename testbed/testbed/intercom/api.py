@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from testbed.intercom.det import stable_hash
+from testbed.intercom.drift import unkeyed_item
 from testbed.intercom.records import EVENTS_LISTED
 from testbed.intercom.search import (
     Field,
@@ -473,6 +474,9 @@ class Api:
         with self.ws.lock:
             store = self.ws.kinds["companies"]
             companies = [store.record(c) for c in company_ids]
+        unkeyed = unkeyed_item(self.ws.gen.seed, ident) if self.ws.options.drift else None
+        if unkeyed is not None and unkeyed < len(companies):
+            companies[unkeyed].pop("id")
         data, pages = numbered_page(request, companies, 50)
         more = pages["page"] < pages["total_pages"]
         query = {"per_page": pages["per_page"], "page": pages["page"] + 1}

@@ -13,7 +13,11 @@ Value-level drift (this module) is applied to the big kinds' records as they are
 - values no type conversion can save (a word where a number is declared, an object
   where a string is);
 - fields the description does not list, at the top level and nested (also in arrays);
-- custom attribute names with spaces, dots, capitals and non-ASCII characters.
+- custom attribute names with spaces, dots, capitals and non-ASCII characters;
+- a nested list item without the key a client reads of it: in about half of the
+  contacts' full company lists (`GET /contacts/{id}/companies`, served when a contact's
+  embedded list is cut short) the first company has no `id` (`unkeyed_item`), as one
+  project's fixtures serve it. The truth leaves that item out of `contact_companies`.
 
 `sites(stream, record)` lists every drifted value of a record, with what a lossless
 pipeline must keep: GET /_sandbox/truth returns them as "drifted" so a test can count
@@ -59,6 +63,12 @@ FREE_NAMED_ATTRIBUTES = {
 }
 
 Site = dict[str, Any]
+
+
+def unkeyed_item(seed: int, contact_id: str) -> int | None:
+    """The position, in the contact's full company list, of the company served without
+    its `id` (None: every company has one)."""
+    return 0 if rng(seed, "drift", "unkeyed_item", contact_id).random() < 0.5 else None
 
 
 def refusal(refusals: dict[str, str], path: str) -> tuple[int, str, str] | None:

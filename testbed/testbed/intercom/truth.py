@@ -15,6 +15,7 @@ from testbed.intercom.api import (
     merge_history_of,
     version_tuple,
 )
+from testbed.intercom.drift import unkeyed_item
 from testbed.intercom.records import EVENTS_LISTED
 from testbed.intercom.store import Workspace
 
@@ -95,6 +96,9 @@ def _contact_memberships(ws: Workspace, what: str) -> list[dict[str, Any]]:
                 {"type": "company", "id": ws.kinds["companies"].codec.encode(c)}
                 for c in company_ids
             ]
+            unkeyed = unkeyed_item(ws.gen.seed, contact["id"]) if ws.options.drift else None
+            if unkeyed is not None:
+                del items[unkeyed]  # served without its id: no row (the contact keeps it)
         rows += [
             {**item, "contact_id": contact["id"], "contact_updated_at": updated} for item in items
         ]
