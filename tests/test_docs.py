@@ -4,6 +4,7 @@ README stays an overview."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,35 @@ def test_the_root_readme_stays_an_overview():
         f"README.md is {size} characters; details belong in docs/<topic>.md or a plugin's "
         "README, with a one-line link"
     )
+
+
+def _repository_url(plugin: Plugin) -> str:
+    project = tomllib.loads((plugin.readme.parent / "pyproject.toml").read_text())["project"]
+    return str(project["urls"]["Repository"]).rstrip("/")
+
+
+def test_both_plugins_name_the_same_repository():
+    assert len({_repository_url(plugin) for plugin in PLUGINS}) == 1
+
+
+@pytest.mark.parametrize("plugin", PLUGINS, ids=lambda plugin: plugin.command)
+def test_plugin_readme_links_work_on_the_package_registry_page(plugin: Plugin):
+    """The README is the distribution's page on the package registry, where only files
+    inside the package exist: a link out of it must be absolute, and one into the
+    repository (`<Repository>/blob/main/<path>`) must name a file that exists here."""
+    package = plugin.readme.parent.resolve()
+    repository = f"{_repository_url(plugin)}/blob/main/"
+    outside, missing = [], []
+    for target in LINK.findall(plugin.readme.read_text()):
+        path = target.split("#", 1)[0]
+        if target.startswith(repository):
+            if not (ROOT / path.removeprefix(repository)).exists():
+                missing.append(target)
+        elif (
+            path
+            and not re.match(r"[a-z]+:", target)
+            and not (plugin.readme.parent / path).resolve().is_relative_to(package)
+        ):
+            outside.append(target)
+    assert outside == [], f"{plugin.readme.relative_to(ROOT)}: use {repository}<path>"
+    assert missing == [], f"{plugin.readme.relative_to(ROOT)} links to missing files"
