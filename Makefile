@@ -12,7 +12,7 @@ VENV5 := .venv-connector5
 CONNECTOR5_TESTS := $(addprefix tests/target/,test_load.py test_config_and_secrets.py \
 	test_least_privilege.py test_batch_messages.py test_kill_and_resume.py)
 
-.PHONY: test lint format docs demo bench install clean
+.PHONY: test lint format docs demo demo-live bench install clean
 
 $(VENV)/.installed: tap-intercom/pyproject.toml target-snowflake/pyproject.toml testbed/pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ test: install lint
 
 demo: install
 	$(PY) -m scripts.demo
+
+# A change in the sandbox arriving as a Snowflake row within seconds (docs/webhooks.md).
+demo-live: install
+	$(PY) -m scripts.demo_live
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
