@@ -21,7 +21,15 @@ from target_snowflake import quarantine, statements
 from target_snowflake.batch_file import BatchFile
 from target_snowflake.naming import column_names, generated, json_path, quote, sql_string
 from target_snowflake.quarantine import QuarantineFile
-from target_snowflake.types import INTEGER, SnowflakeType, from_jsonschema, from_variant
+from target_snowflake.types import (
+    DOUBLE_TEXT_LENGTH,
+    INTEGER,
+    MAX_VARCHAR_LENGTH,
+    SnowflakeType,
+    from_jsonschema,
+    from_variant,
+    text_length,
+)
 from target_snowflake.validation import RecordError, RecordValidator
 
 if t.TYPE_CHECKING:
@@ -31,9 +39,11 @@ if t.TYPE_CHECKING:
     from target_snowflake.warehouse import Warehouse
 
 # Snowflake's limit for one VARCHAR/VARIANT value and one JSON document in COPY: 128 MiB
-# since the 2024_08 behaviour change (VARCHAR columns are declared long enough to hold it:
-# types.MAX_VARCHAR_LENGTH).
+# since the 2024_08 behaviour change (VARCHAR columns the target creates are declared long
+# enough to hold it: types.MAX_VARCHAR_LENGTH).
 MAX_VALUE_BYTES = 128 * 1024 * 1024
+# A record's top-level values as raw JSON, to measure those going to VARCHAR columns.
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 DELETED_AT = "_sdc_deleted_at"
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
@@ -84,6 +94,12 @@ class SnowflakeSink(BatchSink):
         self._versioned = False
         self._last_record_version: bytes = b""
         self._activated_versions: set[int] = set()
+        # Record property -> (its VARCHAR column, the column's declared length).
+        self._text_columns: dict[str, tuple[str, int]] = {}
+        # A record no longer than this cannot hold a value too long for its column.
+        self._fits_below = MAX_VALUE_BYTES
+        # VARCHAR column -> the longest value checked for it that it cannot hold.
+        self._longer: dict[str, int] = {}
         self.load_method = self.config.get("load_method") or "upsert"
         if self.load_method not in LOAD_METHODS:
             msg = f"load_method must be one of {', '.join(LOAD_METHODS)}"
@@ -150,6 +166,19 @@ class SnowflakeSink(BatchSink):
             columns = self._columns()
             actual = self.table.ensure({column.name: column.wanted for column in columns})
         self._loaded = [(column, actual[column.name]) for column in columns]
+        self._note_text_columns()
+
+    def _note_text_columns(self) -> None:
+        """Which record properties load into VARCHAR columns, and how long a record must
+        be for one of its values not to fit (a value's text has no more characters than
+        its JSON has bytes, but for a number's, up to DOUBLE_TEXT_LENGTH)."""
+        self._text_columns = {
+            column.path[1]: (column.name, kind.length or MAX_VARCHAR_LENGTH)
+            for column, kind in self._loaded
+            if kind.name == "VARCHAR" and len(column.path) == 2 and column.path[0] == "r"
+        }
+        shortest = min((length for _, length in self._text_columns.values()), default=None)
+        self._fits_below = MAX_VALUE_BYTES if shortest is None else shortest - DOUBLE_TEXT_LENGTH
 
     # Per record: the hot path
 
@@ -157,9 +186,23 @@ class SnowflakeSink(BatchSink):
         """The record's key values, if its raw JSON is a record this stream can load
         (valid against the schema, with its key, within Snowflake's size limits)."""
         keys = self._record_validator.check(raw)
-        if len(raw) > MAX_VALUE_BYTES:
-            raise self._oversize(raw, keys)
+        if len(raw) > self._fits_below:
+            if len(raw) > MAX_VALUE_BYTES:
+                raise self._oversize(raw, keys)
+            self._measure_text_values(raw)
         return keys
+
+    def _measure_text_values(self, raw: t.Any) -> None:
+        """Note each value longer than its VARCHAR column's declared length: the column is
+        lengthened before the batch loads (`_lengthen_text_columns`)."""
+        values = _TOP_LEVEL.decode(raw)
+        for prop, (column, declared) in self._text_columns.items():
+            value = values.get(prop)
+            if value is None or len(value) <= declared - DOUBLE_TEXT_LENGTH:
+                continue
+            length = text_length(bytes(value))
+            if length > max(declared, self._longer.get(column, 0)):
+                self._longer[column] = length
 
     @property
     def open_version(self) -> bytes:
@@ -257,31 +300,35 @@ class SnowflakeSink(BatchSink):
 
     def _copy_to_stage_table(self, path: Path, rows: int, variant_table: str) -> None:
         """PUT the file and COPY it into a VARIANT table; every row must arrive."""
-        connection = self._warehouse.connection
         prefix = uuid.uuid4().hex
         stage = self._warehouse.stage
-        connection.execute(statements.put(path, stage, prefix))
-        result = connection.execute(statements.copy_json(variant_table, stage, prefix))
+        self.table.execute(statements.put(path, stage, prefix), "uploading the batch file")
+        result = self.table.execute(
+            statements.copy_json(variant_table, stage, prefix),
+            "copying the batch into a temporary table",
+        )
         # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
         # found no file answers with a one-column message row.
         loaded = sum(int(row[3]) for row in result if len(row) > 3)
         if loaded != rows:
-            msg = f"stream {self.stream_name!r}: COPY loaded {loaded} of {rows} rows"
+            msg = f"{self.table.where()}: COPY loaded {loaded} of {rows} rows"
             raise RuntimeError(msg)
 
     def _load_quarantined(self, quarantined: QuarantineFile) -> None:
         side_table = self._warehouse.quarantine_table(self.table)
-        connection = self._warehouse.connection
         variant_table = quote(generated(side_table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
-        connection.execute(statements.create_variant_table(variant_table))
+        side_table.execute(
+            statements.create_variant_table(variant_table), "creating a temporary table"
+        )
         try:
             self._copy_to_stage_table(quarantined.close(), quarantined.rows, variant_table)
             source = statements.batch_source(quarantine.values(), variant_table, [])
-            connection.execute(
-                statements.insert(side_table.qualified, list(quarantine.COLUMNS), source)
+            side_table.execute(
+                statements.insert(side_table.qualified, list(quarantine.COLUMNS), source),
+                "inserting the quarantined records",
             )
         finally:
-            connection.execute(statements.drop_table(variant_table))
+            side_table.execute(statements.drop_table(variant_table), "dropping a temporary table")
         self.logger.warning(
             "Quarantined %d invalid records of stream %r into %s (on_invalid_record: "
             "quarantine); the first: %s",
@@ -316,20 +363,27 @@ class SnowflakeSink(BatchSink):
         For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
         in it and `replace_table` swaps the table's contents at the end of the run.
         """
-        connection = self._warehouse.connection
+        self._lengthen_text_columns()
         overwrite = self.load_method == "overwrite"
         if overwrite:
             variant_table = self._warehouse.overwrite_table(self.table)
         else:
             variant_table = quote(generated(self.table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
-            connection.execute(statements.create_variant_table(variant_table))
+            self.table.execute(
+                statements.create_variant_table(variant_table), "creating a temporary table"
+            )
         try:
             self._copy_to_stage_table(path, rows, variant_table)
             if not overwrite:
-                connection.execute(self._apply_statement(variant_table, bare))
+                self.table.execute(
+                    self._apply_statement(variant_table, bare),
+                    f"loading the batch ({self.load_method})",
+                )
         finally:
             if not overwrite:
-                connection.execute(statements.drop_table(variant_table))
+                self.table.execute(
+                    statements.drop_table(variant_table), "dropping a temporary table"
+                )
         self.logger.info(
             "%s %d rows for %s (%s)",
             "Staged" if overwrite else "Loaded",
@@ -337,6 +391,17 @@ class SnowflakeSink(BatchSink):
             self.table.qualified,
             self.load_method,
         )
+
+    def _lengthen_text_columns(self) -> None:
+        """Lengthen the VARCHAR columns the records checked so far hold longer values for
+        (and only those: ALTER needs ownership of the table, which loading does not)."""
+        if not self._longer:
+            return
+        for column, longest in self._longer.items():
+            self.table.lengthen(column, longest)
+        self._longer.clear()
+        self._loaded = [(column, self.table.columns[column.name]) for column, _ in self._loaded]
+        self._note_text_columns()
 
     def _source(self, variant_table: str, bare: BareFile | None = None) -> str:
         """The batch as typed columns (deduplicated on the key unless append-only)."""
@@ -375,12 +440,16 @@ class SnowflakeSink(BatchSink):
 
     def replace_table(self, variant_table: str) -> None:
         """Overwrite: the table's rows become the run's records, in one transaction."""
-        connection = self._warehouse.connection
         source = self._source(variant_table)
-        with connection.transaction():
-            connection.execute(statements.delete_all(self.table.qualified))
-            connection.execute(statements.insert(self.table.qualified, self._column_names, source))
-        connection.execute(statements.drop_table(variant_table))
+        with self._warehouse.connection.transaction():
+            self.table.execute(
+                statements.delete_all(self.table.qualified), "emptying the table (overwrite)"
+            )
+            self.table.execute(
+                statements.insert(self.table.qualified, self._column_names, source),
+                "refilling the table (overwrite)",
+            )
+        self.table.execute(statements.drop_table(variant_table), "dropping a temporary table")
         self.logger.info("Replaced the rows of %s (overwrite)", self.table.qualified)
 
     # Deletes of whole versions
@@ -401,10 +470,11 @@ class SnowflakeSink(BatchSink):
             self._activated_versions.add(new_version)
             return
         self._activated_versions.add(new_version)
-        self._warehouse.connection.execute(
+        self.table.execute(
             statements.retire_old_versions(
                 self.table.qualified, new_version, hard_delete=self.config.get("hard_delete", False)
-            )
+            ),
+            f"deleting the rows of versions before {new_version} (ACTIVATE_VERSION)",
         )
         self.logger.info("Activated version %d of %s", new_version, self.table.qualified)
 

@@ -2,7 +2,12 @@
 
 Nothing is created that exists: the table's columns are read from INFORMATION_SCHEMA
 first, and only a missing table or column is created (CREATE on an existing object needs
-privileges a loader role may not have, and is a DDL statement on every run).
+privileges a loader role may not have, and is a DDL statement on every run). An existing
+column changes only when the schema needs another type or a value needs more room: a
+VARCHAR(n) is lengthened (`Table.lengthen`) when a batch holds a longer value, never
+ahead of it, so a table made by someone else loads with SELECT, INSERT, UPDATE and
+DELETE on it (ALTER needs ownership). A failed statement names the stream, the table, the
+column and the statement (`TableError`).
 
 Real Snowflake only lets a column grow within its type (a longer VARCHAR is an ALTER
 COLUMN ... SET DATA TYPE; NUMBER to VARCHAR is refused), so any other type change is
@@ -17,19 +22,31 @@ are fixed when it is created): docs/snowflake-privileges.md.
 from __future__ import annotations
 
 import logging
+import typing as t
 from collections.abc import Mapping
 
-from snowflake.connector.errors import ProgrammingError
+from snowflake.connector.errors import Error
 
 from target_snowflake.connection import Connection
 from target_snowflake.naming import generated, quote
 from target_snowflake.preflight import missing_privilege
-from target_snowflake.types import SnowflakeType, convert, from_information_schema, widen
+from target_snowflake.types import (
+    MAX_VARCHAR_LENGTH,
+    SnowflakeType,
+    convert,
+    from_information_schema,
+    widen,
+)
 
 logger = logging.getLogger(__name__)
 
 RETYPE_MARKER = "#RETYPE"
 INSUFFICIENT_PRIVILEGES = 3001
+MAX_SHOWN = 4000  # characters of a failed statement an error message shows
+
+
+class TableError(Exception):
+    """A statement on a stream's table failed; the message says where and which."""
 
 
 def retype_column(column: str) -> str:
@@ -40,12 +57,20 @@ def retype_column(column: str) -> str:
 class Table:
     """One target table: its name, its columns as they are in Snowflake, its evolution."""
 
-    def __init__(self, connection: Connection, schema: str, name: str) -> None:
+    def __init__(
+        self, connection: Connection, schema: str, name: str, stream: str | None = None
+    ) -> None:
         self.connection = connection
         self.schema = schema
         self.name = name
+        self.stream = stream  # the stream loaded into it, for messages
         self.qualified = f"{quote(connection.database)}.{quote(schema)}.{quote(name)}"
         self.columns: dict[str, SnowflakeType] = {}
+
+    def where(self, column: str | None = None) -> str:
+        """The stream, the table and the column, as error messages name them."""
+        stream = f"stream {self.stream!r}, " if self.stream is not None else ""
+        return f"{stream}table {self.qualified}" + (f", column {column}" if column else "")
 
     def _read_columns(self) -> dict[str, SnowflakeType]:
         rows = self.connection.execute(
@@ -59,39 +84,60 @@ class Table:
         }
 
     def ensure(self, wanted: Mapping[str, SnowflakeType]) -> dict[str, SnowflakeType]:
-        """Create or evolve the table so every wanted column exists and can hold its values.
+        """Create or evolve the table so every wanted column exists with a type that can
+        hold the schema's values.
 
         Returns the columns' actual types (a column may be wider than wanted: columns
-        never narrow).
+        never narrow; an existing VARCHAR keeps its length until a value needs more).
         """
         existing = self._recover_retypes(self._read_columns(), wanted)
         if not existing:
             if not wanted:
-                msg = f"table {self.name}: the schema has no properties to make columns of"
+                msg = f"{self.where()}: the schema has no properties to make columns of"
                 raise ValueError(msg)
             columns = ", ".join(f"{quote(col)} {kind.sql}" for col, kind in wanted.items())
             self.connection.ensure_schema()
-            self.connection.execute(f"CREATE TABLE {self.qualified} ({columns})")
+            self.execute(f"CREATE TABLE {self.qualified} ({columns})", "creating the table")
             logger.info("Created table %s", self.qualified)
             existing = self._read_columns()
         for column, kind in wanted.items():
             if column not in existing:
-                self._alter(f"ADD COLUMN {quote(column)} {kind.sql}", f"adding column {column}")
+                self.execute(
+                    f"ALTER TABLE {self.qualified} ADD COLUMN {quote(column)} {kind.sql}",
+                    "adding the column",
+                    column,
+                )
                 logger.info("Added column %s %s to %s", column, kind.sql, self.qualified)
                 existing[column] = kind
             elif (target := widen(existing[column], kind)) != existing[column]:
-                if target.name == existing[column].name == "VARCHAR":
-                    self._alter(
-                        f"ALTER COLUMN {quote(column)} SET DATA TYPE {target.sql}",
-                        f"lengthening column {column} from {existing[column].sql} to "
-                        f"{target.sql} (for longer values)",
-                    )
-                    logger.info("Widened %s.%s to %s", self.qualified, column, target.sql)
-                else:
-                    self.retype_column(column, existing[column], target)
+                self.retype_column(column, existing[column], target)
                 existing[column] = target
         self.columns = existing
         return existing
+
+    def lengthen(self, column: str, longest: int) -> SnowflakeType:
+        """Make a VARCHAR column hold a value of `longest` characters: in place (Snowflake
+        lengthens a VARCHAR with ALTER COLUMN), to the longest length Snowflake declares so
+        that it happens once. Returns the column's new type."""
+        current = self.columns[column]
+        lengthened = SnowflakeType("VARCHAR", length=MAX_VARCHAR_LENGTH)
+        self.execute(
+            f"ALTER TABLE {self.qualified} ALTER COLUMN {quote(column)} "
+            f"SET DATA TYPE {lengthened.sql}",
+            f"lengthening it from {current.sql} to {lengthened.sql} for a value of "
+            f"{longest} characters",
+            column,
+        )
+        logger.info(
+            "Lengthened %s.%s from %s to %s (a value of %d characters)",
+            self.qualified,
+            column,
+            current.sql,
+            lengthened.sql,
+            longest,
+        )
+        self.columns[column] = lengthened
+        return lengthened
 
     def retype_column(self, column: str, current: SnowflakeType, to: SnowflakeType) -> None:
         """Change a column's type in a way real Snowflake accepts: add, copy with cast, swap."""
@@ -103,33 +149,47 @@ class Table:
             current.sql,
             to.sql,
         )
-        self._alter(
-            f"ADD COLUMN {quote(temporary)} {to.sql}",
-            f"changing column {column} from {current.sql} to {to.sql}",
+        change = f"changing it from {current.sql} to {to.sql}"
+        self.execute(
+            f"ALTER TABLE {self.qualified} ADD COLUMN {quote(temporary)} {to.sql}", change, column
         )
-        self.connection.execute(
+        self.execute(
             f"UPDATE {self.qualified} SET {quote(temporary)} = "
-            f"{convert(quote(column), current, to)}"
+            f"{convert(quote(column), current, to)}",
+            change,
+            column,
         )
-        self.connection.execute(f"ALTER TABLE {self.qualified} DROP COLUMN {quote(column)}")
-        self.connection.execute(
-            f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} TO {quote(column)}"
+        self.execute(f"ALTER TABLE {self.qualified} DROP COLUMN {quote(column)}", change, column)
+        self.execute(
+            f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} TO {quote(column)}",
+            change,
+            column,
         )
 
-    def _alter(self, action: str, change: str) -> None:
-        """ALTER TABLE on the existing table. It needs ownership: a table someone else
-        created and did not hand over stops the run naming the change and the grant."""
+    def execute(
+        self, statement: str, step: str, column: str | None = None
+    ) -> list[tuple[t.Any, ...]]:
+        """Run one statement of a change to the table or a load into it. A failure names
+        the stream, the table, the column and the statement; an ALTER refused for want of
+        ownership (which a table someone else created and did not hand over lacks) also
+        the grant."""
         try:
-            self.connection.execute(f"ALTER TABLE {self.qualified} {action}")
-        except ProgrammingError as exc:
-            if exc.errno != INSUFFICIENT_PRIVILEGES:
-                raise
-            role = quote(str(self.connection.execute("SELECT CURRENT_ROLE()")[0][0]))
-            raise missing_privilege(
-                f"Table {self.qualified}: {change} needs ownership of the table, which role "
-                f"{role} does not have",
-                [f"GRANT OWNERSHIP ON TABLE {self.qualified} TO ROLE {role} COPY CURRENT GRANTS"],
-            ) from None
+            return self.connection.execute(statement)
+        except Error as exc:
+            what = f"{self.where(column)}: {step}"
+            if exc.errno == INSUFFICIENT_PRIVILEGES and statement.startswith("ALTER TABLE"):
+                role = quote(str(self.connection.execute("SELECT CURRENT_ROLE()")[0][0]))
+                raise missing_privilege(
+                    f"{what} needs ownership of the table, which role {role} does not have "
+                    f"(statement: {statement})",
+                    [
+                        f"GRANT OWNERSHIP ON TABLE {self.qualified} TO ROLE {role} "
+                        "COPY CURRENT GRANTS"
+                    ],
+                ) from None
+            shown = statement if len(statement) <= MAX_SHOWN else statement[:MAX_SHOWN] + " ..."
+            msg = f"{what} failed: {exc} (statement: {shown})"
+            raise TableError(msg) from None
 
     def _recover_retypes(
         self, existing: dict[str, SnowflakeType], wanted: Mapping[str, SnowflakeType]
@@ -139,13 +199,17 @@ class Table:
         for temporary in [col for col in existing if col in originals]:
             column = originals[temporary]
             if column in existing:  # copy may be incomplete; the original is intact
-                self.connection.execute(
-                    f"ALTER TABLE {self.qualified} DROP COLUMN {quote(temporary)}"
+                self.execute(
+                    f"ALTER TABLE {self.qualified} DROP COLUMN {quote(temporary)}",
+                    "undoing a type change an earlier run left unfinished",
+                    column,
                 )
             else:  # the original was dropped after the copy completed
-                self.connection.execute(
+                self.execute(
                     f"ALTER TABLE {self.qualified} RENAME COLUMN {quote(temporary)} "
-                    f"TO {quote(column)}"
+                    f"TO {quote(column)}",
+                    "finishing a type change an earlier run left unfinished",
+                    column,
                 )
                 existing[column] = existing[temporary]
             del existing[temporary]

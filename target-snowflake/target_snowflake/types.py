@@ -6,11 +6,17 @@ import typing as t
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 TIMESTAMP_TYPES = {"TZ": "TIMESTAMP_TZ", "NTZ": "TIMESTAMP_NTZ", "LTZ": "TIMESTAMP_LTZ"}
 # The longest VARCHAR Snowflake declares (characters); a value may hold up to 128 MiB
 # (134,217,728 bytes) since the 2024_08 behaviour change. A VARCHAR without a length means
-# 16,777,216 characters, so columns are declared with this length explicitly.
+# 16,777,216 characters, so columns the target creates are declared with this length.
 MAX_VARCHAR_LENGTH = 134_217_728
+DEFAULT_VARCHAR_LENGTH = 16_777_216
+# The longest text of a DOUBLE cast to VARCHAR (sign, 17 digits, point, exponent), which
+# may be longer than the JSON number it came from (1e5 is 100000).
+DOUBLE_TEXT_LENGTH = 25
 # Conversions to VARCHAR in a type change spell out their format, so the session's or
 # account's output formats cannot drop digits (the default keeps milliseconds only).
 VARCHAR_FORMATS = {
@@ -115,7 +121,7 @@ def from_information_schema(
     CHARACTER_MAXIMUM_LENGTH)."""
     name = data_type.upper()
     if name in {"TEXT", "VARCHAR", "STRING", "CHAR"}:
-        return SnowflakeType("VARCHAR", length=length or 16_777_216)
+        return SnowflakeType("VARCHAR", length=length or DEFAULT_VARCHAR_LENGTH)
     if name in {"NUMBER", "DECIMAL", "NUMERIC", "INT", "INTEGER", "BIGINT"}:
         return SnowflakeType("NUMBER", scale or 0)
     if name in {"FLOAT", "DOUBLE", "REAL"}:
@@ -129,15 +135,17 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     """The type a column needs to hold both its current values and values of `wanted`.
 
     Columns never narrow: a column that must change type moves to a type that can hold
-    every value it already has (see `tables.retype_column` for how).
+    every value it already has (see `tables.retype_column` for how). An existing VARCHAR
+    keeps its length: only a longer value lengthens it (`tables.Table.lengthen`).
     """
     if current == wanted:
         return current
     if VARIANT in (current, wanted):
         return VARIANT
-    if "VARCHAR" in (current.name, wanted.name):  # the longer length, at least the guard's
-        lengths = [kind.length or 0 for kind in (current, wanted) if kind.name == "VARCHAR"]
-        return SnowflakeType("VARCHAR", length=max(MAX_VARCHAR_LENGTH, *lengths))
+    if current.name == "VARCHAR":  # holds the text of any scalar
+        return current
+    if wanted.name == "VARCHAR":
+        return VARCHAR
     if current.name in _NUMERIC and wanted.name in _NUMERIC:
         if current.name == wanted.name == "NUMBER":
             return SnowflakeType("NUMBER", max(current.scale, wanted.scale))
@@ -149,6 +157,18 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     if wanted.name == "DATE" and current.name in _TIMESTAMPS:
         return current
     return VARCHAR
+
+
+def text_length(value: bytes) -> int:
+    """How many characters a JSON value (raw) has once cast to VARCHAR; for a number with
+    a fraction or an exponent, at most that many."""
+    if value[:1] == b'"':
+        return len(msgspec.json.decode(value))
+    if value == b"null":
+        return 0
+    if value[:1] in b"-0123456789" and any(char in value for char in b".eE"):
+        return max(len(value), DOUBLE_TEXT_LENGTH)
+    return len(value)  # an integer, true/false; an object's text is no longer than its JSON
 
 
 def from_variant(path: str, to: SnowflakeType) -> str:

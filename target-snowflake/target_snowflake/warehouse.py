@@ -51,12 +51,14 @@ class Warehouse:
         if other != stream_name:
             msg = f"streams {other!r} and {stream_name!r} both normalize to table {name}"
             raise InputError(msg, stream=stream_name)
-        return Table(self.connection, self.schema_name, name)
+        return Table(self.connection, self.schema_name, name, stream_name)
 
     def quarantine_table(self, table: Table) -> Table:
         """The side table for a table's quarantined records, created on first use."""
         if table.name not in self._quarantine_tables:
-            side_table = Table(self.connection, self.schema_name, quarantine.table_name(table.name))
+            side_table = Table(
+                self.connection, self.schema_name, quarantine.table_name(table.name), table.stream
+            )
             side_table.ensure({column: kind for column, (kind, _) in quarantine.COLUMNS.items()})
             self._quarantine_tables[table.name] = side_table
         return self._quarantine_tables[table.name]

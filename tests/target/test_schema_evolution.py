@@ -102,7 +102,8 @@ def test_a_short_varchar_column_the_role_does_not_own_stops_the_run_naming_the_g
     with pytest.raises(PreflightError) as stopped:
         run_target(config, messages)
     message = str(stopped.value)
-    assert "lengthening column NAME from VARCHAR(5)" in message
+    assert f"stream 's', table {table}, column NAME: lengthening it from VARCHAR(5)" in message
+    assert f'(statement: ALTER TABLE {table} ALTER COLUMN "NAME" SET DATA TYPE' in message
     assert f'GRANT OWNERSHIP ON TABLE {table} TO ROLE "{config["role"]}"' in message
     assert table_rows(snowflake, schema, "S") == []
     # The statement the message names, run by an administrator, is all it takes.

@@ -16,6 +16,7 @@ from target_snowflake.types import (
     convert,
     from_information_schema,
     from_jsonschema,
+    text_length,
     widen,
 )
 from target_snowflake.validation import RecordError, RecordValidator
@@ -82,13 +83,38 @@ def test_columns_only_widen():
     assert widen(VARIANT, VARCHAR) == VARIANT
 
 
-def test_varchar_widens_to_the_longest_length_the_value_guard_lets_through():
-    """A pre-existing VARCHAR(n) grows (ALTER COLUMN ... SET DATA TYPE, which Snowflake
-    allows for a longer VARCHAR) so every value the guard accepts fits."""
+def test_an_existing_varchar_keeps_its_length_whatever_the_schema_says():
+    """A pre-existing VARCHAR(n) is not lengthened for the schema's sake (ALTER needs
+    ownership of the table): only a longer value lengthens it (test_existing_tables.py),
+    and a scalar of another type loads into it as text."""
     short = from_information_schema("TEXT", None, 10)
     assert short.sql == "VARCHAR(10)"
-    assert widen(short, VARCHAR).sql == "VARCHAR(134217728)"
+    assert widen(short, VARCHAR) == short
+    assert widen(short, SnowflakeType("NUMBER", 0)) == short
+    assert widen(short, SnowflakeType("TIMESTAMP_TZ")) == short
+    assert widen(from_information_schema("VARCHAR", None, None), VARCHAR).sql == (
+        "VARCHAR(16777216)"
+    )
+    assert widen(short, VARIANT) == VARIANT
     assert widen(VARCHAR, VARCHAR) == VARCHAR
+
+
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [
+        (b'"abc"', 3),
+        (b'"h\\u00e9llo \\"x\\""', 9),  # escapes are one character each
+        ('"éé"'.encode(), 2),  # characters, not bytes
+        (b"null", 0),
+        (b"12345678901234567890", 20),
+        (b"true", 4),
+        (b"1e5", 25),  # the text of a double may be longer than its JSON: a bound
+        (b"-0.5", 25),
+        (b'{"a": [1, 2]}', 13),
+    ],
+)
+def test_text_length_is_what_a_value_needs_of_a_varchar_column(value, length):
+    assert text_length(value) == length
 
 
 def test_conversions_to_varchar_spell_out_their_format():

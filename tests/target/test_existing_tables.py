@@ -1,0 +1,247 @@
+"""Loading into tables someone else created: another loader (MeltanoLabs' or PipelineWise's
+target-snowflake), dbt or an administrator. The target issues no DDL the data does not
+need, so a role with SELECT, INSERT, UPDATE and DELETE on such a table loads it; a value
+longer than a column's declared VARCHAR(n) lengthens that column (once); a failed
+statement names the stream, the table, the column and the statement.
+
+The strict local Snowflake enforces table privileges and logs every statement
+(`statements(server)`), which is what these tests count DDL in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.target.conftest import (
+    DATABASE,
+    column_types,
+    control,
+    messages_text,
+    query,
+    record,
+    run_target_process,
+    schema_message,
+    state,
+    statements,
+    table_rows,
+)
+
+DATA = Path(__file__).parents[1] / "data" / "existing_tables"
+LOAD_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+DDL = ("CREATE", "ALTER", "DROP", "TRUNCATE", "COMMENT")
+
+
+def create_tables(snowflake, role: str, schema: str, sql: str) -> list[str]:
+    """As the administrator: run CREATE TABLE statements (`{schema}` filled in) and grant
+    `role` exactly the load privileges on each table. Returns the tables' qualified names."""
+    tables = []
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    for statement in "\n".join(lines).format(schema=schema).split(";"):
+        if statement.strip():
+            query(snowflake, statement)
+            tables.append(statement.split("CREATE TABLE", 1)[1].split("(", 1)[0].strip())
+    for table in tables:
+        query(snowflake, f"GRANT {LOAD_PRIVILEGES} ON TABLE {table} TO ROLE {role}")
+    return tables
+
+
+# The session's temporary tables: each batch's, an overwrite's, the startup check's.
+TEMPORARY_TABLES = re.compile(r'"[^"]*#(LOAD_[0-9a-f]+|OVERWRITE|CHECK)"')
+
+
+def ddl_statements(server: dict) -> list[str]:
+    """DDL the target ran since the log was cleared, but for the session's temporary
+    stage and tables."""
+    return [
+        entry["sql"]
+        for entry in statements(server)
+        if entry["kind"].startswith(DDL)
+        and "TEMPORARY" not in entry["kind"]
+        and not TEMPORARY_TABLES.search(entry["sql"])
+    ]
+
+
+def test_tables_other_loaders_made_load_with_no_ddl_and_only_load_privileges(
+    config, snowflake, snowflake_server, schema, tmp_path
+):
+    """Three tables shaped as other targets leave them (a VARCHAR(16777216) primary key,
+    TIMESTAMP_NTZ, a TEXT column the stream now sends integers for, a table named ORDER),
+    on which the role holds only SELECT, INSERT, UPDATE and DELETE: every record loads,
+    the STATEs go out, and the target runs no DDL on them."""
+    tables = create_tables(
+        snowflake,
+        config["role"],
+        schema,
+        (DATA / "made_by_other_loaders.sql").read_text(),
+    )
+    control(snowflake_server, "/strict/log/clear", {})
+    inputs = ["existing_table.singer", "existing_table_alter.singer", "order.singer"]
+    text = "".join((DATA / name).read_text() for name in inputs)
+    result = run_target_process(config, text, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states[-1] == {"bookmarks": {"ORDER": {"col_ts": "2024-03-01T10:00:00Z"}}}
+    assert ddl_statements(snowflake_server) == []
+    assert [s for s in statements(snowflake_server) if s["outcome"] != "ok"] == []
+
+    assert table_rows(
+        snowflake,
+        schema,
+        "EXISTING_TABLE",
+        "ID, COL_STR, COL_TS, COL_INT, COL_BOOL, COL_VARIANT, _SDC_DELETED_AT",
+    ) == [
+        ("a-1", "first, updated", datetime(2024, 3, 3, 10), 6, False, None, None),
+        ("a-2", "second", datetime(2024, 3, 2, 10), -7, None, None, None),
+    ]
+    rows = table_rows(
+        snowflake,
+        schema,
+        "EXISTING_TABLE_ALTER",
+        "ID, COL_STR, COL_TS, COL_INT, COL_BOOL, TO_JSON(COL_VARIANT)",
+    )
+    assert [(*row[:5], json.loads(row[5])) for row in rows] == [
+        ("b-1", "x", datetime(2024, 3, 1, 10), "123456789012", True, {"key": "val", "n": [1, 2]}),
+        ("b-2", None, None, "0", False, {}),
+    ]
+    rows = table_rows(snowflake, schema, "ORDER", "ID, COL_STR, COL_INT, TO_JSON(COL_VARIANT)")
+    assert [(*row[:3], json.loads(row[3])) for row in rows] == [
+        ("o-1", "select", "1", {"from": "where"})
+    ]
+    # The tables keep the types their creator declared.
+    assert column_types(snowflake, schema, "EXISTING_TABLE_ALTER")["COL_INT"] == "TEXT"
+    assert len(tables) == 3
+
+
+PEOPLE = {
+    "id": {"type": "integer"},
+    "name": {"type": ["null", "string"]},
+    "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"},
+}
+PEOPLE_TABLE = """CREATE TABLE "TARGET_TESTS"."{schema}"."PEOPLE" (
+    ID NUMBER(38,0) NOT NULL, NAME VARCHAR, _SDC_DELETED_AT TIMESTAMP_TZ,
+    _SDC_TABLE_VERSION NUMBER(38,0), PRIMARY KEY (ID)
+)"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "messages", "expected"),
+    [
+        pytest.param(
+            {"hard_delete": True},
+            [
+                record("people", {"id": 1, "name": "a"}),
+                record("people", {"id": 2, "name": "b"}),
+                record("people", {"id": 1, "name": "a2"}),
+                record("people", {"id": 2, "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+            ],
+            [(1, "a2"), (9, "before the run")],
+            id="upsert-hard-delete",
+        ),
+        pytest.param(
+            {"load_method": "append-only"},
+            # Distinct keys: the local Snowflake enforces PRIMARY KEY, Snowflake does not.
+            [record("people", {"id": 1, "name": "a"}), record("people", {"id": 2, "name": "b"})],
+            [(1, "a"), (2, "b"), (9, "before the run")],
+            id="append-only",
+        ),
+        pytest.param(
+            {"load_method": "overwrite"},
+            [record("people", {"id": 3, "name": "c"})],
+            [(3, "c")],
+            id="overwrite",
+        ),
+        pytest.param(
+            {"hard_delete": True},
+            [
+                {"type": "ACTIVATE_VERSION", "stream": "people", "version": 7},
+                record("people", {"id": 3, "name": "c"}, version=7),
+                {"type": "ACTIVATE_VERSION", "stream": "people", "version": 7},
+            ],
+            [(3, "c")],
+            id="activate-version",
+        ),
+    ],
+)
+def test_each_load_method_needs_only_select_insert_update_delete(
+    config, snowflake, snowflake_server, schema, tmp_path, settings, messages, expected
+):
+    """Upserts with deletes, appends, overwrites and ACTIVATE_VERSION deletes, into a
+    table an administrator created (holding a row the run replaces or deletes) and granted
+    the role only the four load privileges on: no DDL on it, no refused statement."""
+    (table,) = create_tables(snowflake, config["role"], schema, PEOPLE_TABLE)
+    query(snowflake, f"INSERT INTO {table} (ID, NAME) VALUES (9, 'before the run')")
+    control(snowflake_server, "/strict/log/clear", {})
+    text = messages_text([schema_message("people", PEOPLE, ["id"]), *messages, state({"s": 1})])
+    result = run_target_process({**config, **settings}, text, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == [{"s": 1}]
+    assert ddl_statements(snowflake_server) == []
+    assert [s for s in statements(snowflake_server) if s["outcome"] != "ok"] == []
+    assert table_rows(snowflake, schema, "PEOPLE", "ID, NAME", "1, 2") == expected
+
+
+def varchar_lengths(snowflake, schema: str, table: str) -> dict[str, int]:
+    rows = query(
+        snowflake,
+        f"SELECT COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM {DATABASE}.INFORMATION_SCHEMA.COLUMNS"
+        f" WHERE TABLE_SCHEMA = '{schema}' AND TABLE_NAME = '{table}' AND DATA_TYPE = 'TEXT'",
+    )
+    return dict(rows)
+
+
+def test_a_value_longer_than_a_declared_varchar_lengthens_that_column_once(
+    config, snowflake, snowflake_server, schema, tmp_path
+):
+    """VARCHAR(8) and VARCHAR(4) columns of an administrator's table (handed over: ALTER
+    needs ownership). The first batch fits; the second holds a 24-character NAME, the third
+    a longer one: one ALTER lengthens NAME, after the first batch loaded and before the
+    second; NOTE (8 characters of 2 bytes each, JSON escapes) and CODE (integers of up to
+    4 digits into text) keep their lengths."""
+    table = f'"{DATABASE}"."{schema}"."NOTES"'
+    query(
+        snowflake,
+        f"CREATE TABLE {table} (ID NUMBER(38,0), NAME VARCHAR(8), NOTE VARCHAR(8), "
+        "CODE VARCHAR(4))",
+    )
+    query(snowflake, f"GRANT OWNERSHIP ON TABLE {table} TO ROLE {config['role']}")
+    properties = {
+        "id": {"type": "integer"},
+        "name": {"type": ["null", "string"]},
+        "note": {"type": ["null", "string"]},
+        "code": {"type": ["null", "integer"]},
+    }
+    rows = [
+        (1, "short", "\u00e9" * 8, 1234),
+        (2, "eight ch", '"q" \\ \t', -123),
+        (3, "a name longer than eight", None, 7),
+        (4, "tiny", "n\u00famero", None),
+        (5, "x" * 1000, "", 0),
+    ]
+    messages = [
+        record("notes", dict(zip(["id", "name", "note", "code"], row, strict=True))) for row in rows
+    ]
+    control(snowflake_server, "/strict/log/clear", {})
+    text = messages_text([schema_message("notes", properties, ["id"]), *messages, state({"s": 1})])
+    result = run_target_process({**config, "batch_size_rows": 2}, text, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == [{"s": 1}]
+    log = [entry["sql"] for entry in statements(snowflake_server)]
+    assert ddl_statements(snowflake_server) == [
+        f'ALTER TABLE {table} ALTER COLUMN "NAME" SET DATA TYPE VARCHAR(134217728)'
+    ]
+    merges = [i for i, sql in enumerate(log) if sql.startswith("MERGE")]
+    alter = next(i for i, sql in enumerate(log) if sql.startswith("ALTER"))
+    assert len(merges) == 3 and merges[0] < alter < merges[1]
+    assert varchar_lengths(snowflake, schema, "NOTES") == {
+        "NAME": 134_217_728,
+        "NOTE": 8,
+        "CODE": 4,
+    }
+    expected = [
+        (id_, name, note, None if code is None else str(code)) for id_, name, note, code in rows
+    ]
+    assert table_rows(snowflake, schema, "NOTES", "ID, NAME, NOTE, CODE") == expected
