@@ -245,3 +245,54 @@ def test_a_value_longer_than_a_declared_varchar_lengthens_that_column_once(
         (id_, name, note, None if code is None else str(code)) for id_, name, note, code in rows
     ]
     assert table_rows(snowflake, schema, "NOTES", "ID, NAME, NOTE, CODE") == expected
+
+
+@pytest.mark.parametrize(
+    ("grant", "column", "statement"),
+    [
+        pytest.param(
+            LOAD_PRIVILEGES,
+            "ID",
+            'ALTER TABLE {table} ALTER COLUMN "ID"',
+            id="no-ownership-to-lengthen",
+        ),
+        pytest.param(
+            "OWNERSHIP",
+            "ID",
+            'ALTER TABLE {table} ALTER COLUMN "ID"',
+            id="lengthening-refused",
+        ),
+        pytest.param(
+            LOAD_PRIVILEGES, "EXTRA", 'ALTER TABLE {table} ADD COLUMN "EXTRA"', id="new-column"
+        ),
+        pytest.param("SELECT, INSERT", None, "MERGE INTO {table}", id="load-refused"),
+    ],
+)
+def test_a_failed_statement_names_the_stream_table_column_and_statement(
+    config, snowflake, snowflake_server, schema, tmp_path, grant, column, statement
+):
+    """The run stops (exit 1, no STATE) with a message naming the stream, the table, the
+    column where one is involved, and the statement: an ALTER the role may not run (the
+    table is not its own: with the grant that fixes it), one the local Snowflake refuses
+    (it cannot change the type of a PRIMARY KEY column; Snowflake can), a column to add
+    (at setup), and a MERGE without UPDATE."""
+    table = f'"{DATABASE}"."{schema}"."S"'
+    query(snowflake, f"CREATE TABLE {table} (ID VARCHAR(4), NAME VARCHAR, PRIMARY KEY (ID))")
+    query(snowflake, f"GRANT {grant} ON TABLE {table} TO ROLE {config['role']}")
+    properties = {"id": {"type": "string"}, "name": {"type": ["null", "string"]}}
+    if column == "EXTRA":
+        properties["extra"] = {"type": ["null", "string"]}
+    key = "a key longer than four" if column == "ID" else "k"
+    text = messages_text(
+        [schema_message("s", properties, ["id"]), record("s", {"id": key}), state({"s": 1})]
+    )
+    result = run_target_process(config, text, tmp_path)
+    assert result.returncode != 0 and result.states == []
+    error = result.stderr[result.stderr.rindex("\ntarget_snowflake.") :]  # the exception
+    assert f"stream 's', table {table}" in error, error
+    if column is not None:
+        assert f"table {table}, column {column}: " in error, error
+    assert f"statement: {statement.format(table=table)}" in error, error
+    if grant != "OWNERSHIP":  # what the role lacks, and how to grant it
+        assert "GRANT" in result.stderr
+    assert table_rows(snowflake, schema, "S") == []
