@@ -29,7 +29,7 @@ from snowflake.connector.errors import Error
 
 from target_snowflake.connection import Connection
 from target_snowflake.naming import generated, quote
-from target_snowflake.preflight import PreflightError, missing_privilege
+from target_snowflake.preflight import refused_on_table
 from target_snowflake.types import (
     MAX_VARCHAR_LENGTH,
     SnowflakeType,
@@ -43,9 +43,8 @@ logger = logging.getLogger(__name__)
 RETYPE_MARKER = "#RETYPE"
 INSUFFICIENT_PRIVILEGES = 3001
 MAX_SHOWN = 4000  # characters of a failed statement an error message shows
-# What loading into an existing table needs (an overwrite empties it with DELETE).
-LOAD_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
-LOAD_STATEMENTS = ("MERGE", "INSERT", "UPDATE", "DELETE")
+# Statements on the table itself: refused with 003001, the role lacks a privilege on it.
+TABLE_STATEMENTS = ("ALTER TABLE", "MERGE", "INSERT", "UPDATE", "DELETE")
 
 
 class TableError(Exception):
@@ -174,33 +173,18 @@ class Table:
     ) -> list[tuple[t.Any, ...]]:
         """Run one statement of a change to the table or a load into it. A failure names
         the stream, the table, the column and the statement; one refused for want of a
-        privilege on the table also the grant that gives it."""
+        privilege on the table (ownership to ALTER it) also the grant that gives it."""
         try:
             return self.connection.execute(statement)
         except Error as exc:
             what = f"{self.where(column)}: {step}"
             shown = statement if len(statement) <= MAX_SHOWN else statement[:MAX_SHOWN] + " ..."
-            if exc.errno == INSUFFICIENT_PRIVILEGES and statement.startswith(
-                ("ALTER TABLE", *LOAD_STATEMENTS)
-            ):
-                raise self._missing_privilege(statement, what, shown) from None
+            if exc.errno == INSUFFICIENT_PRIVILEGES and statement.startswith(TABLE_STATEMENTS):
+                # refused_on_table names an ALTER's statement itself
+                doing = what if statement.startswith("ALTER") else f"{what} (statement: {shown})"
+                raise refused_on_table(self.connection, self.qualified, statement, doing) from None
             msg = f"{what} failed: {exc} (statement: {shown})"
             raise TableError(msg) from None
-
-    def _missing_privilege(self, statement: str, what: str, shown: str) -> PreflightError:
-        """What the role lacks for a refused statement: ownership to ALTER the table (a
-        table someone else created and did not hand over), else the load privileges."""
-        role = quote(str(self.connection.execute("SELECT CURRENT_ROLE()")[0][0]))
-        if statement.startswith("ALTER TABLE"):
-            needs = "ownership of the table"
-            grant = f"GRANT OWNERSHIP ON TABLE {self.qualified} TO ROLE {role} COPY CURRENT GRANTS"
-        else:
-            needs = f"{LOAD_PRIVILEGES} on the table"
-            grant = f"GRANT {LOAD_PRIVILEGES} ON TABLE {self.qualified} TO ROLE {role}"
-        return missing_privilege(
-            f"{what} needs {needs}, which role {role} does not have (statement: {shown})",
-            [grant],
-        )
 
     def _recover_retypes(
         self, existing: dict[str, SnowflakeType], wanted: Mapping[str, SnowflakeType]
