@@ -105,8 +105,9 @@ def _cron_run(work: Path, state: dict, spool: Path, target: dict) -> dict:
     out = subprocess.run(
         ["bash", "-o", "pipefail", "-c", pipe], cwd=work, capture_output=True, text=True
     )
+    # The target writes each committed state's value as a line.
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    return lines[-1]["value"] if lines else state
+    return lines[-1] if lines else state
 
 
 def _case(mode: str, rate: float, args: argparse.Namespace, snowflake: dict) -> dict[str, Any]:
