@@ -16,7 +16,11 @@ from singer_sdk.io_base import GenericSingerReader, SingerMessageType
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from typing_extensions import override
 
+from target_snowflake.validation import cut_to_depth, member_text, too_deep
+
 EMPTY = msgspec.Raw()
+# How deep a message too deep to decode is read to find its type and stream
+_ENVELOPE_DEPTH = 2
 
 
 class Envelope(msgspec.Struct):
@@ -74,6 +78,17 @@ _decode_envelope = msgspec.json.Decoder(Envelope).decode
 _decode_message = msgspec.json.Decoder().decode
 
 
+def _deep_envelope(line: bytes) -> Envelope:
+    """The envelope of a message nested too deep for the decoder (RecursionError), read
+    from its shallow part; a RECORD keeps its record's text as received, so the error
+    can name its key and quarantine can keep it."""
+    envelope = _decode_envelope(cut_to_depth(line, _ENVELOPE_DEPTH)[0])
+    record = member_text(line, b'"record"')
+    if envelope.type == "RECORD" and record is not None:
+        envelope.record = msgspec.Raw(record)
+    return envelope
+
+
 class SingerLineReader(GenericSingerReader[bytes]):
     """Reads stdin as bytes; counts lines so that every input error names its line.
 
@@ -119,11 +134,18 @@ class SingerLineReader(GenericSingerReader[bytes]):
                         continue
                     msg = f"malformed JSON ({exc})"
                     raise InputError(msg) from None
+                except RecursionError:
+                    envelope = _deep_envelope(line)
                 kind = envelope.type
                 if kind == "RECORD":
                     on_record(envelope)
                 elif callback := callbacks.get(kind):
-                    callback(_decode_message(line))
+                    try:
+                        message = _decode_message(line)
+                    except RecursionError:
+                        msg = f"{kind} message: {too_deep(line)}"
+                        raise InputError(msg, stream=envelope.stream or None) from None
+                    callback(message)
                 else:
                     msg = f"unknown message type {kind!r}"
                     raise InputError(msg)

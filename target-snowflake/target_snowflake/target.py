@@ -33,7 +33,7 @@ from target_snowflake.reader import (
 )
 from target_snowflake.sink import SnowflakeSink
 from target_snowflake.state_ledger import StateLedger
-from target_snowflake.validation import RecordError
+from target_snowflake.validation import RecordError, SchemaProblem, decode_record, schema_problem
 from target_snowflake.warehouse import Warehouse
 
 if t.TYPE_CHECKING:
@@ -177,6 +177,9 @@ class TargetSnowflake(Target):
 
     @override
     def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
+        problem = schema_problem(message_dict)
+        if problem is not None:
+            raise InputError(problem, stream=message_dict.get("stream"))
         stream: str = message_dict["stream"]  # the SDK's handler reads it the same way
         if stream in self.mapper.stream_maps:
             registered = self.mapper.stream_maps[stream][0]
@@ -187,7 +190,10 @@ class TargetSnowflake(Target):
                 for stream_map in self.mapper.stream_maps[stream]:
                     if stream_map.stream_alias in self._sinks_active:
                         self._drain(self._sinks_active[stream_map.stream_alias])
-        super()._process_schema_message(message_dict)
+        try:
+            super()._process_schema_message(message_dict)
+        except SchemaProblem as exc:  # from the sink's setup, before its table is touched
+            raise InputError(f"SCHEMA message: {exc}", stream=stream) from None
         self._routes[stream] = [
             (
                 t.cast("SnowflakeSink", self._sinks_active[stream_map.stream_alias]),
@@ -209,30 +215,31 @@ class TargetSnowflake(Target):
             raise RecordBeforeSchemaError(msg, stream=message.stream)
         position = self._ledger.record_received()
         for sink, stream_map in route:
-            raw: msgspec.Raw | bytes = message.record
-            if stream_map is not None:  # stream maps or flattening: transform a dict
-                transformed = stream_map.transform(msgspec.json.decode(raw))
-                if transformed is None:
-                    continue
-                raw = _encode(transformed)
             self._write(
-                sink, raw, message.version, message.time_extracted, position, message.record
+                sink, stream_map, message.record, message.version, message.time_extracted, position
             )
         self._commit_if_overdue()
 
     def _write(
         self,
         sink: SnowflakeSink,
-        raw: t.Any,
+        stream_map: t.Any,
+        received: t.Any,
         version: t.Any,
         time_extracted: t.Any,
         position: int,
-        received: t.Any,
         batch_file: str | None = None,
         batch_row: int | None = None,
     ) -> None:
-        """Hand one record to its sink (or quarantine it), and track what it holds."""
+        """Hand one record (raw JSON as received) to its sink, through the stream map if
+        any, or quarantine it; and track what the sink holds."""
         try:
+            raw = received
+            if stream_map is not None:  # stream maps or flattening: transform a dict
+                transformed = stream_map.transform(decode_record(received, sink.key_properties))
+                if transformed is None:
+                    return
+                raw = _encode(transformed)
             sink.write(raw, version, time_extracted)
         except RecordError as exc:
             self._refuse(sink, exc, received, batch_file, batch_row)
@@ -296,7 +303,7 @@ class TargetSnowflake(Target):
             msg = "BATCH before the stream's SCHEMA"
             raise RecordBeforeSchemaError(msg, stream=stream)
         file_format = batch_messages.file_format(message_dict)
-        for url in message_dict.get("manifest") or []:
+        for url in batch_messages.manifest_urls(message_dict):
             path = batch_messages.local_path(url, stream)
             for sink, stream_map in route:
                 try:
@@ -318,7 +325,7 @@ class TargetSnowflake(Target):
         dedupe = bool(sink.key_columns) and sink.load_method != "append-only"
         seen: set[tuple[t.Any, ...]] = set()
         rows = 0
-        for row, raw in enumerate(batch_messages.jsonl_records(path), 1):
+        for row, raw in enumerate(batch_messages.jsonl_records(path, url, sink.stream_name), 1):
             try:
                 keys = sink.check(raw)
             except msgspec.DecodeError as exc:
@@ -349,20 +356,14 @@ class TargetSnowflake(Target):
     ) -> None:
         """Hand every record of a BATCH file to the sink one by one, like RECORD messages."""
         if file_format == "parquet":
-            records = batch_messages.parquet_records(path, sink.stream_name)
+            records = batch_messages.parquet_records(path, url, sink.stream_name)
         else:
-            records = batch_messages.jsonl_records(path)
+            records = batch_messages.jsonl_records(path, url, sink.stream_name)
         version = sink.open_version
         for row, received in enumerate(records, 1):
             position = self._ledger.record_received()
-            raw = received
             try:
-                if stream_map is not None:
-                    transformed = stream_map.transform(msgspec.json.decode(received))
-                    if transformed is None:
-                        continue
-                    raw = _encode(transformed)
-                self._write(sink, raw, version, b"", position, received, url, row)
+                self._write(sink, stream_map, received, version, b"", position, url, row)
             except msgspec.DecodeError as exc:
                 raise _MalformedRow(row) from exc
 

@@ -13,13 +13,27 @@ from __future__ import annotations
 import datetime
 import itertools
 import operator
+import re
+import sys
 import typing as t
+from decimal import Decimal
 from types import GenericAlias
 
 import jsonschema
 import msgspec
 
+from target_snowflake.types import from_jsonschema
+
 KEY_NULL_MESSAGE = "is null"
+# Digits of Snowflake's NUMBER: a NUMBER(38,s) column holds 38 - s digits before the point.
+NUMBER_DIGITS = 38
+# How deep a record is decoded to name it (its key) when it is too deep to decode whole.
+_NAMING_DEPTH = 100
+# A JSON string, or one structural character (what the depth scan needs to see).
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]', re.DOTALL)
+# Numbers beyond a double's range stay Decimal: such a record can still be named.
+_decode_leniently = msgspec.json.Decoder(float_hook=Decimal).decode
+_decode_any = msgspec.json.Decoder().decode
 
 _FORMATS: dict[str, type] = {
     "date-time": datetime.datetime,
@@ -147,6 +161,146 @@ def object_type(
         raise _Unsupported from None
 
 
+def cut_to_depth(raw: bytes | msgspec.Raw, depth: int) -> tuple[bytes, int]:
+    """The JSON text with every array or object nested deeper than `depth` replaced by
+    null, and the deepest nesting it had. Iterative: for text too deep to decode."""
+    raw = bytes(raw)
+    parts = []
+    level = deepest = copied = 0
+    for match in _TOKEN.finditer(raw):
+        char = match.group()[:1]
+        if char in b"[{":
+            level += 1
+            deepest = max(deepest, level)
+            if level == depth + 1:
+                parts.append(raw[copied : match.start()])
+        elif char in b"]}":
+            if level == depth + 1:
+                parts.append(b"null")
+                copied = match.end()
+            level -= 1
+    parts.append(raw[copied:])
+    return b"".join(parts), deepest
+
+
+def member_text(raw: bytes, name: bytes) -> bytes | None:
+    """The JSON text of a top-level member of an object (`name` as a JSON string), found
+    without decoding: for a message too deep to decode."""
+    level = 0
+    start: int | None = None
+    last_string = b""
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        char = token[:1]
+        if char in b"[{":
+            level += 1
+        elif char in b"]}":
+            level -= 1
+            if level == 0 and start is not None:
+                return raw[start : match.start()].strip()
+        elif level == 1:
+            if char == b'"':
+                last_string = token
+            elif char == b":" and last_string == name:
+                start = match.end()
+            elif char == b"," and start is not None:
+                return raw[start : match.start()].strip()
+    return None
+
+
+def too_deep(raw: bytes) -> str:
+    """Why a record the decoder gave up on (RecursionError) is refused."""
+    _, depth = cut_to_depth(raw, 0)
+    return (
+        f"it is nested {depth} levels deep, deeper than the target's JSON decoder "
+        f"goes (it stops near Python's recursion limit, {sys.getrecursionlimit()} levels)"
+    )
+
+
+def readable(raw: bytes) -> t.Any:
+    """The record as Python values, for naming it in an error, whatever is wrong with it:
+    numbers beyond a double's range as Decimal, containers too deep to decode as None."""
+    try:
+        return _decode_leniently(raw)
+    except RecursionError:
+        return _decode_leniently(cut_to_depth(raw, _NAMING_DEPTH)[0])
+
+
+def number_limits(properties: dict[str, t.Any]) -> dict[str, int]:
+    """For each property loaded into a NUMBER(38,s) column (integers; numbers with a
+    decimal multipleOf): the bound its absolute value must stay under, 10**(38-s)."""
+    limits = {}
+    for name, schema in properties.items():
+        kind = from_jsonschema(schema) if isinstance(schema, dict) else None
+        if kind is not None and kind.name == "NUMBER":
+            limits[name] = 10 ** (NUMBER_DIGITS - kind.scale)
+    return limits
+
+
+def schema_problem(message: t.Mapping[str, t.Any]) -> str | None:
+    """What makes a SCHEMA message unusable (the SDK would fail on it with a bare
+    KeyError or TypeError, or read a string of keys as letters), or None."""
+    if not isinstance(message.get("stream"), str):
+        return "SCHEMA message: `stream` is not a string"
+    schema = message.get("schema")
+    if not isinstance(schema, dict):
+        return "SCHEMA message: `schema` is not a JSON object"
+    keys = message.get("key_properties")
+    if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        return f"SCHEMA message: `key_properties` is not a list of names: {keys!r}"
+    if not isinstance(schema.get("properties", {}), dict):
+        return "SCHEMA message: `schema.properties` is not a JSON object"
+    return None
+
+
+def _over_bound(name: str, number: int | float, bound: int) -> str:
+    digits = len(str(bound)) - 1  # bound is 10**digits
+    scale = NUMBER_DIGITS - digits
+    shown = f"a {len(str(abs(number)))}-digit integer" if isinstance(number, int) else f"{number:g}"
+    return (
+        f"`$.{name}` is {shown}, over the {digits} digits before the point that its "
+        f"column's NUMBER(38,{scale}) holds"
+    )
+
+
+def refusal(
+    raw: bytes, problem: str, key_properties: t.Sequence[str], *, fails: str = "fails its schema"
+) -> RecordError:
+    """The RecordError for a refused record: its key (or the missing key) and the problem."""
+    if problem.startswith(("Number out of range", "Integer value out of range")):
+        # msgspec's words for a number no double (nor Python int) holds; Snowflake keeps
+        # JSON numbers as NUMBER(38) or DOUBLE
+        fails = "cannot be loaded"
+        problem = "a number beyond a double's range (about 1.8e308)" + problem.partition("range")[2]
+    try:
+        record = readable(raw)
+    except msgspec.ValidationError:  # an integer of thousands of digits: key unknown
+        return RecordError(f"the record {fails}: {problem}")
+    if not isinstance(record, dict):
+        return RecordError("the record is not a JSON object")
+    key = {k: record.get(k) for k in key_properties}
+    missing = [k for k in key_properties if record.get(k) is None]
+    if missing:
+        names = ", ".join(repr(k) for k in missing)
+        return RecordError(f"missing key property {names} (absent or null)", key, missing_key=True)
+    return RecordError(f"the record {fails}: {problem}", key)
+
+
+def decode_record(raw: bytes, key_properties: t.Sequence[str]) -> t.Any:
+    """The record as Python values (for stream maps); RecordError, naming its key, for a
+    record no decoder reads (a number beyond a double, nesting too deep)."""
+    try:
+        return _decode_any(raw)
+    except msgspec.ValidationError as exc:
+        raise refusal(raw, str(exc), key_properties) from None
+    except RecursionError:
+        raise refusal(raw, too_deep(raw), key_properties, fails="cannot be loaded") from None
+
+
+class SchemaProblem(ValueError):
+    """A stream's schema (after stream maps) the target cannot load."""
+
+
 class RecordError(ValueError):
     """A record the target refuses; `key` holds the record's key values when known."""
 
@@ -172,12 +326,20 @@ class RecordValidator:
         validate: bool = True,
     ) -> None:
         keys = list(key_properties)
+        properties = schema.get("properties", {})
+        if "" in properties or "" in keys:
+            msg = (
+                "a property has an empty name, which no Snowflake column (or path into the "
+                "staged JSON) can take: rename it with a stream map"
+            )
+            raise SchemaProblem(msg)
         self._key_properties = keys
+        # (getter, property, bound) of each property loaded into a NUMBER column
+        self._number_bounds: list[tuple[t.Callable[[t.Any], t.Any], str, int]] = []
         self._fallbacks: dict[str, jsonschema.Draft7Validator] = {}
         self._whole: jsonschema.Draft7Validator | None = None
         self._decode: t.Callable[[bytes], t.Any]
         self._key_values: t.Callable[[t.Any], tuple[t.Any, ...]]
-        properties = schema.get("properties", {})
         if validate:
             full = {**schema, "properties": {**{k: {} for k in keys}, **properties}}
         else:
@@ -193,8 +355,17 @@ class RecordValidator:
             self._decode = msgspec.json.Decoder(dict[str, t.Any]).decode
             self._key_values = lambda value: tuple(value.get(k) for k in keys)
             self._whole = jsonschema.Draft7Validator(full) if validate else None
+            self._number_bounds = [
+                (operator.methodcaller("get", name), name, bound)
+                for name, bound in number_limits(properties).items()
+            ]
             return
         self._decode = msgspec.json.Decoder(struct).decode
+        if validate:
+            self._number_bounds = [
+                (operator.attrgetter(f"p{names.index(name)}"), name, bound)
+                for name, bound in number_limits(properties).items()
+            ]
         if not keys:
             self._key_values = lambda value: ()
             return
@@ -210,6 +381,8 @@ class RecordValidator:
             value = self._decode(raw)
         except msgspec.ValidationError as exc:
             raise self._diagnose(raw, str(exc)) from None
+        except RecursionError:
+            raise self._diagnose(raw, too_deep(raw), fails="cannot be loaded") from None
         keys = self._key_values(value)
         if None in keys:
             raise self._diagnose(raw, "")
@@ -219,6 +392,14 @@ class RecordValidator:
             prop = getattr(value, attribute)
             if prop is not None:
                 self._check_with_jsonschema(validator, prop, raw, self._rename[attribute])
+        for number_of, name, bound in self._number_bounds:
+            number = number_of(value)
+            if number is not None and not -bound < number < bound:
+                # a double near the bound may be rounded up: the digits as sent decide
+                exact = readable(raw).get(name)
+                if not -bound < exact < bound:
+                    problem = _over_bound(name, number, bound)
+                    raise self._diagnose(raw, problem, fails="cannot be loaded")
         return keys
 
     def _check_with_jsonschema(
@@ -229,15 +410,7 @@ class RecordValidator:
             path = "".join(f"[{p!r}]" for p in error.absolute_path)
             raise self._diagnose(raw, f"{error.message} - at `$.{prefix}{path}`")
 
-    def _diagnose(self, raw: bytes, problem: str) -> RecordError:
-        record = msgspec.json.decode(raw)
-        if not isinstance(record, dict):
-            return RecordError("the record is not a JSON object")
-        key = {k: record.get(k) for k in self._key_properties}
-        missing = [k for k in self._key_properties if record.get(k) is None]
-        if missing:
-            names = ", ".join(repr(k) for k in missing)
-            return RecordError(
-                f"missing key property {names} (absent or null)", key, missing_key=True
-            )
-        return RecordError(f"the record fails its schema: {problem}", key)
+    def _diagnose(
+        self, raw: bytes, problem: str, *, fails: str = "fails its schema"
+    ) -> RecordError:
+        return refusal(raw, problem, self._key_properties, fails=fails)

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from target_snowflake.reader import InputError
 
 from testbed.catalog import TAP, catalog_selecting
 from testbed.servers import prepare_database
@@ -250,6 +251,72 @@ def test_batch_messages_it_cannot_load_stop_the_run(config, tmp_path, message, e
     assert result.returncode != 0
     assert "line 2" in result.stderr
     assert expected in result.stderr
+
+
+def test_relative_file_urls_are_read_from_the_working_directory(
+    snowflake, config, schema, tmp_path, monkeypatch
+):
+    """`file://tests/data/x.jsonl` (as singer-sdk's tests write them) is read as singer-sdk
+    reads it: relative to the working directory, `tests` being the first directory."""
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    write_jsonl(tmp_path / "tests" / "data" / "x.jsonl", [{"id": 1}, {"id": 2}], gzipped=False)
+    monkeypatch.chdir(tmp_path)
+    lines = [
+        schema_message("people", PEOPLE, ["id"]),
+        batch("people", "file://tests/data/x.jsonl", compression="none"),
+        state({"n": 2}),
+    ]
+    assert run_target(config, lines) == [{"n": 2}]
+    assert table_rows(snowflake, schema, "PEOPLE", '"ID"') == [(1,), (2,)]
+
+
+def test_a_relative_file_url_to_a_missing_file_is_named(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = [
+        schema_message("people", PEOPLE, ["id"]),
+        batch("people", "file://tests/data/missing.jsonl", compression="none"),
+    ]
+    with pytest.raises(InputError) as raised:
+        run_target(config, lines)
+    expected = (
+        "line 2, stream 'people': BATCH file 'file://tests/data/missing.jsonl' does not "
+        f"exist (read as '{tmp_path.resolve() / 'tests/data/missing.jsonl'}', relative to "
+        "the working directory)"
+    )
+    assert str(raised.value) == expected
+
+
+@pytest.mark.parametrize("on_invalid_record", ["fail", "quarantine"])
+def test_a_truncated_gzip_file_stops_the_run_naming_it(
+    snowflake, config, schema, tmp_path, on_invalid_record
+):
+    """A file that ends early is not a bad record: the run stops, even with quarantine,
+    and nothing of the file (nor a STATE after it) goes out."""
+    config["on_invalid_record"] = on_invalid_record
+    url = write_jsonl(tmp_path / "a.json.gz", [{"id": n, "name": "x" * 50} for n in range(2000)])
+    path = tmp_path / "a.json.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+    lines = [schema_message("people", PEOPLE, ["id"]), batch("people", url), state({"n": 1})]
+    result = run_target_process(config, messages_text(lines), tmp_path)
+    assert result.returncode != 0
+    assert result.states == []
+    assert f"line 2, stream 'people': BATCH file '{url}' cannot be read after row " in result.stderr
+    assert "Compressed file ended before the end-of-stream marker" in result.stderr
+    rows = query(snowflake, f'SELECT COUNT(*) FROM {DATABASE}."{schema}"."PEOPLE"')
+    assert rows == [(0,)]
+
+
+def test_a_file_that_is_not_parquet_is_named(config, tmp_path):
+    path = tmp_path / "a.parquet"
+    path.write_bytes(b"PAR1 not really")
+    lines = [
+        schema_message("people", PEOPLE, ["id"]),
+        batch("people", path.as_uri(), file_format="parquet"),
+    ]
+    result = run_target_process(config, messages_text(lines), tmp_path)
+    assert result.returncode != 0
+    assert f"BATCH file '{path.as_uri()}' cannot be read after row 0: " in result.stderr
+    assert "Parquet magic bytes not found" in result.stderr
 
 
 def test_a_malformed_line_in_a_batch_file_stops_naming_file_and_row(config, tmp_path):

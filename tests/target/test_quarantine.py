@@ -121,3 +121,31 @@ def test_a_stream_named_like_a_side_table_loads_beside_it(config, snowflake, sch
     assert table_rows(snowflake, schema, "PEOPLE#QUARANTINE", '"STREAM", "LINE"') == [("people", 3)]
     side = table_rows(snowflake, schema, "PEOPLE__QUARANTINE#QUARANTINE", '"STREAM", "LINE"')
     assert side == [("people__quarantine", 6)]
+
+
+def test_records_no_column_or_decoder_can_hold_are_quarantined_as_sent(config, snowflake, schema):
+    """An integer over NUMBER(38,0)'s 38 digits, a number beyond a double, and a record
+    nested deeper than the decoder goes are quarantined byte for byte."""
+    config["on_invalid_record"] = "quarantine"
+    properties = {**PEOPLE, "visits": {"type": ["null", "integer"]}, "extra": {}}
+    big = '{"id": 2, "visits": 1' + "0" * 39 + "}"
+    huge = '{"id": 3, "extra": [1e400]}'
+    deep = '{"id": 4, "extra": ' + "[" * 3000 + "]" * 3000 + "}"
+    states = run_target(
+        config,
+        [
+            schema_message("people", properties, ["id"]),
+            record("people", {"id": 1, "visits": 7}),
+            *('{"type": "RECORD", "stream": "people", "record": ' + r + "}" for r in (big, huge)),
+            '{"type": "RECORD", "stream": "people", "record": ' + deep + "}",  # line 5
+            state({"n": 5}),
+        ],
+    )
+    assert states == [{"n": 5}]
+    assert table_rows(snowflake, schema, "PEOPLE", '"ID"') == [(1,)]
+    rows = table_rows(snowflake, schema, "PEOPLE#QUARANTINE", '"LINE", "ERROR", "RAW"', '"LINE"')
+    assert [(line, raw) for line, _, raw in rows] == [(3, big), (4, huge), (5, deep)]
+    errors = [error for _, error, _ in rows]
+    assert "key {'id': 2}" in errors[0] and "40-digit integer" in errors[0]
+    assert "key {'id': 3}" in errors[1] and "beyond a double's range" in errors[1]
+    assert "key {'id': 4}" in errors[2] and "nested 3001 levels deep" in errors[2]
