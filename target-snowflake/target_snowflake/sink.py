@@ -42,8 +42,7 @@ if t.TYPE_CHECKING:
 # since the 2024_08 behaviour change (VARCHAR columns the target creates are declared long
 # enough to hold it: types.MAX_VARCHAR_LENGTH).
 MAX_VALUE_BYTES = 128 * 1024 * 1024
-# A record's top-level values as raw JSON, to measure those going to VARCHAR columns.
-_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ABSENT = msgspec.Raw(b"null")
 DELETED_AT = "_sdc_deleted_at"
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
@@ -94,9 +93,11 @@ class SnowflakeSink(BatchSink):
         self._versioned = False
         self._last_record_version: bytes = b""
         self._activated_versions: set[int] = set()
-        # Record property -> (its VARCHAR column, the column's declared length).
-        self._text_columns: dict[str, tuple[str, int]] = {}
-        # A record no longer than this cannot hold a value too long for its column.
+        # (VARCHAR column, its declared length) for each record property loaded into one,
+        # and a decoder of those properties' values (raw JSON), in the same order.
+        self._text_columns: list[tuple[str, int]] = []
+        self._text_values: msgspec.json.Decoder[t.Any]  # set with them
+        # No value this long (JSON bytes), nor a record, can be too long for its column.
         self._fits_below = MAX_VALUE_BYTES
         # VARCHAR column -> the longest value checked for it that it cannot hold.
         self._longer: dict[str, int] = {}
@@ -169,15 +170,21 @@ class SnowflakeSink(BatchSink):
         self._note_text_columns()
 
     def _note_text_columns(self) -> None:
-        """Which record properties load into VARCHAR columns, and how long a record must
-        be for one of its values not to fit (a value's text has no more characters than
+        """Which record properties load into VARCHAR columns, and how long a record or a
+        value must be for a value not to fit (a value's text has no more characters than
         its JSON has bytes, but for a number's, up to DOUBLE_TEXT_LENGTH)."""
-        self._text_columns = {
-            column.path[1]: (column.name, kind.length or MAX_VARCHAR_LENGTH)
+        text = [
+            (column.path[1], column.name, kind.length or MAX_VARCHAR_LENGTH)
             for column, kind in self._loaded
             if kind.name == "VARCHAR" and len(column.path) == 2 and column.path[0] == "r"
-        }
-        shortest = min((length for _, length in self._text_columns.values()), default=None)
+        ]
+        self._text_columns = [(name, declared) for _, name, declared in text]
+        # A struct of just those properties: the others are skipped, not built.
+        fields = [(f"v{i}", msgspec.Raw, _ABSENT) for i in range(len(text))]
+        renamed = {f"v{i}": prop for i, (prop, _, _) in enumerate(text)}
+        struct = msgspec.defstruct("TextValues", fields, rename=renamed)
+        self._text_values = msgspec.json.Decoder(struct)
+        shortest = min((declared for _, declared in self._text_columns), default=None)
         self._fits_below = MAX_VALUE_BYTES if shortest is None else shortest - DOUBLE_TEXT_LENGTH
 
     # Per record: the hot path
@@ -195,10 +202,11 @@ class SnowflakeSink(BatchSink):
     def _measure_text_values(self, raw: t.Any) -> None:
         """Note each value longer than its VARCHAR column's declared length: the column is
         lengthened before the batch loads (`_lengthen_text_columns`)."""
-        values = _TOP_LEVEL.decode(raw)
-        for prop, (column, declared) in self._text_columns.items():
-            value = values.get(prop)
-            if value is None or len(value) <= declared - DOUBLE_TEXT_LENGTH:
+        values = msgspec.structs.astuple(self._text_values.decode(raw))
+        if max(map(len, values)) <= self._fits_below:  # each fits the shortest column
+            return
+        for (column, declared), value in zip(self._text_columns, values, strict=True):
+            if len(value) <= declared - DOUBLE_TEXT_LENGTH:
                 continue
             length = text_length(bytes(value))
             if length > max(declared, self._longer.get(column, 0)):
