@@ -7,6 +7,7 @@ do not show what arrives those ways (the statements work all the same), and CREA
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -188,6 +189,9 @@ def test_usage_through_a_secondary_role_works_but_create_needs_the_primary_role(
         error = refused(user, f'CREATE TABLE {mine} ("A" INT)')
         assert error.errno == 3001 and error.sqlstate == "42501"
         assert "Insufficient privileges to operate on schema 'VIA_SECONDARY'" in error.msg
+        assert refused(user, f"TRUNCATE TABLE {table}").errno == 3001  # no TRUNCATE granted
+        (secondary,) = run(user, "SELECT CURRENT_SECONDARY_ROLES()")[0]
+        assert json.loads(secondary) == {"roles": "SEC_READER", "value": "ALL"}
         error = refused(user, f"CREATE TEMPORARY STAGE {quote(DATABASE, 'VIA_SECONDARY', 'S')}")
         assert error.errno == 3001
         # ENABLED_ROLES lists the secondary role; OBJECT_PRIVILEGES none of its grants.

@@ -10,10 +10,12 @@ rewrite only changes what fakesnow runs (docs/snowflake-emulator-gaps.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlglot import exp
 
+from testbed.snowflake_strict.account import PUBLIC_ROLE
 from testbed.snowflake_strict.responses import DUCKDB_TYPE_PATTERNS, DUCKDB_TYPES
 from testbed.snowflake_strict.rules import (
     Checker,
@@ -30,7 +32,28 @@ _SESSION_FUNCTIONS: dict[type[exp.Expr], Callable[[Checker], str | None]] = {
     exp.CurrentUser: lambda c: c.session.user,
     exp.CurrentDatabase: lambda c: c.session.database,
     exp.CurrentSchema: lambda c: c.session.schema,
+    exp.CurrentSecondaryRoles: lambda c: _secondary_roles(c),
 }
+
+
+def _secondary_roles(checker: Checker) -> str:
+    """CURRENT_SECONDARY_ROLES(): the active secondary roles and what was asked for, as
+    Snowflake answers it (`{"roles":"R1,R2","value":"ALL"}`)."""
+    session = checker.session
+    # The roles granted to the user and active beside the primary one (PUBLIC, which
+    # every user has, is not listed in Snowflake's examples).
+    active = checker.account.active_secondary_roles(session.user, session.secondary) - {
+        session.role,
+        PUBLIC_ROLE,
+    }
+    asked = (
+        session.secondary
+        if isinstance(session.secondary, str)
+        else ",".join(sorted(session.secondary))
+    )
+    return json.dumps({"roles": ",".join(sorted(active)), "value": asked}, separators=(",", ":"))
+
+
 # INFORMATION_SCHEMA views whose rows name a schema (and a table): the columns that do.
 _LISTING_VIEWS = {
     "TABLES": ("TABLE_SCHEMA", "TABLE_NAME"),

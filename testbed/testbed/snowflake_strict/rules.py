@@ -497,6 +497,8 @@ class Checker:
             target, privileges = statement.find(exp.Table), {"UPDATE"}
         elif isinstance(statement, exp.Delete):
             target, privileges = statement.find(exp.Table), {"DELETE"}
+        elif isinstance(statement, exp.TruncateTable):
+            target, privileges = statement.find(exp.Table), {"TRUNCATE"}
         elif isinstance(statement, exp.Merge):
             target = statement.find(exp.Table)
             for when in statement.find_all(exp.When):
