@@ -50,7 +50,15 @@ logger = logging.getLogger(__name__)
 _T = t.TypeVar("_T")
 
 # Every setting that may hold a secret: never logged, never part of an error message.
-SECRET_SETTINGS = ("password", "private_key", "private_key_passphrase", "token")
+SECRET_SETTINGS = (
+    "password",
+    "private_key",
+    "private_key_passphrase",
+    "token",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
 
 
 def redact(text: str, config: Mapping[str, t.Any]) -> str:

@@ -17,6 +17,13 @@ The steps (docs/snowflake-privileges.md), all in one session:
 4. `DROP TABLE` of that table.
 Privileges on tables that exist already (SELECT, INSERT, UPDATE, DELETE; TRUNCATE for
 `overwrite`) are proven per table, at first use: `table_privilege_error`.
+
+With a named `stage` (docs/external-stages.md), `check_stage` follows: DESCRIBE STAGE
+(the stage exists and the role holds a privilege on it; its URL), then for an S3 stage a
+small object put under `s3_key_prefix` (the bucket is writable with the target's AWS
+credentials), a LIST of its path through the stage (USAGE on the stage, and the stage
+reads the objects the target writes) and the object's removal; for an internal stage a
+LIST of a path (READ).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from snowflake.connector.errors import ProgrammingError
 
 from target_snowflake import statements
 from target_snowflake.naming import quote
+from target_snowflake.stages import BatchStage, NamedInternalStage, S3Stage, stage_url
 
 if t.TYPE_CHECKING:
     from target_snowflake.connection import Connection
@@ -226,6 +234,76 @@ def check_privileges(connection: Connection, warehouse: str | None, role: str | 
     Afterwards the schema exists, is the session's schema, and holds `RUN_STAGE`.
     """
     StartupCheck(connection, connection.database, connection.schema, warehouse, role).run()
+
+
+def check_stage(connection: Connection, stage: BatchStage, role: str | None) -> None:
+    """Raise `PreflightError` unless the run can load through its named stage (nothing
+    to check for the temporary stage, which `check_privileges` created). An S3 stage
+    learns its URL's key prefix here. A `StageError` (the bucket) passes through."""
+    if not isinstance(stage, NamedInternalStage | S3Stage):
+        return
+    external = isinstance(stage, S3Stage)
+    privileges = "USAGE" if external else "READ, WRITE"
+
+    def refused(step: str, sql: str, exc: ProgrammingError) -> PreflightError:
+        who = current_role(connection, role)
+        return missing_privilege(
+            f"Startup check failed at step '{step}' ({sql}): stage {stage.name} does not "
+            f"exist or role {who} lacks {privileges} on it. {server_said(exc)}",
+            [f"GRANT {privileges} ON STAGE {stage.name} TO ROLE {quote(who)}"],
+        )
+
+    describe = statements.describe_stage(stage.name)
+    try:
+        url = stage_url(connection, stage.name)
+    except ProgrammingError as exc:
+        raise refused("describe the stage", describe, exc) from None
+    if not isinstance(stage, S3Stage):
+        if url:
+            msg = f"stage {stage.name} is external ({url}): set `s3_bucket` to load through it"
+            raise PreflightError(msg)
+        listing = statements.list_stage(stage.name, "target_snowflake_check")
+        try:
+            connection.execute(listing)
+        except ProgrammingError as exc:
+            raise refused("list the stage", listing, exc) from None
+        return
+    stage.url_prefix = _url_prefix(stage, url)
+    path = stage.check_writable()
+    listing = statements.list_stage(stage.name, path)
+    try:
+        listed = connection.execute(listing)
+    except ProgrammingError as exc:
+        raise refused("list the check object through the stage", listing, exc) from None
+    finally:
+        stage.remove_check(path)
+    if not any(str(row[0]).endswith(f"{path}/check.json") for row in listed):
+        msg = (
+            f"Startup check failed at step 'list the check object through the stage' "
+            f"({listing}): the target wrote s3://{stage.settings.bucket}/{stage.url_prefix}"
+            f"{path}/check.json but the stage ({url}) does not list it"
+        )
+        raise PreflightError(msg)
+
+
+def _url_prefix(stage: S3Stage, url: str) -> str:
+    """The key prefix of an S3 stage's URL, which `s3_key_prefix` must lie under."""
+    bucket, _, prefix = (
+        url.removeprefix("s3://").partition("/") if url.startswith("s3://") else ("", "", "")
+    )
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    settings = stage.settings
+    if not url.startswith("s3://") or bucket != settings.bucket:
+        where = url or "an internal stage"
+        msg = f"stage {stage.name} is {where}, not over bucket `s3_bucket` {settings.bucket}"
+        raise PreflightError(msg)
+    if not f"{settings.key_prefix}/".startswith(prefix):
+        msg = (
+            f"`s3_key_prefix` {settings.key_prefix!r} is outside stage {stage.name} ({url}): "
+            f"it must start with {prefix!r}"
+        )
+        raise PreflightError(msg)
+    return prefix
 
 
 def current_role(connection: Connection, configured: str | None) -> str:

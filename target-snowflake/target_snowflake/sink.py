@@ -1,7 +1,8 @@
 """One stream's batches: records checked and written to a gzip file as they arrive; at
-flush, PUT to the stage, COPY into a temporary table, then MERGE (or INSERT) into the
-target table, deletes included. The statements' text comes from `statements`; the
-connection, stage and work directory from the `Warehouse` the target hands over.
+flush, staged (PUT, or an upload to S3: `stages`), COPY into a temporary table, then MERGE
+(or INSERT) into the target table, deletes included. The statements' text comes from
+`statements`; the connection, stage and work directory from the `Warehouse` the target
+hands over.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from target_snowflake.validation import RecordError, RecordValidator
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
+    from target_snowflake.stages import StagedFile
     from target_snowflake.tables import Table
     from target_snowflake.warehouse import Warehouse
 
@@ -306,21 +308,24 @@ class SnowflakeSink(BatchSink):
             batch.remove()
         self.record_counter_metric.increment(batch.rows)
 
-    def _copy_to_stage_table(self, path: Path, rows: int, variant_table: str) -> None:
-        """PUT the file and COPY it into a VARIANT table; every row must arrive."""
-        prefix = uuid.uuid4().hex
+    def _copy_to_stage_table(
+        self, path: Path, rows: int, variant_table: str, into: Table
+    ) -> StagedFile:
+        """Stage the file (`stages`: PUT, or an upload to the S3 bucket) and COPY it into
+        a VARIANT table; every row must arrive. Once what the VARIANT table holds is
+        committed into `into`, call the stage's `committed` (archive, removal)."""
         stage = self._warehouse.stage
-        self.table.execute(statements.put(path, stage, prefix), "uploading the batch file")
-        result = self.table.execute(
-            statements.copy_json(variant_table, stage, prefix),
-            "copying the batch into a temporary table",
+        staged = stage.upload(path, into.name, self.stream_name, into.execute)
+        result = into.execute(
+            stage.copy(variant_table, staged), "copying the batch into a temporary table"
         )
         # One row per file (file, status, rows_parsed, rows_loaded, ...); a COPY that
         # found no file answers with a one-column message row.
         loaded = sum(int(row[3]) for row in result if len(row) > 3)
         if loaded != rows:
-            msg = f"{self.table.where()}: COPY loaded {loaded} of {rows} rows"
+            msg = f"{into.where()}: COPY loaded {loaded} of {rows} rows"
             raise RuntimeError(msg)
+        return staged
 
     def _load_quarantined(self, quarantined: QuarantineFile) -> None:
         side_table = self._warehouse.quarantine_table(self.table)
@@ -329,12 +334,15 @@ class SnowflakeSink(BatchSink):
             statements.create_variant_table(variant_table), "creating a temporary table"
         )
         try:
-            self._copy_to_stage_table(quarantined.close(), quarantined.rows, variant_table)
+            staged = self._copy_to_stage_table(
+                quarantined.close(), quarantined.rows, variant_table, side_table
+            )
             source = statements.batch_source(quarantine.values(), variant_table, [])
             side_table.execute(
                 statements.insert(side_table.qualified, list(quarantine.COLUMNS), source),
                 "inserting the quarantined records",
             )
+            self._warehouse.stage.committed(staged, side_table.execute)
         finally:
             side_table.execute(statements.drop_table(variant_table), "dropping a temporary table")
         self.logger.warning(
@@ -381,12 +389,15 @@ class SnowflakeSink(BatchSink):
                 statements.create_variant_table(variant_table), "creating a temporary table"
             )
         try:
-            self._copy_to_stage_table(path, rows, variant_table)
+            staged = self._copy_to_stage_table(path, rows, variant_table, self.table)
             if not overwrite:
                 self.table.execute(
                     self._apply_statement(variant_table, bare),
                     f"loading the batch ({self.load_method})",
                 )
+            # For `overwrite` the file is done with once in the run's table (a killed run
+            # reloads every batch anyway: its STATE waits for the replace).
+            self._warehouse.stage.committed(staged, self.table.execute)
         finally:
             if not overwrite:
                 self.table.execute(

@@ -38,18 +38,44 @@ def create_variant_table(table: str, *, replace: bool = False) -> str:
     return f'{create} {table} ("V" VARIANT)'
 
 
-def copy_json(table: str, stage: str, prefix: str) -> str:
-    """Copy every JSON-lines file under the prefix into a VARIANT table.
+def copy_json(
+    table: str,
+    stage: str,
+    prefix: str,
+    *,
+    files: Sequence[str] = (),
+    purge: bool = True,
+) -> str:
+    """Copy the JSON-lines files under the prefix (every one, or the `files` named) into a
+    VARIANT table.
 
-    PURGE removes the staged files once loaded (REMOVE is not supported by the emulator;
-    the stage itself is temporary and goes with the session). ALLOW_DUPLICATE: an object
-    with a repeated key loads with the last value, as the record validator reads it
-    (without it Snowflake refuses the file).
+    PURGE removes the staged files once loaded (the emulator supports no REMOVE on the
+    temporary stage, which goes with the session anyway); without it the caller removes or
+    archives them (`stages`). ALLOW_DUPLICATE: an object with a repeated key loads with the
+    last value, as the record validator reads it (without it Snowflake refuses the file).
     """
+    named = f"FILES=({', '.join(sql_string(name) for name in files)}) " if files else ""
     return (
-        f"COPY INTO {table} FROM @{stage}/{prefix}/ "
-        "FILE_FORMAT=(TYPE=JSON ALLOW_DUPLICATE=TRUE) ON_ERROR=ABORT_STATEMENT PURGE=TRUE"
+        f"COPY INTO {table} FROM @{stage}/{prefix}/ {named}"
+        "FILE_FORMAT=(TYPE=JSON ALLOW_DUPLICATE=TRUE) ON_ERROR=ABORT_STATEMENT"
+        + (" PURGE=TRUE" if purge else "")
     )
+
+
+def describe_stage(stage: str) -> str:
+    """A named stage's properties (its URL among them); needs a privilege on it."""
+    return f"DESCRIBE STAGE {stage}"
+
+
+def list_stage(stage: str, prefix: str) -> str:
+    """The files under a prefix of a stage (USAGE on an external stage, READ on an
+    internal one)."""
+    return f"LIST @{stage}/{prefix}/"
+
+
+def remove(stage: str, prefix: str) -> str:
+    """Delete the files under a prefix of a named internal stage (WRITE on it)."""
+    return f"REMOVE @{stage}/{prefix}/"
 
 
 def drop_table(table: str) -> str:

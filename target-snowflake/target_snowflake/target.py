@@ -132,6 +132,60 @@ class TargetSnowflake(Target):
             ),
         ),
         th.Property(
+            "stage",
+            th.StringType,
+            description=(
+                "A named stage to load through, fully qualified (`db.schema.stage`), instead "
+                "of the run's temporary one: internal, or external over `s3_bucket`; never "
+                "created or altered by the target (docs/external-stages.md)"
+            ),
+        ),
+        th.Property("s3_bucket", th.StringType, description="External stage: its S3 bucket"),
+        th.Property(
+            "s3_key_prefix",
+            th.StringType,
+            description="Key prefix the batch files go under (within the stage's URL)",
+        ),
+        th.Property("s3_region_name", th.StringType, description="The bucket's AWS region"),
+        th.Property(
+            "s3_endpoint_url", th.StringType, description="S3 endpoint override (S3-compatible)"
+        ),
+        th.Property(
+            "aws_access_key_id",
+            th.StringType,
+            secret=True,
+            description="Explicit AWS key (default: the standard credential chain)",
+        ),
+        th.Property(
+            "aws_secret_access_key", th.StringType, secret=True, description="Its secret key"
+        ),
+        th.Property(
+            "aws_session_token", th.StringType, secret=True, description="Temporary credentials"
+        ),
+        th.Property("aws_profile", th.StringType, description="Shared-credentials profile"),
+        th.Property(
+            "s3_server_side_encryption",
+            th.StringType(allowed_values=["AES256", "aws:kms"]),
+            description="SSE of the uploaded files: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS)",
+        ),
+        th.Property("s3_sse_kms_key_id", th.StringType, description="SSE-KMS: the key id"),
+        th.Property("s3_acl", th.StringType, description="Canned ACL of the uploaded files"),
+        th.Property(
+            "archive_load_files",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Keep every loaded file in the named stage under "
+                "`archive_load_files_prefix/<TABLE>/`, named by time, stream and batch id"
+            ),
+        ),
+        th.Property(
+            "archive_load_files_prefix",
+            th.StringType,
+            default="archive",
+            description="Path in the stage (the bucket, under the stage's URL) of the archive",
+        ),
+        th.Property(
             "max_uncommitted_age_seconds",
             th.NumberType(exclusive_minimum=0),
             default=60,
@@ -149,7 +203,7 @@ class TargetSnowflake(Target):
         self.max_parallelism = 1  # one connection: sinks drain one after another
         self.warehouse = Warehouse(self.config)
         if isinstance(self.message_reader, SingerLineReader):
-            self.message_reader.before_first_line = self.warehouse.connection.open
+            self.message_reader.before_first_line = self.warehouse.open
         self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
         self._ledger = StateLedger()
         self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))

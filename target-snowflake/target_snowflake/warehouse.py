@@ -14,8 +14,9 @@ from pathlib import Path
 from target_snowflake import quarantine, statements
 from target_snowflake.connection import Connection
 from target_snowflake.naming import generated, normalize, quote
-from target_snowflake.preflight import RUN_STAGE
+from target_snowflake.preflight import RUN_STAGE, check_stage
 from target_snowflake.reader import InputError
+from target_snowflake.stages import BatchStage, batch_stage
 from target_snowflake.tables import Table
 
 
@@ -25,6 +26,9 @@ class Warehouse:
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.connection = Connection(config)
         self.schema_name = self.connection.schema
+        self._stage = batch_stage(config, RUN_STAGE)  # settings checked before any input
+        self._stage_checked = False
+        self._role = config.get("role")
         self._work_dir: tempfile.TemporaryDirectory[str] | None = None
         self._tables: dict[str, str] = {}  # table name -> stream name
         self._overwrites: dict[str, str] = {}  # table name -> the run's VARIANT table
@@ -37,12 +41,20 @@ class Warehouse:
             self._work_dir = tempfile.TemporaryDirectory(prefix="target-snowflake-")
         return Path(self._work_dir.name)
 
-    @property
-    def stage(self) -> str:
-        """The session's temporary stage batches are PUT to (the startup check creates it
-        when the session opens)."""
+    def open(self) -> None:
+        """Log in and run the startup check, the named stage's part included (before
+        the first input line is read)."""
         self.connection.open()
-        return RUN_STAGE
+        if not self._stage_checked:
+            check_stage(self.connection, self._stage, self._role)
+            self._stage_checked = True
+
+    @property
+    def stage(self) -> BatchStage:
+        """Where batch files go (`stages`): the session's temporary stage, which the
+        startup check creates when the session opens, or the configured named stage."""
+        self.open()
+        return self._stage
 
     def table_for(self, stream_name: str) -> Table:
         """The stream's table; two streams may not share a table after normalization."""

@@ -7,6 +7,7 @@ ends, also on failure.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,3 +208,92 @@ def prepare_database(
     with admin.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+def s3_policy(bucket: str, prefix: str, actions: list[str], *, list_bucket: bool) -> str:
+    """An IAM policy allowing `actions` on the objects under a prefix of a bucket (and
+    listing the bucket)."""
+    statements: list[dict[str, object]] = [
+        {"Effect": "Allow", "Action": actions, "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
+    ]
+    if list_bucket:
+        # moto checks a listing as s3:ListObjectsV2, the action AWS calls s3:ListBucket
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:ListObjectsV2"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+# What each identity of the local S3 may do (docs/external-stages.md): the target writes,
+# reads (the archive's copy source) and deletes its files; Snowflake's role reads and lists.
+# moto checks a copy as s3:CopyObject, which AWS checks as GetObject and PutObject.
+LOADER_S3_ACTIONS = [
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:CopyObject",
+]
+SNOWFLAKE_S3_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+
+
+@contextlib.contextmanager
+def local_s3(log_path: Path, bucket: str, prefix: str = "") -> Iterator[dict]:
+    """Run moto's S3 server on loopback with IAM checks on, and a bucket. Yields the
+    endpoint and three identities' keys: `loader` (the target: the least-privilege policy
+    on `prefix`), `snowflake` (the storage integration's role: read and list) and `admin`
+    (everything, for tests' assertions)."""
+    port = free_port()
+    setup_actions = 9  # three users, each created, given a key and a policy
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(setup_actions)}
+    args = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    with managed_process(args, port, log_path, env=env):
+        import boto3  # type: ignore[import-untyped]
+
+        endpoint = f"http://{LOOPBACK}:{port}"
+        region = "us-east-1"
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
+        policies = {
+            "loader": s3_policy(bucket, prefix, LOADER_S3_ACTIONS, list_bucket=False),
+            "snowflake": s3_policy(bucket, prefix, SNOWFLAKE_S3_ACTIONS, list_bucket=True),
+            "admin": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        }
+        identities = {}
+        for user, policy in policies.items():
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            iam.put_user_policy(UserName=user, PolicyName=user, PolicyDocument=policy)
+            identities[user] = {
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            }
+        settings = {"endpoint_url": endpoint, "region_name": region, "bucket": bucket}
+        s3_client(settings, identities["admin"]).create_bucket(Bucket=bucket)
+        yield {**settings, **identities}
+
+
+def s3_client(settings: dict, identity: dict) -> t.Any:
+    """A boto3 S3 client of the local S3 as one of its identities."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings["endpoint_url"],
+        region_name=settings["region_name"],
+        **identity,
+    )

@@ -45,6 +45,7 @@ from starlette.routing import Route
 from testbed.snowflake_strict import merges
 from testbed.snowflake_strict.access import Access, plain_text
 from testbed.snowflake_strict.account import SUPERUSER_ROLE, Account, Columns, account_roles
+from testbed.snowflake_strict.external_stages import ExternalStages
 from testbed.snowflake_strict.responses import (
     complete_login,
     complete_stage_info,
@@ -174,6 +175,7 @@ class StrictSnowflake:
         self.log_path = log_path
         self.delay_seconds = 0.0
         self.delay_match: re.Pattern[str] | None = None
+        self.stages = ExternalStages()
 
     # Logging
 
@@ -382,6 +384,8 @@ class StrictSnowflake:
         try:
             with self.account.lock:
                 answer = self._answer_here(session, statement, sql)
+                if answer is None and (staged := self.stages.answer(checker, statement, sql)):
+                    answer = _rows(*staged)
                 if answer is None and statement is not None:
                     checker.check(statement)
                     self._check_json_copy(statement)
@@ -420,8 +424,16 @@ class StrictSnowflake:
                 rewritten = rewrite(statement, checker, superuser)
             if rewritten is not None:
                 run = rewritten
-                sql_text = rewritten.sql(dialect="snowflake")
-                forwarded = json.dumps({**payload, "sqlText": sql_text}).encode()
+            try:  # a COPY from an external stage reads the objects fetched from S3
+                fetched = await asyncio.to_thread(self.stages.fetched_copy, checker, run)
+            except StrictError as error:
+                self._record(session, sql, kind, f"{error.code} {error.rule}")
+                return _error(error.code, error.sqlstate, error.message)
+            run = fetched or run
+            if run is not None and run is not statement:
+                forwarded = json.dumps(
+                    {**payload, "sqlText": run.sql(dialect="snowflake")}
+                ).encode()
         if isinstance(run, exp.Merge):
             return await self._merge(session, request, forwarded, run, checker, limits, sql, kind)
         if limits is not None and run is not None:
@@ -441,6 +453,7 @@ class StrictSnowflake:
         if succeeded and statement is not None:
             with self.account.lock:
                 checker.apply(statement)
+                self.stages.apply(checker, statement)
         self._record(session, sql, kind, "ok" if succeeded else "fakesnow error")
         return response
 
@@ -581,7 +594,9 @@ class StrictSnowflake:
         prefix = source.name.strip("/").split("/", 1)[1] if source and "/" in source.name else ""
         if not prefix:
             return
-        for path in Path(fakesnow_stage.LOCAL_BUCKET_PATH).rglob(f"{prefix}/*"):
+        for path in Path(fakesnow_stage.LOCAL_BUCKET_PATH).rglob(f"{prefix}/**/*"):
+            if not path.is_file():  # a directory under the prefix (a named stage's paths)
+                continue
             raw = path.read_bytes()
             if raw[:2] == b"\x1f\x8b":
                 raw = gzip.decompress(raw)
@@ -780,6 +795,12 @@ class StrictSnowflake:
             }
         )
 
+    async def control_s3(self, request: Request) -> Response:
+        """Where external stages' buckets are: `endpoint_url`, `aws_access_key_id`,
+        `aws_secret_access_key` (the integration's IAM role, for the local S3)."""
+        self.stages.s3 = dict(await request.json())
+        return JSONResponse({"endpoint_url": self.stages.s3.get("endpoint_url")})
+
     def app(self) -> Starlette:
         """fakesnow's routes, with login, session and query requests through this layer."""
         ours = {
@@ -797,6 +818,7 @@ class StrictSnowflake:
             Route("/strict/log/clear", self.control_log, methods=["POST"]),
             Route("/strict/config", self.control_config, methods=["POST"]),
             Route("/strict/sessions", self.control_sessions, methods=["GET"]),
+            Route("/strict/s3", self.control_s3, methods=["POST"]),
         ]
         return Starlette(routes=routes)
 
