@@ -15,8 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("moto", reason="the local S3: requirements-dev.txt")
-
 from testbed.servers import local_s3, prepare_database, s3_client
 from tests.target.conftest import (
     DATABASE,
@@ -31,6 +29,8 @@ from tests.target.conftest import (
     statements,
     table_rows,
 )
+
+pytest.importorskip("moto", reason="the local S3: requirements-dev.txt")
 
 BUCKET = "intersnow-loads"
 STAGE_URL = f"s3://{BUCKET}/loads/"
