@@ -319,11 +319,14 @@ def by_change(
 
 
 def _cut_where_changed(parents: list[dict[str, Any]], key: str, checkpoint: int) -> Iterator[Batch]:
+    """Cuts only up to the stretch's checkpoint: a parent changed after it (while the
+    listing ran, e.g. on 2.15 where the search's checkpoint is when it began) does not
+    prove that every parent changed before it was listed."""
     parents.sort(key=lambda parent: parent.get(key) or 0)
     cut = 0
     for index in range(1, len(parents)):
         changed_at = parents[index].get(key) or 0
-        if changed_at > (parents[index - 1].get(key) or 0):
+        if checkpoint >= changed_at > (parents[index - 1].get(key) or 0):
             yield parents[cut:index], Interim(changed_at)
             cut = index
     yield parents[cut:], checkpoint

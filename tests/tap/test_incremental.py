@@ -162,6 +162,19 @@ def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
     assert [type(checkpoint) for _, checkpoint in out] == [Interim, int, Interim, int]
 
 
+def test_no_interim_checkpoint_goes_past_the_stretch_checkpoint():
+    # On 2.15 the contacts search is one stretch whose checkpoint is when it began (40):
+    # parents changed later (50, 60) were listed by chance, and others changed then may
+    # have been missed, so no cut may claim "everything before 60 is done".
+    listed = (("f", 60), ("a", 10), ("e", 50), ("b", 20))
+    parents = [{"id": i, "updated_at": at} for i, at in listed]
+    out = list(by_change(iter([(parents, None), ([], 40)]), "updated_at"))
+    assert [([p["id"] for p in batch], checkpoint) for batch, checkpoint in out] == [
+        (["a"], Interim(20)),
+        (["b", "e", "f"], 40),
+    ]
+
+
 # One stretch of parents (checkpoint 100) as a listing sends it, in four pages.
 STRETCH_PAGES = [
     [{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}],
