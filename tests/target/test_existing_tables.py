@@ -296,3 +296,40 @@ def test_a_failed_statement_names_the_stream_table_column_and_statement(
     if grant != "OWNERSHIP":  # what the role lacks, and how to grant it
         assert "GRANT" in result.stderr
     assert table_rows(snowflake, schema, "S") == []
+
+
+def test_a_longer_value_in_a_batch_file_staged_as_it_is_lengthens_its_column(
+    config, snowflake, snowflake_server, schema, tmp_path
+):
+    """A BATCH message's jsonl file is checked record by record and then staged unchanged
+    (no batch file of the target's own): the values are measured in that check, and the
+    column is lengthened before the file loads."""
+    table = f'"{DATABASE}"."{schema}"."FILES"'
+    query(snowflake, f"CREATE TABLE {table} (ID NUMBER(38,0), NAME VARCHAR(8))")
+    query(snowflake, f"GRANT OWNERSHIP ON TABLE {table} TO ROLE {config['role']}")
+    rows = [{"id": 1, "name": "short"}, {"id": 2, "name": "longer than eight"}]
+    path = tmp_path / "files-1.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    batch = {
+        "type": "BATCH",
+        "stream": "files",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [path.as_uri()],
+    }
+    properties = {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}}
+    control(snowflake_server, "/strict/log/clear", {})
+    text = messages_text([schema_message("files", properties, ["id"]), batch, state({"s": 1})])
+    result = run_target_process(config, text, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == [{"s": 1}]
+    assert any(
+        entry["sql"].startswith("PUT") and "files-1.jsonl" in entry["sql"]
+        for entry in statements(snowflake_server)
+    )
+    assert ddl_statements(snowflake_server) == [
+        f'ALTER TABLE {table} ALTER COLUMN "NAME" SET DATA TYPE VARCHAR(134217728)'
+    ]
+    assert table_rows(snowflake, schema, "FILES", "ID, NAME") == [
+        (1, "short"),
+        (2, "longer than eight"),
+    ]
