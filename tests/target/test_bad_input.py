@@ -96,6 +96,11 @@ def run_bad(config, tmp_path, messages):
             id="message-without-type",
         ),
         pytest.param(
+            [SCHEMA, {"type": "BOGUS", "stream": "people"}],
+            ["line 2", "unknown message type 'BOGUS'"],
+            id="unknown-message-type",
+        ),
+        pytest.param(
             [COUNTED_SCHEMA, raw_record('{"id": 3, "visits": 1' + "0" * 39 + "}")],
             [
                 "line 2",
@@ -131,6 +136,11 @@ def run_bad(config, tmp_path, messages):
             [COUNTED_SCHEMA, raw_record('{"id": 5, "extra": NaN}')],
             ["line 2", "malformed JSON"],
             id="nan-literal",
+        ),
+        pytest.param(
+            [COUNTED_SCHEMA, raw_record('{"id": 5, "extra": -Infinity}')],
+            ["line 2", "malformed JSON"],
+            id="infinity-literal",
         ),
         pytest.param(
             [COUNTED_SCHEMA, raw_record('{"id": 5, "name": "a\\ud800"}')],
