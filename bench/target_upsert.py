@@ -1,6 +1,13 @@
 """Benchmark: target-snowflake upserting a contacts-like stream into the local Snowflake.
 
 Run: .venv/bin/python -m bench.target_upsert [--records 1000000] [--batch-size 100000]
+     [--stage external]
+
+With `--stage external` the batches go through an external stage over a local S3 (moto,
+testbed.servers.local_s3) instead of the session's temporary stage; it also prints the S3
+requests per batch (moto's request log, by method: the target's uploads and deletes, the
+local Snowflake's reads) and the bytes uploaded per row (a third run, with the archive on,
+sums the archived files).
 
 Writes the input to bench/results/, starts fakesnow (testbed.servers.local_snowflake), then
 runs the `target-snowflake` command twice as a subprocess: a first load of N records, and
@@ -15,15 +22,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench.own_rusage import launcher, read_usage
-from testbed.servers import admin_connection, local_snowflake, prepare_database
+from testbed.servers import (
+    admin_connection,
+    external_stage,
+    local_s3,
+    local_snowflake,
+    prepare_database,
+    s3_client,
+)
 
 RESULTS = Path(__file__).parent / "results"
+BUCKET = "bench-loads"
+EXTERNAL_STAGE = "BENCH.STAGES.LOADS"
+# A request line of moto's log (werkzeug colours some methods with ANSI codes).
+S3_REQUEST = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|DELETE|HEAD) ')
 STREAM = "contacts"
 BASE_TS = 1_700_000_000
 
@@ -195,10 +214,32 @@ def loader_config(server: dict, schema: str, batch_size: int) -> dict:
     }
 
 
+def s3_requests(log: Path, offset: int) -> tuple[dict[str, int], int]:
+    """Requests moto logged after `offset`, by method; the new offset."""
+    text = log.read_bytes()
+    counts: dict[str, int] = {}
+    for method in S3_REQUEST.findall(text[offset:].decode(errors="replace")):
+        counts[method] = counts.get(method, 0) + 1
+    return counts, len(text)
+
+
+def with_external_stage(config: dict, s3: dict, prefix: str) -> dict:
+    return {
+        **config,
+        "stage": EXTERNAL_STAGE,
+        "s3_bucket": BUCKET,
+        "s3_key_prefix": prefix,
+        "s3_endpoint_url": s3["endpoint_url"],
+        "s3_region_name": s3["region_name"],
+        **s3["loader"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=100_000)
+    parser.add_argument("--stage", choices=("temporary", "external"), default="temporary")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     inputs = {
@@ -210,17 +251,51 @@ def main() -> None:
             print(f"writing {name} input to {path} ...", file=sys.stderr)
             write_input(path, args.records, updated)
     rows = []
-    with local_snowflake(RESULTS / "fakesnow") as server:
+    batches = -(-args.records // args.batch_size)
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(local_snowflake(RESULTS / "fakesnow"))
         config = loader_config(server, f"UPSERT_{int(time.time())}", args.batch_size)
         config_path = RESULTS / "target-config.json"
+        s3_log = RESULTS / "moto.log"
+        if args.stage == "external":
+            s3_log.unlink(missing_ok=True)
+            s3 = stack.enter_context(local_s3(s3_log, BUCKET, "loads/"))
+            with contextlib.closing(admin_connection(server)) as admin:
+                prepare_database(admin, "BENCH", "STAGES")
+                external_stage(server, admin, s3, EXTERNAL_STAGE, f"s3://{BUCKET}/loads/")
+            config = with_external_stage(config, s3, "loads/bench")
         config_path.write_text(json.dumps(config))
+        offset = s3_log.stat().st_size if s3_log.exists() else 0
         for name, path in inputs.items():
             figures = run_target(config_path, path)
+            if args.stage == "external":
+                requests, offset = s3_requests(s3_log, offset)
+                figures["s3 requests per batch"] = {
+                    method: round(count / batches, 1) for method, count in sorted(requests.items())
+                }
             rows.append((name, figures))
             print(f"{name}: {figures}", file=sys.stderr)
+        if args.stage == "external":
+            archived = {
+                **config,
+                "default_target_schema": f"{config['default_target_schema']}_ARCHIVED",
+                "archive_load_files": True,
+                "archive_load_files_prefix": "archive",  # under the stage's loads/
+            }
+            with contextlib.closing(admin_connection(server)) as admin:
+                prepare_database(admin, "BENCH", archived["default_target_schema"])
+            config_path.write_text(json.dumps(archived))
+            run_target(config_path, inputs["first load"])
+            pages = (
+                s3_client(s3, s3["admin"])
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=BUCKET, Prefix="loads/archive/")
+            )
+            uploaded = sum(item["Size"] for page in pages for item in page.get("Contents", []))
+            print(f"bytes uploaded per row: {uploaded / args.records:.1f}")
     print(
         f"\ntarget-snowflake upsert, {args.records:,} records, "
-        f"batch_size_rows {args.batch_size:,}"
+        f"batch_size_rows {args.batch_size:,}, {args.stage} stage"
     )
     print(
         "| run | wall s | rows/s end to end | target CPU s / 100k rows | rows per target CPU s "
@@ -233,6 +308,9 @@ def main() -> None:
             f"| {f['cpu'] / args.records * 100_000:.2f} | {args.records / f['cpu']:,.0f} "
             f"| {f['rss_mb']:.0f} |"
         )
+    for name, f in rows:
+        if "s3 requests per batch" in f:
+            print(f"S3 requests per batch, {name}: {f['s3 requests per batch']}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import typing as t
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -297,3 +298,34 @@ def s3_client(settings: dict, identity: dict) -> t.Any:
         region_name=settings["region_name"],
         **identity,
     )
+
+
+def external_stage(
+    server: dict,
+    admin: SnowflakeConnection,
+    s3: dict,
+    stage: str,
+    url: str,
+    *,
+    allowed: tuple[str, ...] = (),
+) -> None:
+    """The administrator's part of loading through the local S3 (`local_s3`): the strict
+    local Snowflake told where the S3 is and which identity reads it, the storage
+    integration LOCAL_S3 (over `url` and `allowed`), and the external stage `stage` on it
+    with USAGE granted to the loader role."""
+    body = {"endpoint_url": s3["endpoint_url"], "region_name": s3["region_name"], **s3["snowflake"]}
+    request = urllib.request.Request(
+        f"http://{server['host']}:{server['port']}/strict/s3", data=json.dumps(body).encode()
+    )
+    with urllib.request.urlopen(request) as response:
+        response.read()
+    locations = ", ".join(f"'{location}'" for location in (url, *allowed))
+    with admin.cursor() as cursor:
+        for sql in (
+            "CREATE STORAGE INTEGRATION IF NOT EXISTS LOCAL_S3 TYPE = EXTERNAL_STAGE "
+            "STORAGE_PROVIDER = 'S3' ENABLED = TRUE STORAGE_AWS_ROLE_ARN = "
+            f"'arn:aws:iam::000000000000:role/snowflake' STORAGE_ALLOWED_LOCATIONS = ({locations})",
+            f"CREATE STAGE {stage} URL = '{url}' STORAGE_INTEGRATION = LOCAL_S3",
+            f"GRANT USAGE ON STAGE {stage} TO ROLE {LOADER_ROLE}",
+        ):
+            cursor.execute(sql)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from testbed.servers import local_s3, prepare_database, s3_client
+from testbed.servers import external_stage, local_s3, prepare_database, s3_client
 from tests.target.conftest import (
     DATABASE,
     TARGET_BIN,
@@ -48,29 +48,22 @@ def s3(snowflake, snowflake_server, tmp_path_factory) -> Iterator[dict]:
     with USAGE (external) and READ, WRITE (internal) granted to the loader role."""
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with local_s3(log, BUCKET, "loads/") as settings:
-        control(
-            snowflake_server,
-            "/strict/s3",
-            {
-                "endpoint_url": settings["endpoint_url"],
-                "region_name": settings["region_name"],
-                **settings["snowflake"],
-            },
-        )
         prepare_database(snowflake, DATABASE, "STAGES")
+        external_stage(
+            snowflake_server,
+            snowflake,
+            settings,
+            EXTERNAL,
+            STAGE_URL,
+            allowed=("s3://no-such-bucket/",),
+        )
         with snowflake.cursor() as cursor:
             for sql in (
-                "CREATE STORAGE INTEGRATION LOCAL_S3 TYPE = EXTERNAL_STAGE "
-                "STORAGE_PROVIDER = 'S3' ENABLED = TRUE STORAGE_AWS_ROLE_ARN = "
-                f"'arn:aws:iam::000000000000:role/snowflake' STORAGE_ALLOWED_LOCATIONS = "
-                f"('{STAGE_URL}', 's3://no-such-bucket/')",
-                f"CREATE STAGE {EXTERNAL} URL = '{STAGE_URL}' STORAGE_INTEGRATION = LOCAL_S3",
                 f"CREATE STAGE {UNGRANTED} URL = '{STAGE_URL}' STORAGE_INTEGRATION = LOCAL_S3",
                 f"CREATE STAGE {NO_BUCKET} URL = 's3://no-such-bucket/loads/' "
                 "STORAGE_INTEGRATION = LOCAL_S3",
                 f"CREATE STAGE {INTERNAL}",
                 f"GRANT USAGE ON STAGE {NO_BUCKET} TO ROLE LOADER",
-                f"GRANT USAGE ON STAGE {EXTERNAL} TO ROLE LOADER",
                 f"GRANT READ, WRITE ON STAGE {INTERNAL} TO ROLE LOADER",
             ):
                 cursor.execute(sql)

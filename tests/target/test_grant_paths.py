@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import pytest
 import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
@@ -147,12 +146,6 @@ def test_the_target_starts_and_loads_on_plain_fakesnow(plain_fakesnow, tmp_path)
         loads(config, connection, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Table.execute (tables.py, which the no-proactive-DDL work owns) names the table "
-    "and the statement but not yet the GRANT: it is to raise preflight.refused_on_table for "
-    "a statement refused with 003001",
-)
 def test_a_load_the_role_may_not_write_names_the_table_and_the_grant(
     snowflake, snowflake_server, tmp_path
 ):
