@@ -45,6 +45,28 @@ if t.TYPE_CHECKING:
 # enough to hold it: types.MAX_VARCHAR_LENGTH).
 MAX_VALUE_BYTES = 128 * 1024 * 1024
 _ABSENT = msgspec.Raw(b"null")
+
+
+def _values_of(properties: t.Sequence[str]) -> t.Callable[[t.Any], t.Sequence[msgspec.Raw]]:
+    """A reader of the properties' values (raw JSON, `null` if absent) from a record's
+    raw JSON: through a struct of just those properties, which skips the others without
+    building them, or a dict where msgspec refuses a name (`"`, `\\`, control characters)."""
+    fields = [(f"v{i}", msgspec.Raw, _ABSENT) for i in range(len(properties))]
+    renamed = {f"v{i}": prop for i, prop in enumerate(properties)}
+    try:
+        struct = msgspec.defstruct("Values", fields, rename=renamed)
+    except ValueError:
+        every = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+        def from_dict(raw: t.Any) -> list[msgspec.Raw]:
+            values = every.decode(raw)
+            return [values.get(prop, _ABSENT) for prop in properties]
+
+        return from_dict
+    decoder = msgspec.json.Decoder(struct)
+    return lambda raw: msgspec.structs.astuple(decoder.decode(raw))
+
+
 DELETED_AT = "_sdc_deleted_at"
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
@@ -98,7 +120,7 @@ class SnowflakeSink(BatchSink):
         # (VARCHAR column, its declared length) for each record property loaded into one,
         # and a decoder of those properties' values (raw JSON), in the same order.
         self._text_columns: list[tuple[str, int]] = []
-        self._text_values: msgspec.json.Decoder[t.Any]  # set with them
+        self._text_values: t.Callable[[t.Any], t.Sequence[msgspec.Raw]]  # set with them
         # No value this long (JSON bytes), nor a record, can be too long for its column.
         self._fits_below = MAX_VALUE_BYTES
         # VARCHAR column -> the longest value checked for it that it cannot hold.
@@ -181,11 +203,7 @@ class SnowflakeSink(BatchSink):
             if kind.name == "VARCHAR" and len(column.path) == 2 and column.path[0] == "r"
         ]
         self._text_columns = [(name, declared) for _, name, declared in text]
-        # A struct of just those properties: the others are skipped, not built.
-        fields = [(f"v{i}", msgspec.Raw, _ABSENT) for i in range(len(text))]
-        renamed = {f"v{i}": prop for i, (prop, _, _) in enumerate(text)}
-        struct = msgspec.defstruct("TextValues", fields, rename=renamed)
-        self._text_values = msgspec.json.Decoder(struct)
+        self._text_values = _values_of([prop for prop, _, _ in text])
         shortest = min((declared for _, declared in self._text_columns), default=None)
         self._fits_below = MAX_VALUE_BYTES if shortest is None else shortest - DOUBLE_TEXT_LENGTH
 
@@ -204,7 +222,7 @@ class SnowflakeSink(BatchSink):
     def _measure_text_values(self, raw: t.Any) -> None:
         """Note each value longer than its VARCHAR column's declared length: the column is
         lengthened before the batch loads (`_lengthen_text_columns`)."""
-        values = msgspec.structs.astuple(self._text_values.decode(raw))
+        values = self._text_values(raw)
         if max(map(len, values)) <= self._fits_below:  # each fits the shortest column
             return
         for (column, declared), value in zip(self._text_columns, values, strict=True):

@@ -333,3 +333,27 @@ def test_a_longer_value_in_a_batch_file_staged_as_it_is_lengthens_its_column(
         (1, "short"),
         (2, "longer than eight"),
     ]
+
+
+def test_values_of_properties_named_with_quotes_are_measured_too(
+    config, snowflake, snowflake_server, schema, tmp_path
+):
+    """A property named with `"` (which msgspec's structs cannot name) is measured like
+    the others: its column is lengthened for a longer value."""
+    table = f'"{DATABASE}"."{schema}"."QUOTED"'
+    query(snowflake, f"CREATE TABLE {table} (ID NUMBER(38,0), SAY__HI_ VARCHAR(4))")
+    query(snowflake, f"GRANT OWNERSHIP ON TABLE {table} TO ROLE {config['role']}")
+    name = 'say "hi"'
+    properties = {"id": {"type": "integer"}, name: {"type": ["null", "string"]}}
+    messages = [
+        schema_message("quoted", properties, ["id"]),
+        record("quoted", {"id": 1, name: "hello"}),
+        state({"s": 1}),
+    ]
+    control(snowflake_server, "/strict/log/clear", {})
+    result = run_target_process(config, messages_text(messages), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ddl_statements(snowflake_server) == [
+        f'ALTER TABLE {table} ALTER COLUMN "SAY__HI_" SET DATA TYPE VARCHAR(134217728)'
+    ]
+    assert table_rows(snowflake, schema, "QUOTED", 'ID, "SAY__HI_"') == [(1, "hello")]
