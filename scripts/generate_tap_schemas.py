@@ -5,7 +5,8 @@ Usage (from the repository root):
     .venv/bin/python -m scripts.generate_tap_schemas [--spec-dir DIR] [--out DIR] [--check]
 
 Reads ``api.intercom.io.2.15.yaml`` (every stream) and ``api.intercom.io.2.16.yaml`` (only
-the deleted-conversations list) from ``../shared/intercom-openapi`` by default and writes one
+the deleted-conversations list) from ``vendor/intercom-openapi`` (the official
+descriptions, MIT) by default and writes one
 ``<stream>.json`` per stream into ``tap-intercom/tap_intercom/schemas/``.
 
 Rules, and why:
@@ -37,7 +38,7 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC_DIR = REPO_ROOT.parent / "shared" / "intercom-openapi"
+DEFAULT_SPEC_DIR = REPO_ROOT / "vendor" / "intercom-openapi"
 DEFAULT_OUT_DIR = REPO_ROOT / "tap-intercom" / "tap_intercom" / "schemas"
 SPEC_2_15 = "api.intercom.io.2.15.yaml"
 SPEC_2_16 = "api.intercom.io.2.16.yaml"

@@ -8,26 +8,15 @@ inside the description.
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 
+from scripts.generate_tap_schemas import DEFAULT_SPEC_DIR as SPEC_DIR  # vendor/intercom-openapi
 from tests.sandbox.helpers import api
-
-SPEC_DIR = Path(
-    os.environ.get(
-        "INTERCOM_OPENAPI_DIR", Path(__file__).resolve().parents[3] / "shared" / "intercom-openapi"
-    )
-)
-pytestmark = pytest.mark.skipif(
-    not (SPEC_DIR / "api.intercom.io.2.15.yaml").is_file(),
-    reason=f"Intercom OpenAPI descriptions not found in {SPEC_DIR} (set INTERCOM_OPENAPI_DIR)",
-)
 
 
 def _json_schema(node: Any) -> Any:
