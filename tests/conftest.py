@@ -21,6 +21,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+# Fixtures that start a local server: a test that uses one (directly or through another
+# fixture) is marked `servers`; `make check` runs the others.
+SERVER_FIXTURES = {
+    "snowflake_server",
+    "plain_fakesnow",
+    "sandbox_factory",
+    "sandbox",
+    "server",  # tests/testbed: a strict local Snowflake of the module's own
+    "receiver",  # tests/tap/webhooks: the webhook receiver
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A run stopped with SIGTERM (a timeout, CI cancelling) ends like Ctrl-C, with the
     fixtures' teardown: the servers the tests started run in sessions of their own, so
