@@ -6,6 +6,12 @@ bounds, multipleOf, required, additionalProperties false), so one C-level decode
 record's raw JSON both parses and validates it. A property whose schema msgspec cannot
 express (e.g. an anyOf of two object shapes) is decoded as-is and checked with
 jsonschema instead, so validation stays complete and only that property pays for it.
+
+Values of NUMBER(38,s) columns (integers, numbers with a decimal multipleOf) must also
+have at most 38 - s digits before the point: msgspec's bounds stop at 64 bits, so that is
+one comparison per such property after the decode. A record the decoder cannot read
+whole (nested too deep, a number beyond a double) is still refused by name: its key comes
+from a shallow or lenient decode.
 """
 
 from __future__ import annotations
@@ -219,11 +225,14 @@ def too_deep(raw: bytes) -> str:
 
 def readable(raw: bytes) -> t.Any:
     """The record as Python values, for naming it in an error, whatever is wrong with it:
-    numbers beyond a double's range as Decimal, containers too deep to decode as None."""
+    numbers beyond a double's range as Decimal, containers too deep to decode as None.
+    ValidationError only for an integer of thousands of digits."""
     try:
+        return _decode_any(raw)
+    except msgspec.ValidationError:
         return _decode_leniently(raw)
     except RecursionError:
-        return _decode_leniently(cut_to_depth(raw, _NAMING_DEPTH)[0])
+        return readable(cut_to_depth(raw, _NAMING_DEPTH)[0])
 
 
 def number_limits(properties: dict[str, t.Any]) -> dict[str, int]:
@@ -313,7 +322,8 @@ class RecordError(ValueError):
 
 
 class RecordValidator:
-    """Checks one record's raw JSON in a single decode: schema (if on) and key properties.
+    """Checks one record's raw JSON in a single decode: schema (if on) and key properties;
+    then that the values of NUMBER(38,s) columns have at most 38 - s digits before the point.
 
     With validation off only the key properties are decoded and checked.
     """
@@ -334,8 +344,8 @@ class RecordValidator:
             )
             raise SchemaProblem(msg)
         self._key_properties = keys
-        # (getter, property, bound) of each property loaded into a NUMBER column
-        self._number_bounds: list[tuple[t.Callable[[t.Any], t.Any], str, int]] = []
+        # (getter, -bound, bound, property) of each property loaded into a NUMBER column
+        self._number_bounds: list[tuple[t.Callable[[t.Any], t.Any], int, int, str]]
         self._fallbacks: dict[str, jsonschema.Draft7Validator] = {}
         self._whole: jsonschema.Draft7Validator | None = None
         self._decode: t.Callable[[bytes], t.Any]
@@ -346,6 +356,7 @@ class RecordValidator:
             full = {"properties": {k: {} for k in keys}}
         names = list(full["properties"])
         self._rename = {f"p{index}": name for index, name in enumerate(names)}
+        bounds = number_limits(properties) if validate else {}
         try:
             struct = object_type(full, required=keys, fallbacks=self._fallbacks)
         except _Unsupported:
@@ -356,16 +367,15 @@ class RecordValidator:
             self._key_values = lambda value: tuple(value.get(k) for k in keys)
             self._whole = jsonschema.Draft7Validator(full) if validate else None
             self._number_bounds = [
-                (operator.methodcaller("get", name), name, bound)
-                for name, bound in number_limits(properties).items()
+                (operator.methodcaller("get", name), -bound, bound, name)
+                for name, bound in bounds.items()
             ]
             return
         self._decode = msgspec.json.Decoder(struct).decode
-        if validate:
-            self._number_bounds = [
-                (operator.attrgetter(f"p{names.index(name)}"), name, bound)
-                for name, bound in number_limits(properties).items()
-            ]
+        self._number_bounds = [
+            (operator.attrgetter(f"p{names.index(name)}"), -bound, bound, name)
+            for name, bound in bounds.items()
+        ]
         if not keys:
             self._key_values = lambda value: ()
             return
@@ -392,13 +402,13 @@ class RecordValidator:
             prop = getattr(value, attribute)
             if prop is not None:
                 self._check_with_jsonschema(validator, prop, raw, self._rename[attribute])
-        for number_of, name, bound in self._number_bounds:
+        for number_of, low, high, name in self._number_bounds:
             number = number_of(value)
-            if number is not None and not -bound < number < bound:
+            if number is not None and not low < number < high:
                 # a double near the bound may be rounded up: the digits as sent decide
-                exact = readable(raw).get(name)
-                if not -bound < exact < bound:
-                    problem = _over_bound(name, number, bound)
+                exact = _decode_leniently(raw).get(name)
+                if not low < exact < high:
+                    problem = _over_bound(name, number, high)
                     raise self._diagnose(raw, problem, fails="cannot be loaded")
         return keys
 
