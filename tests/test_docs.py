@@ -71,10 +71,23 @@ def test_relative_links_point_at_files_that_exist(document: Path):
     assert broken == [], f"{document.relative_to(ROOT)} links to missing files"
 
 
+# Pages that belong to a topic rather than being one: linked from that topic's page, not
+# from the root README (whose length is capped below).
+APPENDICES = {"performance-history.md": "performance.md"}
+
+
 def test_the_root_readme_links_every_topic_in_docs():
     readme = (ROOT / "README.md").read_text()
-    unlinked = [path.name for path in ROOT.glob("docs/*.md") if f"](docs/{path.name}" not in readme]
+    topics = [path.name for path in ROOT.glob("docs/*.md") if path.name not in APPENDICES]
+    unlinked = [name for name in topics if f"](docs/{name}" not in readme]
     assert unlinked == [], "add a one-line link to each docs/<topic>.md in README.md"
+
+
+@pytest.mark.parametrize("appendix", sorted(APPENDICES))
+def test_each_appendix_is_linked_from_its_topic(appendix: str):
+    topic = APPENDICES[appendix]
+    assert (ROOT / "docs" / appendix).exists()
+    assert f"]({appendix}" in (ROOT / "docs" / topic).read_text(), f"link {appendix} from {topic}"
 
 
 def test_the_root_readme_stays_an_overview():
