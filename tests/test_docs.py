@@ -3,6 +3,7 @@ README stays an overview."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -128,3 +129,47 @@ def test_plugin_readme_links_work_on_the_package_registry_page(plugin: Plugin):
             outside.append(target)
     assert outside == [], f"{plugin.readme.relative_to(ROOT)}: use {repository}<path>"
     assert missing == [], f"{plugin.readme.relative_to(ROOT)} links to missing files"
+
+
+# The code map in docs/development.md: a `### <folder>` heading per package, a line per module.
+CODE_MAP_FOLDERS = [
+    "tap-intercom/tap_intercom",
+    "target-snowflake/target_snowflake",
+    "testbed/testbed",
+    "bench",
+    "scripts",
+]
+
+
+def _code_map_sections() -> dict[str, str]:
+    text = (ROOT / "docs" / "development.md").read_text()
+    code_map = text.split("\n## Where the code is\n", 1)[1].split("\n## ", 1)[0]
+    sections = {}
+    for section in code_map.split("\n### ")[1:]:
+        heading, _, body = section.partition("\n")
+        sections[heading.split()[0].rstrip("/")] = body
+    return sections
+
+
+def _holds_code(module: Path) -> bool:
+    """False for a package's `__init__.py` that is only a docstring: not worth a line."""
+    body = ast.parse(module.read_text()).body
+    return module.name != "__init__.py" or any(
+        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body
+    )
+
+
+@pytest.mark.parametrize("folder", CODE_MAP_FOLDERS)
+def test_the_code_map_names_every_module_and_only_modules_on_disk(folder: str):
+    body = _code_map_sections()[folder]
+    modules = {
+        path.relative_to(ROOT / folder).as_posix(): path for path in (ROOT / folder).rglob("*.py")
+    }
+    named = set(re.findall(r"`([\w/]+\.py)`", body))
+    missing = sorted(
+        name for name, path in modules.items() if _holds_code(path) and name not in named
+    )
+    assert missing == [], f"docs/development.md: add these to `### {folder}/`"
+    # A path from the repository's root (`scripts/x.py`) is a cross-reference, not a line.
+    gone = sorted(name for name in named - set(modules) if not (ROOT / name).exists())
+    assert gone == [], f"docs/development.md: `### {folder}/` names modules not on disk"
