@@ -13,6 +13,7 @@ import random
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -33,6 +34,7 @@ from typing_extensions import override
 
 from tap_intercom.drift import DriftGuard, with_drift_column
 from tap_intercom.errors import (
+    ANSWER_ERRORS,
     AuthenticationError,
     IntercomAPIError,
     NotFoundError,
@@ -40,7 +42,7 @@ from tap_intercom.errors import (
     RateLimitedError,
     ServerError,
 )
-from tap_intercom.pagination import PagesPaginator, PageToken
+from tap_intercom.pagination import PageToken, next_page_token
 from tap_intercom.permissions import permission_for
 from tap_intercom.ratelimit import RateLimitPacer, pacer_for
 from tap_intercom.schemas import TimestampError, load_schema, timestamp_converter
@@ -72,11 +74,16 @@ def _decoder_for(payload_type: type[msgspec.Struct]) -> msgspec.json.Decoder[Any
     return msgspec.json.Decoder(payload_type)
 
 
-# Workspace creation times by workspace (see `IntercomStream.workspace_created_at`).
-_workspace_created_at: dict[str, int] = {}
-# Workspaces whose token has been accepted in this process: a 401 after that is one
-# endpoint refusing, not a bad token.
-_token_accepted: set[str] = set()
+@dataclass
+class WorkspaceFacts:
+    """What a run learns about its workspace, shared by the tap's streams."""
+
+    #: The token has been accepted once: a 401 after that is one endpoint refusing,
+    #: not a bad token.
+    token_accepted: bool = False
+    #: When the workspace was created (UNIX seconds; 0: Intercom will not say), once
+    #: asked (`IntercomStream.workspace_created_at`).
+    created_at: int | None = None
 
 
 def to_rfc3339(unix_seconds: int | float) -> str:
@@ -113,6 +120,23 @@ def api_base_url(config: dict[str, Any]) -> str:
     return REGION_URLS[config.get("region") or "us"]
 
 
+def _where(response: requests.Response) -> str:
+    """The request's method and path, for messages (never its query or headers)."""
+    return f"{response.request.method} {response.request.path_url.split('?')[0]}"
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], response: requests.Response) -> Any:
+    """The body as `decoder` reads it; a broken body is a server error (retried)."""
+    try:
+        return decoder.decode(response.content)
+    except msgspec.DecodeError as error:
+        raise ServerError(
+            f"incomplete or invalid JSON body ({len(response.content)} bytes) on "
+            f"{_where(response)}",
+            response,
+        ) from error
+
+
 def _error_codes(response: requests.Response) -> tuple[tuple[str, ...], str]:
     """Intercom's `error.list` codes and messages, from a body that may be anything."""
     try:
@@ -145,13 +169,17 @@ class IntercomStream(RESTStream[PageToken | None]):
         # Whether any request of this stream has been answered (a 404 before that
         # means the workspace does not have the endpoint).
         self._answered = False
-        self._thread_local = threading.local()
+        # A cache of one `requests.Session` per thread (sessions are not thread-safe):
+        # a resource, never a value handed between methods.
+        self._sessions = threading.local()
         self._send_with_retries = self.request_decorator(self._send_paced)
         self._send_retrying_rate_limits_only = self._retry_rate_limits(self._send_paced)
         self._request_counter: Counter | None = None
         self._request_counter_lock = threading.Lock()
         #: The tap's record of this run's drift and skipped streams.
         self.run_summary: RunSummary = tap.run_summary
+        #: The tap's facts about the workspace.
+        self.workspace: WorkspaceFacts = tap.workspace
 
     # -- configuration ------------------------------------------------------------
 
@@ -175,18 +203,15 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     def workspace_created_at(self) -> int:
         """When the workspace was created (`GET /me`), 0 if Intercom will not say."""
-        key = self.workspace_key
-        if key not in _workspace_created_at:
-            answered = self._answered  # /me says nothing of the stream's own endpoint
+        if self.workspace.created_at is None:
             try:
-                app = self.request_json("/me").get("app") or {}
-                _workspace_created_at[key] = int(app.get("created_at") or 0)
+                # `call`, not `request`: /me says nothing of the stream's own endpoint.
+                app = self.call("/me").get("app") or {}
+                self.workspace.created_at = int(app.get("created_at") or 0)
             except IntercomAPIError as error:
                 self.logger.info("Workspace creation time unknown (%s)", error)
-                _workspace_created_at[key] = 0
-            finally:
-                self._answered = answered
-        return _workspace_created_at[key]
+                self.workspace.created_at = 0
+        return self.workspace.created_at
 
     @property
     def intercom_version(self) -> str:
@@ -235,7 +260,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         `NO_PROXY`...) is resolved once, when the session is made: requests would
         otherwise walk the whole environment three times per request, about a tenth
         of the tap's CPU on a fast API. Every request goes to that one host."""
-        session = getattr(self._thread_local, "session", None)
+        session: requests.Session | None = getattr(self._sessions, "session", None)
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
@@ -243,32 +268,35 @@ class IntercomStream(RESTStream[PageToken | None]):
             session.mount("https://", adapter)
             session.proxies = environment_proxies(self.url_base)
             session.trust_env = False
-            self._thread_local.session = session
+            self._sessions.session = session
         return session
 
     # -- one request --------------------------------------------------------------
 
     def _send_paced(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """Send once under the pacer, through the SDK's `_request`: it sends with
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+        decoder: msgspec.json.Decoder[Any],
+    ) -> Any:
+        """Send once under the pacer, through the SDK's `_request` (it sends with
         `requests_session`, `timeout` and `allow_redirects`, logs the SDK's
-        `http_request_duration` metric, and hands the answer to `validate_response`."""
+        `http_request_duration` metric, and hands the answer to `validate_response`),
+        and return the decoded body."""
         self.pacer.acquire()
-        self._thread_local.answered = False
         try:
             response = self._request(prepared_request, context)
+        except ANSWER_ERRORS:
+            raise  # an answer: `validate_response` accounted it to the pacer
         except BaseException:
-            if not self._thread_local.answered:
-                self.pacer.release()  # no answer: the request did not count
+            self.pacer.release()  # no answer: the request did not count
             raise
-        self._answered = True
-        _token_accepted.add(self.workspace_key)
-        return response
+        payload = _decode(decoder, response)
+        self.workspace.token_accepted = True
+        return payload
 
     def _account_to_pacer(self, response: requests.Response) -> None:
         """Every answer corrects the pacer's estimate (a 429 empties the window)."""
-        self._thread_local.answered = True
         if response.status_code == 429:
             self.pacer.exhausted(response.headers)
         else:
@@ -276,12 +304,11 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Account the answer to the pacer, raise the right error for the status, and
-        attach the decoded body as `response.intercom_payload` (as the request's
-        `decode_as` Struct when it named one)."""
+        """Account the answer to the pacer and raise the right error for the status
+        (always one of `ANSWER_ERRORS`)."""
         self._account_to_pacer(response)
         status = response.status_code
-        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
+        where = _where(response)
         if status == 429:
             raise RateLimitedError(f"429 rate limit reached on {where}", response)
         if status >= 500:
@@ -291,7 +318,7 @@ class IntercomStream(RESTStream[PageToken | None]):
             detail = f"{status} {','.join(codes) or response.reason}: {messages}".rstrip(": ")
             if status in (401, 403):
                 # A 401 before the token ever worked is a bad token: fatal at once.
-                refused = status == 403 or self.workspace_key in _token_accepted
+                refused = status == 403 or self.workspace.token_accepted
                 raise (PermissionRefusedError if refused else AuthenticationError)(
                     f"Intercom refused the access token on {where} ({detail}). "
                     "Check that `access_token` is valid and that the app has the "
@@ -302,14 +329,6 @@ class IntercomStream(RESTStream[PageToken | None]):
                 )
             error_class = NotFoundError if status == 404 else IntercomAPIError
             raise error_class(f"Intercom answered {detail} on {where}", status, codes, where)
-        try:
-            decoder = getattr(self._thread_local, "decoder", _json_decoder)
-            response.intercom_payload = decoder.decode(response.content)  # type: ignore[attr-defined]
-        except msgspec.DecodeError as error:
-            raise ServerError(
-                f"incomplete or invalid JSON body ({len(response.content)} bytes) on {where}",
-                response,
-            ) from error
 
     # -- retries (singer-sdk backoff hooks) ----------------------------------------
 
@@ -377,7 +396,7 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     # -- request building and the page loop ---------------------------------------
 
-    def request(
+    def call(
         self,
         path: str,
         *,
@@ -386,10 +405,10 @@ class IntercomStream(RESTStream[PageToken | None]):
         headers: dict[str, str] | None = None,
         retry_only_rate_limits: bool = False,
         decode_as: type[msgspec.Struct] | None = None,
-    ) -> requests.Response:
-        """One API call (GET, or POST when there is a body), retried as configured;
-        the decoded body is `response.intercom_payload`: plain JSON values, or only
-        the fields of the `decode_as` Struct (the rest is skipped, not decoded)."""
+    ) -> Any:
+        """One API call (GET, or POST when there is a body), retried as configured: the
+        decoded body, plain JSON values, or only the fields of the `decode_as` Struct
+        (the rest is skipped, not decoded)."""
         prepared = self.build_prepared_request(
             method="POST" if body is not None else "GET",
             url=self.url_base + path,
@@ -402,17 +421,22 @@ class IntercomStream(RESTStream[PageToken | None]):
             if retry_only_rate_limits
             else self._send_with_retries
         )
-        # Read by `validate_response`, which the SDK calls in this same thread.
-        self._thread_local.decoder = _decoder_for(decode_as) if decode_as else _json_decoder
-        response: requests.Response = send(prepared, None)
+        payload = send(prepared, None, _decoder_for(decode_as) if decode_as else _json_decoder)
         if self._request_counter is not None:
             with self._request_counter_lock:  # requests come from worker threads too
                 self._request_counter.increment()
-        return response
+        return payload
+
+    def request(self, path: str, **kwargs: Any) -> Any:
+        """`call(path, **kwargs)` for this stream's own endpoint: an answer tells that
+        the workspace has the endpoint (see `_sync_records`)."""
+        payload = self.call(path, **kwargs)
+        self._answered = True
+        return payload
 
     def request_json(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        """The decoded body of `request(path, **kwargs)`."""
-        payload: dict[str, Any] = self.request(path, **kwargs).intercom_payload  # type: ignore[attr-defined]
+        """The decoded body of `request(path, **kwargs)`, a JSON object."""
+        payload: dict[str, Any] = self.request(path, **kwargs)
         return payload
 
     def iter_pages(
@@ -426,9 +450,8 @@ class IntercomStream(RESTStream[PageToken | None]):
     ) -> Generator[Any, None, None]:
         """Every page of a list (GET with `params`) or search (POST with `body`), as
         dicts, or as `decode_as` Structs (which must have a `pages` field)."""
-        paginator = self.get_new_paginator()
-        while not paginator.finished:
-            token = paginator.current_value or {}
+        token: PageToken = {}
+        while True:
             page_path, page_params, page_body = path, dict(params or {}), body
             if "path" in token:  # a URL-valued `pages.next`
                 page_path, page_params = token["path"], token["params"]
@@ -445,11 +468,19 @@ class IntercomStream(RESTStream[PageToken | None]):
                     }
                 else:
                     page_params["starting_after"] = token["starting_after"]
-            response = self.request(
+            payload = self.request(
                 page_path, params=page_params, body=page_body, headers=headers, decode_as=decode_as
             )
-            yield response.intercom_payload  # type: ignore[attr-defined]
-            paginator.advance(response)
+            yield payload
+            following = next_page_token(payload)
+            if following is None:
+                return
+            if following == token:
+                raise RuntimeError(
+                    f"Loop detected in pagination. Pagination token {following} is "
+                    "identical to prior token."
+                )
+            token = following
 
     def list_params(self) -> dict[str, Any]:
         """Query parameters of the first page of a list."""
@@ -611,8 +642,3 @@ class IntercomStream(RESTStream[PageToken | None]):
                     entry["count"],
                     entry["outcome"],
                 )
-
-    @override
-    def get_new_paginator(self) -> PagesPaginator:
-        """Intercom's `pages` object, whatever its form."""
-        return PagesPaginator()

@@ -40,3 +40,8 @@ class RateLimitedError(RetriableAPIError):
 
 class ServerError(RetriableAPIError):
     """5xx, or a body that is not the complete JSON document it should be."""
+
+
+#: What `IntercomStream.validate_response` raises: Intercom answered (and the answer
+#: was accounted to the rate-limit pacer).
+ANSWER_ERRORS = (IntercomAPIError, RateLimitedError, ServerError)

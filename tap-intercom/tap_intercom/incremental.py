@@ -17,10 +17,11 @@ apart, and a run killed hours into a first sync loses at most that much work.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.types import Context, Record
 from typing_extensions import override
@@ -29,6 +30,9 @@ from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
 from tap_intercom.parallel import ordered_parallel_map
 from tap_intercom.spool import ReadAhead, Spool
+
+if TYPE_CHECKING:
+    from tap_intercom.tap import TapIntercom
 
 #: A batch of raw records and the checkpoint reached once they are emitted (or None).
 Batch = tuple[list[dict[str, Any]], int | None]
@@ -73,17 +77,45 @@ class Interim(int):
     follows when the last one is `state_interval_seconds` old."""
 
 
+class ParentListing:
+    """A parent stream's listing of this run (batches of `id`, the replication key and
+    the fields its children read), spooled to disk, handed to each selected child to
+    replay instead of asking the API again. The file is deleted once every child it
+    was handed to has let go of it (`release`)."""
+
+    def __init__(self, start: int, batches: Spool[Batch], holders: int) -> None:
+        self.start = start
+        self._batches = batches
+        self._holders = holders
+        self._lock = threading.Lock()
+
+    def batches_since(self, start: int, key: str) -> Iterator[Batch] | None:
+        """The listing's batches of parents with `key >= start`, or None when the
+        listing does not reach back to `start`."""
+        if self.start > start:
+            return None
+        return (
+            ([parent for parent in parents if (parent[key] or 0) >= start], checkpoint)
+            for parents, checkpoint in self._batches
+        )
+
+    def release(self) -> None:
+        """One holder is done with the listing (the last one deletes it)."""
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._batches.discard()
+
+
 class IncrementalStream(IntercomStream):
     """A stream that lists changes since a bookmark (`iter_batches`)."""
 
     replication_key = "updated_at"
 
-    def __init__(self, tap: Any) -> None:
+    def __init__(self, tap: TapIntercom) -> None:
         super().__init__(tap)
-        # This run's listing, spooled to disk as (start, batches of (id, replication
-        # key value)) when a selected child stream will need the same parents: the
-        # children then replay it instead of asking the API again.
-        self._listing: tuple[int, Spool[Batch]] | None = None
+        #: The streams fetched per record of this one (see `ChildStream.adopt`).
+        self.children: list[ChildStream] = []
         self._state_written_at = time.monotonic()
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
@@ -92,44 +124,35 @@ class IncrementalStream(IntercomStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Emit batch after batch, checkpointing between them."""
+        """Emit batch after batch, checkpointing between them. When selected child
+        streams will need the same parents, the listing is spooled as it goes out and
+        handed to them once complete."""
         start = self.start_seconds()
-        children = self._selected_children()
+        children = [child for child in self.children if child.selected]
         listing: Spool[Batch] | None = Spool() if children else None
         fields = (self.replication_key, *{f for child in children for f in child.parent_fields})
-        for records, checkpoint in self.iter_batches(start):
+        handed = False
+        try:
+            for records, checkpoint in self.iter_batches(start):
+                if listing is not None:
+                    parents = [
+                        {"id": record["id"], **{name: record.get(name) for name in fields}}
+                        for record in records
+                        if "_sdc_deleted_at" not in record  # deletions have no children
+                    ]
+                    listing.append((parents, checkpoint))
+                yield from records
+                if checkpoint is not None:
+                    self.checkpoint(checkpoint)
             if listing is not None:
-                parents = [
-                    {"id": record["id"], **{name: record.get(name) for name in fields}}
-                    for record in records
-                    if "_sdc_deleted_at" not in record  # deletions have no children
-                ]
-                listing.append((parents, checkpoint))
-            yield from records
-            if checkpoint is not None:
-                self.checkpoint(checkpoint)
-        if listing is not None:
-            listing.close()
-            self._listing = (start, listing)
-
-    def iter_parent_batches(self, start: int) -> Iterator[Batch]:
-        """Batches of parents for child streams (records with at least `id` and the
-        replication key): this run's listing when it covers `start`, else the API's."""
-        if self._listing is None or self._listing[0] > start:
-            yield from self.iter_batches(start)
-            return
-        key = self.replication_key
-        for parents, checkpoint in self._listing[1]:
-            yield [parent for parent in parents if (parent[key] or 0) >= start], checkpoint
-
-    def _selected_children(self) -> list[ChildStream]:
-        return [
-            stream
-            for stream in self._tap.streams.values()
-            if isinstance(stream, ChildStream)
-            and stream.parent_stream == self.name
-            and stream.selected
-        ]
+                listing.close()
+                complete = ParentListing(start, listing, len(children))
+                for child in children:
+                    child.receive_parent_listing(complete)
+                handed = True
+        finally:
+            if listing is not None and not handed:
+                listing.discard()
 
     # -- bookmarks -------------------------------------------------------------
 
@@ -200,7 +223,8 @@ class ChildStream(IncrementalStream):
     """Records fetched per parent, in parallel, under one bookmark.
 
     `parent_stream` names the incremental stream whose changed records are the
-    parents; `fetch_children` runs in worker threads and does the HTTP.
+    parents (the tap links the two: `adopt`); `fetch_children` runs in worker threads
+    and does the HTTP.
     """
 
     parent_stream: str
@@ -210,21 +234,48 @@ class ChildStream(IncrementalStream):
     #: as JSON values, in the parent's listing that children replay).
     parent_fields: tuple[str, ...] = ()
 
+    def __init__(self, tap: TapIntercom) -> None:
+        super().__init__(tap)
+        self._parent: IncrementalStream | None = None
+        # This run's listing of the parents, once the parent has handed it over.
+        self._parent_listing: ParentListing | None = None
+
+    def adopt(self, parent: IncrementalStream) -> None:
+        """Link this stream to its parent stream (`parent_stream`)."""
+        if parent.name != self.parent_stream:
+            raise ValueError(f"{self.name}: the parent stream is {self.parent_stream}")
+        self._parent = parent
+        parent.children.append(self)
+
     @property
     def parent(self) -> IncrementalStream:
         """The stream whose changed records are the parents."""
-        stream = self._tap.streams[self.parent_stream]
-        if not isinstance(stream, IncrementalStream):
-            raise TypeError(f"{self.name}: parent stream {self.parent_stream} is not incremental")
-        return stream
+        if self._parent is None:
+            raise RuntimeError(f"{self.name}: no parent stream linked (`adopt`)")
+        return self._parent
+
+    def receive_parent_listing(self, listing: ParentListing) -> None:
+        """The parent's listing of this run, to replay (released after this stream's
+        sync, or by the next one handed over)."""
+        self._release_parent_listing()
+        self._parent_listing = listing
+
+    def _release_parent_listing(self) -> None:
+        listing, self._parent_listing = self._parent_listing, None
+        if listing is not None:
+            listing.release()
 
     @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, Any], Any, Any]:
-        """Also count the parent's API calls made for this sync (its listing)."""
-        with self.parent.counting_requests(context):
-            yield from super()._sync_records(context, write_messages=write_messages)
+        """Also count the parent's API calls made for this sync (its listing); let go
+        of the parent's listing at the end."""
+        try:
+            with self.parent.counting_requests(context):
+                yield from super()._sync_records(context, write_messages=write_messages)
+        finally:
+            self._release_parent_listing()
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The child records of one parent (raw API form, without the parent id)."""
@@ -235,7 +286,14 @@ class ChildStream(IncrementalStream):
         children fetched as many at a time as the rate budget sustains (at most
         `max_workers`), with interim checkpoints between the parent's."""
         parents = self.parent
-        listed = ReadAhead(parents.iter_parent_batches(start), PARENT_BATCHES_AHEAD)
+        replayed = (
+            None
+            if self._parent_listing is None
+            else self._parent_listing.batches_since(start, parents.replication_key)
+        )
+        listed = ReadAhead(
+            parents.iter_batches(start) if replayed is None else replayed, PARENT_BATCHES_AHEAD
+        )
         yield from ordered_parallel_map(
             self._children_with_parent_id,
             by_change(

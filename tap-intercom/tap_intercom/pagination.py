@@ -4,7 +4,7 @@ List and search responses carry a `pages` object in one of three forms:
 - `pages.next.starting_after` (a cursor; search endpoints take it back in the body),
 - `pages.page` / `pages.total_pages` (page numbers),
 - `pages.next` as a URL (deleted conversations, events).
-`PagesPaginator` reads whichever is present and turns it into the next request's
+`next_page_token` reads whichever is present and turns it into the next request's
 arguments. `CompanyScroll` owns the scroll API's rules.
 """
 
@@ -19,8 +19,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.pagination import BaseAPIPaginator
-from typing_extensions import override
 
 from tap_intercom.errors import IntercomAPIError, NotFoundError
 from tap_intercom.spool import IdMarks
@@ -28,9 +26,10 @@ from tap_intercom.spool import IdMarks
 PageToken = dict[str, Any]
 
 
-def next_page_token(payload: dict[str, Any]) -> PageToken | None:
-    """The arguments that fetch the page after `payload`, or None on the last page."""
-    return token_from_pages(payload.get("pages"))
+def next_page_token(payload: Any) -> PageToken | None:
+    """The arguments that fetch the page after `payload` (a dict, or a Struct with a
+    `pages` field), or None on the last page."""
+    return token_from_pages(payload.get("pages") if isinstance(payload, dict) else payload.pages)
 
 
 def token_from_pages(pages: Any) -> PageToken | None:
@@ -49,22 +48,6 @@ def token_from_pages(pages: Any) -> PageToken | None:
     if isinstance(page, int) and isinstance(total_pages, int) and page < total_pages:
         return {"page": page + 1}
     return None
-
-
-class PagesPaginator(BaseAPIPaginator[PageToken | None]):
-    """Cursor, page-number and URL pagination, whichever the response uses."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-
-    @override
-    def get_next(self, response: requests.Response) -> PageToken | None:
-        """The next page's arguments from the parsed body (see `IntercomStream`): a
-        dict, or a Struct with a `pages` field."""
-        payload = response.intercom_payload  # type: ignore[attr-defined]
-        if isinstance(payload, dict):
-            return next_page_token(payload)
-        return token_from_pages(payload.pages)
 
 
 def _id_key(company: dict[str, Any]) -> str:

@@ -18,10 +18,15 @@ from tap_intercom.client import (
     MAX_PAGE_SIZE,
     REGION_URLS,
     IntercomStream,
+    WorkspaceFacts,
     from_rfc3339,
 )
 from tap_intercom.deletions import DEFAULT_CAPACITY
-from tap_intercom.incremental import DEFAULT_STATE_INTERVAL_SECONDS
+from tap_intercom.incremental import (
+    DEFAULT_STATE_INTERVAL_SECONDS,
+    ChildStream,
+    IncrementalStream,
+)
 from tap_intercom.output import BlockRecordWriter
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
@@ -271,6 +276,11 @@ class TapIntercom(Tap):
         """This run's schema drift and refused streams, written at the end."""
         return RunSummary()
 
+    @cached_property
+    def workspace(self) -> WorkspaceFacts:
+        """What this run learns about the workspace (see `IntercomStream`)."""
+        return WorkspaceFacts()
+
     # The SDK marks sync_all final and offers no end-of-run hook; the summary needs the
     # end of the run, also of a failed one (tests/tap/test_sdk_contract.py checks that
     # the SDK's sync_all still runs every stream inside this wrapper).
@@ -320,8 +330,17 @@ class TapIntercom(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        """Return the streams this tap offers."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        """Return the streams this tap offers, each per-parent stream linked to its
+        parent."""
+        streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        by_name = {stream.name: stream for stream in streams}
+        for stream in streams:
+            if isinstance(stream, ChildStream):
+                parent = by_name[stream.parent_stream]
+                if not isinstance(parent, IncrementalStream):
+                    raise TypeError(f"{stream.name}: parent {parent.name} is not incremental")
+                stream.adopt(parent)
+        return streams
 
 
 if __name__ == "__main__":

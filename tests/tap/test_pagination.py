@@ -10,7 +10,7 @@ import pytest
 import requests
 from tap_intercom.deletions import IdListPage, ListedId
 from tap_intercom.errors import IntercomAPIError, NotFoundError, ServerError
-from tap_intercom.pagination import CompanyScroll, PagesPaginator, ScrollError, next_page_token
+from tap_intercom.pagination import CompanyScroll, ScrollError, next_page_token
 
 LOGGER = logging.getLogger("test")
 
@@ -148,12 +148,10 @@ def test_a_page_decoded_as_a_struct_is_followed_like_a_dict():
         b'{"type":"list","data":[{"id":"a1","created_at":5,"name":"x","custom_attributes":{}}],'
         b'"pages":{"next":{"page":2,"starting_after":"abc"},"page":1,"total_pages":2}}'
     )
-    response = requests.Response()
-    response.intercom_payload = msgspec.json.Decoder(IdListPage).decode(body)
-    assert PagesPaginator().get_next(response) == {"starting_after": "abc"}
-    assert response.intercom_payload.data == [ListedId("a1", 5)]
-    response.intercom_payload = msgspec.json.Decoder(IdListPage).decode(b'{"data":[]}')
-    assert PagesPaginator().get_next(response) is None
+    payload = msgspec.json.Decoder(IdListPage).decode(body)
+    assert next_page_token(payload) == {"starting_after": "abc"}
+    assert payload.data == [ListedId("a1", 5)]
+    assert next_page_token(msgspec.json.Decoder(IdListPage).decode(b'{"data":[]}')) is None
 
 
 def test_scroll_memory_does_not_grow_with_the_companies_it_lists():
