@@ -1,4 +1,5 @@
-"""The target: configuration, message handling, and when STATE may go out."""
+"""The target: configuration, wiring (the run's warehouse, the record router, the BATCH
+loader), when STATE may go out, and signals."""
 
 from __future__ import annotations
 
@@ -9,57 +10,28 @@ import sys
 import threading
 import time
 import typing as t
-from decimal import Decimal
-from pathlib import Path
 
-import msgspec
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
-from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_snowflake import batch_messages
+from target_snowflake.batch_loading import BatchLoader
 from target_snowflake.connection import auth_method, redact
-from target_snowflake.reader import (
-    Envelope,
-    InputError,
-    InvalidRecordError,
-    MissingKeyError,
-    RecordBeforeSchemaError,
-    SingerLineReader,
-)
+from target_snowflake.reader import Envelope, InputError, SingerLineReader
+from target_snowflake.routing import RecordRouter
 from target_snowflake.sink import SnowflakeSink
 from target_snowflake.state_ledger import StateLedger
-from target_snowflake.validation import RecordError, SchemaProblem, decode_record, schema_problem
+from target_snowflake.validation import SchemaProblem, schema_problem
 from target_snowflake.warehouse import Warehouse
 
 if t.TYPE_CHECKING:
     from types import FrameType
 
-_encode = msgspec.json.Encoder(decimal_format="number").encode
 # How long a signal may take to close the session before the process exits anyway.
 SIGNAL_CLOSE_SECONDS = 10
-
-
-class _MalformedRow(Exception):
-    """A line of a BATCH file that is no JSON (its position: `row`)."""
-
-    def __init__(self, row: int) -> None:
-        super().__init__(row)
-        self.row = row
-
-
-def _comparable(keys: tuple[t.Any, ...]) -> tuple[t.Any, ...]:
-    """Key values as Snowflake may compare them once cast: 1, 1.0 and "1" alike."""
-    return tuple(
-        format(Decimal(str(value)).normalize(), "f")
-        if isinstance(value, int | float) and not isinstance(value, bool)
-        else str(value)
-        for value in keys
-    )
 
 
 class TargetSnowflake(Target):
@@ -204,11 +176,21 @@ class TargetSnowflake(Target):
         self.warehouse = Warehouse(self.config)
         if isinstance(self.message_reader, SingerLineReader):
             self.message_reader.before_first_line = self.warehouse.open
-        self._routes: dict[str, list[tuple[SnowflakeSink, t.Any]]] = {}
         self._ledger = StateLedger()
+        self._router = RecordRouter(
+            quarantine=self.config.get("on_invalid_record") == "quarantine",
+            line_number=lambda: t.cast("SingerLineReader", self.message_reader).line_number,
+            batch_started=self._hold,
+            batch_full=self._drain,
+        )
+        self._batches = BatchLoader(
+            self._router,
+            next_position=self._ledger.record_received,
+            drain=self._drain,
+            committed=self._emit_committed_state,
+        )
         self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
         self._commit_by: float | None = None  # monotonic deadline of the oldest held record
-        self._quarantine = self.config.get("on_invalid_record") == "quarantine"
         self._terminating = False  # a signal's close of the session is under way
 
     @override
@@ -227,7 +209,8 @@ class TargetSnowflake(Target):
         _ = stream_name
         return t.cast("type[Sink]", functools.partial(SnowflakeSink, warehouse=self.warehouse))
 
-    # Messages
+    # Messages: records go through the router (`routing`), BATCH files through the
+    # batch loader (`batch_loading`).
 
     @override
     def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
@@ -248,88 +231,18 @@ class TargetSnowflake(Target):
             super()._process_schema_message(message_dict)
         except SchemaProblem as exc:  # from the sink's setup, before its table is touched
             raise InputError(f"SCHEMA message: {exc}", stream=stream) from None
-        self._routes[stream] = [
-            (
-                t.cast("SnowflakeSink", self._sinks_active[stream_map.stream_alias]),
-                None
-                if type(stream_map) is SameRecordTransform
-                and not stream_map.flattening_enabled
-                and stream_map.stream_alias == stream
-                else stream_map,
-            )
-            for stream_map in self.mapper.stream_maps[stream]
-        ]
+        self._router.set_route(stream, self.mapper.stream_maps[stream], self._sinks_active)
         self._commit_if_overdue()
 
     @override
     def _process_record_message(self, message: Envelope) -> None:  # type: ignore[override]
-        route = self._routes.get(message.stream)
-        if route is None:
-            msg = "RECORD before the stream's SCHEMA"
-            raise RecordBeforeSchemaError(msg, stream=message.stream)
+        route = self._router.route(message.stream, "RECORD")
         position = self._ledger.record_received()
         for sink, stream_map in route:
-            self._write(
+            self._router.write(
                 sink, stream_map, message.record, message.version, message.time_extracted, position
             )
         self._commit_if_overdue()
-
-    def _write(
-        self,
-        sink: SnowflakeSink,
-        stream_map: t.Any,
-        received: t.Any,
-        version: t.Any,
-        time_extracted: t.Any,
-        position: int,
-        batch_file: str | None = None,
-        batch_row: int | None = None,
-    ) -> None:
-        """Hand one record (raw JSON as received) to its sink, through the stream map if
-        any, or quarantine it; and track what the sink holds."""
-        try:
-            raw = received
-            if stream_map is not None:  # stream maps or flattening: transform a dict
-                transformed = stream_map.transform(decode_record(received, sink.key_properties))
-                if transformed is None:
-                    return
-                raw = _encode(transformed)
-            sink.write(raw, version, time_extracted)
-        except RecordError as exc:
-            self._refuse(sink, exc, received, batch_file, batch_row)
-        if sink.current_size == 1:
-            now = time.monotonic()
-            self._ledger.hold(sink, position, now)
-            if self._commit_by is None:
-                self._commit_by = now + self._max_uncommitted_age
-            if sink.load_method == "overwrite":
-                # held until the table is replaced at the end of the run
-                self._ledger.hold(("overwrite", sink.table.name), position)
-        elif sink.current_size >= sink.max_size:
-            self._drain(sink)
-
-    def _refuse(
-        self,
-        sink: SnowflakeSink,
-        exc: RecordError,
-        received: t.Any,
-        batch_file: str | None,
-        batch_row: int | None,
-    ) -> None:
-        """Stop naming the record (`fail`), or quarantine it as it was received."""
-        error = MissingKeyError if exc.missing_key else InvalidRecordError
-        where = f"{batch_file} row {batch_row}: " if batch_file else ""
-        problem = error(f"{where}{exc}", stream=sink.stream_name, key=exc.key)
-        if not self._quarantine:
-            raise problem from None
-        line = t.cast("SingerLineReader", self.message_reader).line_number
-        try:
-            sink.quarantine(
-                received, str(problem), line=line, batch_file=batch_file, batch_row=batch_row
-            )
-        except RecordError as refused:
-            msg = f"{where}{exc}; {refused}"
-            raise error(msg, stream=sink.stream_name, key=exc.key) from None
 
     @override
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
@@ -351,77 +264,20 @@ class TargetSnowflake(Target):
     @override
     def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
         """Load the files of a BATCH message with the guarantees of RECORD messages."""
-        stream = message_dict.get("stream", "")
-        route = self._routes.get(stream)
-        if route is None:
-            msg = "BATCH before the stream's SCHEMA"
-            raise RecordBeforeSchemaError(msg, stream=stream)
-        file_format = batch_messages.file_format(message_dict)
-        for url in batch_messages.manifest_urls(message_dict):
-            path = batch_messages.local_path(url, stream)
-            for sink, stream_map in route:
-                try:
-                    as_is = file_format == "jsonl" and stream_map is None
-                    if not (as_is and self._load_as_is(sink, path, url)):
-                        self._write_batch_file(sink, stream_map, path, url, file_format)
-                except _MalformedRow as exc:
-                    msg = f"{url} row {exc.row}: malformed JSON ({exc.__cause__})"
-                    raise InputError(msg, stream=stream) from None
+        self._batches.load(message_dict)
         self._commit_if_overdue()
 
-    def _load_as_is(self, sink: SnowflakeSink, path: Path, url: str) -> bool:
-        """Check every record of a jsonl file, then stage the file unchanged. False (and
-        nothing done) where that cannot keep the guarantees: an `overwrite` stream, a key
-        repeated within the file (the last must win: that needs the load sequence), or an
-        invalid record to quarantine."""
+    # Holding, draining and STATE
+
+    def _hold(self, sink: SnowflakeSink, position: int) -> None:
+        """A sink's batch started with the record at `position`: it is held uncommitted
+        (an `overwrite` stream's until the table is replaced at the end of the run)."""
+        now = time.monotonic()
+        self._ledger.hold(sink, position, now)
+        if self._commit_by is None:
+            self._commit_by = now + self._max_uncommitted_age
         if sink.load_method == "overwrite":
-            return False
-        dedupe = bool(sink.key_columns) and sink.load_method != "append-only"
-        seen: set[tuple[t.Any, ...]] = set()
-        rows = 0
-        for row, raw in enumerate(batch_messages.jsonl_records(path, url, sink.stream_name), 1):
-            try:
-                keys = sink.check(raw)
-            except msgspec.DecodeError as exc:
-                raise _MalformedRow(row) from exc
-            except RecordError as exc:
-                if self._quarantine:
-                    return False
-                self._refuse(sink, exc, raw, url, row)
-            if dedupe:
-                key = _comparable(keys)
-                if key in seen:
-                    return False
-                seen.add(key)
-            rows += 1
-        if rows:
-            self._drain(sink)  # records before the file are committed before it
-            sink.load_as_is(path, rows)
-            self._emit_committed_state()
-        return True
-
-    def _write_batch_file(
-        self,
-        sink: SnowflakeSink,
-        stream_map: t.Any,
-        path: Path,
-        url: str,
-        file_format: str,
-    ) -> None:
-        """Hand every record of a BATCH file to the sink one by one, like RECORD messages."""
-        if file_format == "parquet":
-            records = batch_messages.parquet_records(path, url, sink.stream_name)
-        else:
-            records = batch_messages.jsonl_records(path, url, sink.stream_name)
-        version = sink.open_version
-        for row, received in enumerate(records, 1):
-            position = self._ledger.record_received()
-            try:
-                self._write(sink, stream_map, received, version, b"", position, url, row)
-            except msgspec.DecodeError as exc:
-                raise _MalformedRow(row) from exc
-
-    # Draining and STATE
+            self._ledger.hold(("overwrite", sink.table.name), position)
 
     def _drain(self, sink: Sink) -> None:
         """Load one sink's batch, then emit the newest STATE that is now fully committed."""
