@@ -9,7 +9,7 @@ uncommitted) and when it is full (to be loaded): what STATE may go out is the ta
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import msgspec
 from singer_sdk.mapper import SameRecordTransform, StreamMap
@@ -49,12 +49,13 @@ class RecordRouter:
         self._routes: dict[str, Route] = {}
 
     def set_route(
-        self, stream: str, stream_maps: list[StreamMap], sinks: Mapping[str, Sink]
+        self, stream: str, stream_maps: list[StreamMap], sink: Callable[[str], Sink]
     ) -> None:
-        """After a SCHEMA message: the stream's records go to the sinks of its maps."""
+        """After a SCHEMA message: the stream's records go to the sinks of its maps
+        (`sink`: the active sink of a stream map's alias)."""
         self._routes[stream] = [
             (
-                t.cast("SnowflakeSink", sinks[stream_map.stream_alias]),
+                t.cast("SnowflakeSink", sink(stream_map.stream_alias)),
                 None
                 if type(stream_map) is SameRecordTransform
                 and not stream_map.flattening_enabled

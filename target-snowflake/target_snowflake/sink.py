@@ -97,7 +97,19 @@ BATCH_RECEIVED_AT = "<batch received at>"
 
 
 class SnowflakeSink(BatchSink):
-    """Loads one stream's records into its table, one batch file at a time."""
+    """Loads one stream's records into its table, one batch file at a time.
+
+    The SDK builds sinks from the class `get_sink_class` returns, with its own four
+    arguments only: the target hands the run's warehouse over on a subclass made for the
+    run (`for_run`), so the sink never sees the target itself.
+    """
+
+    warehouse: t.ClassVar[Warehouse]
+
+    @classmethod
+    def for_run(cls, warehouse: Warehouse) -> type[SnowflakeSink]:
+        """This class, bound to the run's warehouse: the class the target's sinks are."""
+        return type(cls.__name__, (cls,), {"warehouse": warehouse})
 
     def __init__(
         self,
@@ -105,11 +117,8 @@ class SnowflakeSink(BatchSink):
         stream_name: str,
         schema: dict[str, t.Any],
         key_properties: t.Sequence[str] | None,
-        *,
-        warehouse: Warehouse,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self._warehouse = warehouse
         self._file: BatchFile | None = None
         self._quarantined: QuarantineFile | None = None
         self._file_started = datetime.datetime.now(datetime.UTC)
@@ -169,7 +178,7 @@ class SnowflakeSink(BatchSink):
     @override
     def setup(self) -> None:
         """Create or evolve the table for this schema; compile the record validator."""
-        self.table: Table = self._warehouse.table_for(self.stream_name)
+        self.table: Table = self.warehouse.table_for(self.stream_name)
         self._record_validator = RecordValidator(
             self.original_schema,
             self.key_properties,
@@ -253,7 +262,7 @@ class SnowflakeSink(BatchSink):
         if time_extracted:
             line += b',"e":%b' % time_extracted
         if self._file is None:
-            self._file = BatchFile(self._warehouse.work_dir)
+            self._file = BatchFile(self.warehouse.work_dir)
             self._file_started = datetime.datetime.now(datetime.UTC)
         self._file.append(line + b',"r":%b}\n' % raw)
         self.tally_record_read()
@@ -273,7 +282,7 @@ class SnowflakeSink(BatchSink):
             msg = f"too large to quarantine (over Snowflake's {MAX_VALUE_BYTES}-byte limit)"
             raise RecordError(msg)
         if self._quarantined is None:
-            self._quarantined = QuarantineFile(self._warehouse.work_dir, self.stream_name)
+            self._quarantined = QuarantineFile(self.warehouse.work_dir, self.stream_name)
         self._quarantined.add(
             bytes(raw), error, line=line, batch_file=batch_file, batch_row=batch_row
         )
@@ -281,7 +290,9 @@ class SnowflakeSink(BatchSink):
 
     @override
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
-        """Not used: the target hands records to `write` (see TargetSnowflake)."""
+        """Not used: the SDK would hand every record over decoded to a dict; the target
+        hands it to `write` as the raw JSON received (docs/development.md, "SDK methods
+        we replace or call (target)")."""
         raise NotImplementedError
 
     def _oversize(self, raw: t.Any, keys: tuple[t.Any, ...]) -> RecordError:
@@ -332,7 +343,7 @@ class SnowflakeSink(BatchSink):
         """Stage the file (`stages`: PUT, or an upload to the S3 bucket) and COPY it into
         a VARIANT table; every row must arrive. Once what the VARIANT table holds is
         committed into `into`, call the stage's `committed` (archive, removal)."""
-        stage = self._warehouse.stage
+        stage = self.warehouse.stage
         staged = stage.upload(path, into.name, self.stream_name, into.execute)
         result = into.execute(
             stage.copy(variant_table, staged), "copying the batch into a temporary table"
@@ -346,7 +357,7 @@ class SnowflakeSink(BatchSink):
         return staged
 
     def _load_quarantined(self, quarantined: QuarantineFile) -> None:
-        side_table = self._warehouse.quarantine_table(self.table)
+        side_table = self.warehouse.quarantine_table(self.table)
         variant_table = quote(generated(side_table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
         side_table.execute(
             statements.create_variant_table(variant_table), "creating a temporary table"
@@ -360,7 +371,7 @@ class SnowflakeSink(BatchSink):
                 statements.insert(side_table.qualified, list(quarantine.COLUMNS), source),
                 "inserting the quarantined records",
             )
-            self._warehouse.stage.committed(staged, side_table.execute)
+            self.warehouse.stage.committed(staged, side_table.execute)
         finally:
             side_table.execute(statements.drop_table(variant_table), "dropping a temporary table")
         self.logger.warning(
@@ -400,7 +411,7 @@ class SnowflakeSink(BatchSink):
         self._lengthen_text_columns()
         overwrite = self.load_method == "overwrite"
         if overwrite:
-            variant_table = self._warehouse.overwrite_table(self.table)
+            variant_table = self.warehouse.overwrite_table(self.table)
         else:
             variant_table = quote(generated(self.table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
             self.table.execute(
@@ -415,7 +426,7 @@ class SnowflakeSink(BatchSink):
                 )
             # For `overwrite` the file is done with once in the run's table (a killed run
             # reloads every batch anyway: its STATE waits for the replace).
-            self._warehouse.stage.committed(staged, self.table.execute)
+            self.warehouse.stage.committed(staged, self.table.execute)
         finally:
             if not overwrite:
                 self.table.execute(
@@ -478,7 +489,7 @@ class SnowflakeSink(BatchSink):
     def replace_table(self, variant_table: str) -> None:
         """Overwrite: the table's rows become the run's records, in one transaction."""
         source = self._source(variant_table)
-        with self._warehouse.connection.transaction():
+        with self.warehouse.connection.transaction():
             self.table.execute(
                 statements.delete_all(self.table.qualified), "emptying the table (overwrite)"
             )

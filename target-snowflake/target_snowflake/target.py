@@ -3,7 +3,6 @@ loader), when STATE may go out, and signals."""
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sys
@@ -174,6 +173,7 @@ class TargetSnowflake(Target):
         auth_method(self.config)  # exactly one auth method, checked before any input
         self.max_parallelism = 1  # one connection: sinks drain one after another
         self.warehouse = Warehouse(self.config)
+        self._sink_class = SnowflakeSink.for_run(self.warehouse)
         if isinstance(self.message_reader, SingerLineReader):
             self.message_reader.before_first_line = self.warehouse.open
         self._ledger = StateLedger()
@@ -199,15 +199,16 @@ class TargetSnowflake(Target):
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
-            errors = [redact(error, self._config) for error in exc.errors]
+            errors = [redact(error, self.config) for error in exc.errors]
             raise ConfigValidationError(str(exc), errors=errors) from None
-        return [redact(error, self._config) for error in errors]
+        return [redact(error, self.config) for error in errors]
 
     @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
-        """Sinks get the run's warehouse (connection, stage, work directory, tables)."""
+        """Every stream's sink: `SnowflakeSink` bound to the run's warehouse (connection,
+        stage, work directory, tables)."""
         _ = stream_name
-        return t.cast("type[Sink]", functools.partial(SnowflakeSink, warehouse=self.warehouse))
+        return self._sink_class
 
     # Messages: records go through the router (`routing`), BATCH files through the
     # batch loader (`batch_loading`).
@@ -225,13 +226,13 @@ class TargetSnowflake(Target):
             ) or registered.raw_key_properties != message_dict.get("key_properties"):
                 # Records under the old schema go first, so the last record still wins.
                 for stream_map in self.mapper.stream_maps[stream]:
-                    if stream_map.stream_alias in self._sinks_active:
-                        self._drain(self._sinks_active[stream_map.stream_alias])
+                    if self.sink_exists(stream_map.stream_alias):
+                        self._drain(self.get_sink(stream_map.stream_alias))
         try:
             super()._process_schema_message(message_dict)
         except SchemaProblem as exc:  # from the sink's setup, before its table is touched
             raise InputError(f"SCHEMA message: {exc}", stream=stream) from None
-        self._router.set_route(stream, self.mapper.stream_maps[stream], self._sinks_active)
+        self._router.set_route(stream, self.mapper.stream_maps[stream], self.get_sink)
         self._commit_if_overdue()
 
     @override
@@ -254,10 +255,10 @@ class TargetSnowflake(Target):
 
     @override
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
+        # Rows of the new version must be in before old ones go.
         for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
-            sink = self._sinks_active.get(stream_map.stream_alias)
-            if sink is not None:
-                self._drain(sink)  # rows of the new version must be in before old ones go
+            if self.sink_exists(stream_map.stream_alias):
+                self._drain(self.get_sink(stream_map.stream_alias))
         super()._process_activate_version_message(message_dict)
         self._commit_if_overdue()
 

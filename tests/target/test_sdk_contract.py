@@ -10,6 +10,7 @@ import functools
 import inspect
 import io
 import json
+import textwrap
 import typing as t
 from pathlib import Path
 
@@ -178,6 +179,21 @@ def test_our_reader_gives_handlers_the_shapes_they_expect() -> None:
             assert message == line
 
 
+def test_the_config_we_redact_with_is_the_config_the_sdk_validates() -> None:
+    """`_validate_config` redacts with `self.config`, which the SDK sets before it
+    validates."""
+    seen: list[t.Mapping[str, t.Any]] = []
+
+    class Validating(_BareTarget):
+        @override
+        def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+            seen.append(dict(self.config))
+            return super()._validate_config(raise_errors=raise_errors)
+
+    Validating(config={"password": "p"})
+    assert seen == [{"password": "p"}]
+
+
 def test_the_sdk_state_handler_keeps_the_latest_changed_state() -> None:
     target = _BareTarget(config={})
     Target._process_state_message(target, {"type": "STATE", "value": {"a": 1}})
@@ -189,10 +205,7 @@ def test_the_sdk_state_handler_keeps_the_latest_changed_state() -> None:
 
 class _RecordingSink(BatchSink):
     log: t.ClassVar[list[str]] = []
-
-    def __init__(self, *args: t.Any, tag: str = "", **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tag = tag
+    tag: t.ClassVar[str] = ""
 
     def process_batch(self, context: dict) -> None:
         _ = context
@@ -205,21 +218,59 @@ class _RecordingTarget(Target):
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         _ = stream_name
-        return t.cast("type[Sink]", functools.partial(_RecordingSink, tag="handed over"))
+        return type("Bound", (_RecordingSink,), {"tag": "handed over"})  # as `for_run` does
 
     def _write_state_message(self, state: dict) -> None:
         _RecordingSink.log.append(f"state {state}")
 
 
-def test_sinks_are_built_by_keyword_from_get_sink_class() -> None:
-    """We hand the warehouse to sinks through a partial returned by get_sink_class."""
+def test_sinks_are_built_from_the_class_get_sink_class_returns() -> None:
+    """We hand the warehouse to sinks on the class get_sink_class returns (`for_run`);
+    the SDK builds it with its four arguments, which our sink takes as they are."""
     target = _RecordingTarget(config={})
     sink = target.add_sink("s", {"type": "object", "properties": {"id": {}}}, ["id"])
     assert isinstance(sink, _RecordingSink)
     assert sink.tag == "handed over"
     assert target._sinks_active["s"] is sink
-    parameters = inspect.signature(Sink.__init__).parameters
-    assert list(parameters) == ["self", "target", "stream_name", "schema", "key_properties"]
+    assert target.sink_exists("s")
+    assert target.get_sink("s") is sink
+    parameters = ["self", "target", "stream_name", "schema", "key_properties"]
+    assert list(inspect.signature(Sink.__init__).parameters) == parameters
+    assert list(inspect.signature(SnowflakeSink.__init__).parameters) == parameters
+
+
+def test_our_sink_class_is_a_sink_class_bound_to_the_run() -> None:
+    target = TargetSnowflake(config=CONFIG)
+    sink_class = target.get_sink_class("s")
+    assert isinstance(sink_class, type)
+    assert issubclass(sink_class, SnowflakeSink)
+    assert sink_class.warehouse is target.warehouse
+    assert target.get_sink_class("t") is sink_class
+    assert TargetSnowflake(config=CONFIG).get_sink_class("s").warehouse is not target.warehouse
+
+
+def _methods_called(function: t.Callable[..., t.Any]) -> set[str]:
+    """The names of the methods `function` calls (`x.name(...)`), from its source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+
+
+def test_the_sdk_calls_process_record_only_from_the_record_handler_we_replace() -> None:
+    """Our sink's `process_record` raises: the SDK must not call it from anywhere but
+    `Target._process_record_message` (replaced: records stay raw JSON, see
+    docs/development.md)."""
+    callers = [
+        f"{cls.__name__}.{name}"
+        for cls in (Target, Sink, BatchSink)
+        for name, function in vars(cls).items()
+        if inspect.isfunction(function) and "process_record" in _methods_called(function)
+    ]
+    assert callers == ["Target._process_record_message"]
+    assert "_process_record_message" in PRIVATE_TARGET_HOOKS
 
 
 def test_drain_all_drains_every_sink_before_writing_the_state() -> None:
