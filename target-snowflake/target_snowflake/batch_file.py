@@ -1,4 +1,5 @@
-"""The local file a batch's records go to as they arrive: gzip JSON lines.
+"""The local file a batch's records go to as they arrive: gzip JSON lines, each a record
+wrapped with what the load needs beside it (`LineField`).
 
 Records are never held in memory as a batch; a small buffer is compressed in chunks.
 Compression level 1: the file only crosses loopback or one upload, so CPU matters more
@@ -9,9 +10,20 @@ from __future__ import annotations
 
 import gzip
 import uuid
+from enum import StrEnum
 from pathlib import Path
 
 _CHUNK = 1 << 20
+
+
+class LineField(StrEnum):
+    """The members of a batch file's line (`SnowflakeSink.write`), one letter each to keep
+    the staged bytes small; a column's value comes from one of them."""
+
+    SEQUENCE = "q"  # the load sequence: of two records with one key, the higher wins
+    TABLE_VERSION = "t"  # the message's `version` (absent when it has none)
+    EXTRACTED_AT = "e"  # the message's `time_extracted` (absent when it has none)
+    RECORD = "r"  # the record, as received
 
 
 class BatchFile:

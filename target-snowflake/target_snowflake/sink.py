@@ -1,7 +1,7 @@
 """One stream's batches: records checked and written to a gzip file as they arrive; at
 flush, staged (PUT, or an upload to S3: `stages`), COPY into a temporary table, then MERGE
 (or INSERT) into the target table, deletes included. The statements' text comes from
-`statements`; the connection, stage and work directory from the `Warehouse` the target
+`statements`; the connection, stage and work directory from the `LoadSession` the target
 hands over.
 """
 
@@ -19,9 +19,10 @@ from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
 from target_snowflake import quarantine, statements
-from target_snowflake.batch_file import BatchFile
+from target_snowflake.batch_file import BatchFile, LineField
 from target_snowflake.naming import column_names, generated, json_path, quote, sql_string
 from target_snowflake.quarantine import QuarantineFile
+from target_snowflake.statements import DELETED_AT_COLUMN, TABLE_VERSION_COLUMN
 from target_snowflake.types import (
     DOUBLE_TEXT_LENGTH,
     INTEGER,
@@ -36,9 +37,9 @@ from target_snowflake.validation import RecordError, RecordValidator
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
+    from target_snowflake.load_session import LoadSession
     from target_snowflake.stages import StagedFile
     from target_snowflake.tables import Table
-    from target_snowflake.warehouse import Warehouse
 
 # Snowflake's limit for one VARCHAR/VARIANT value and one JSON document in COPY: 128 MiB
 # since the 2024_08 behaviour change (VARCHAR columns the target creates are declared long
@@ -70,17 +71,31 @@ def _values_of(properties: t.Sequence[str]) -> t.Callable[[t.Any], t.Sequence[ms
 DELETED_AT = "_sdc_deleted_at"
 LOAD_METHODS = ("upsert", "append-only", "overwrite")
 
+# A batch file's line, in parts (`write`): {"q":<sequence>[,"t":<version>][,"e":<time
+# extracted>],"r":<record>}
+_LINE_START = b'{"%b":%%d' % LineField.SEQUENCE.encode()
+_LINE_VERSION = b',"%b":%%b' % LineField.TABLE_VERSION.encode()
+_LINE_EXTRACTED_AT = b',"%b":%%b' % LineField.EXTRACTED_AT.encode()
+_LINE_END = b',"%b":%%b}\n' % LineField.RECORD.encode()
+
 
 @dataclass(frozen=True)
 class Column:
-    """A target column and where its value comes from: a path into the staged JSON line
-    (`("r", prop)` the record's property, `("q",)` the sequence, `("e",)` the extraction
-    time, `("t",)` the table version), or else the SQL in `sql`."""
+    """A target column and where its value comes from: a member of the batch file's line
+    (`source`; for the record, its property `prop`), or else the SQL in `sql`."""
 
     name: str
     wanted: SnowflakeType
-    path: tuple[str, ...] = ()
+    source: LineField | None = None
+    prop: str = ""
     sql: str = ""
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The keys of the value in the line (empty: the value is `sql`)."""
+        if self.source is None:
+            return ()
+        return (self.source, self.prop) if self.source is LineField.RECORD else (self.source,)
 
 
 @dataclass(frozen=True)
@@ -100,16 +115,16 @@ class SnowflakeSink(BatchSink):
     """Loads one stream's records into its table, one batch file at a time.
 
     The SDK builds sinks from the class `get_sink_class` returns, with its own four
-    arguments only: the target hands the run's warehouse over on a subclass made for the
-    run (`for_run`), so the sink never sees the target itself.
+    arguments only: the target hands the run's load session over on a subclass made for
+    the run (`for_run`), so the sink never sees the target itself.
     """
 
-    warehouse: t.ClassVar[Warehouse]
+    load_session: t.ClassVar[LoadSession]
 
     @classmethod
-    def for_run(cls, warehouse: Warehouse) -> type[SnowflakeSink]:
-        """This class, bound to the run's warehouse: the class the target's sinks are."""
-        return type(cls.__name__, (cls,), {"warehouse": warehouse})
+    def for_run(cls, session: LoadSession) -> type[SnowflakeSink]:
+        """This class, bound to the run's load session: the class the target's sinks are."""
+        return type(cls.__name__, (cls,), {"load_session": session})
 
     def __init__(
         self,
@@ -154,7 +169,7 @@ class SnowflakeSink(BatchSink):
         names = column_names(properties)
         timestamp_type = self.config.get("timestamp_type") or "TZ"
         columns = [
-            Column(names[prop], from_jsonschema(schema, timestamp_type), ("r", prop))
+            Column(names[prop], from_jsonschema(schema, timestamp_type), LineField.RECORD, prop)
             for prop, schema in properties.items()
         ]
         have = {column.name for column in columns}
@@ -162,23 +177,23 @@ class SnowflakeSink(BatchSink):
         timestamp = from_jsonschema({"type": "string", "format": "date-time"}, timestamp_type)
         if self.include_sdc_metadata_properties:
             metadata += [
-                Column("_SDC_EXTRACTED_AT", timestamp, ("e",)),
+                Column("_SDC_EXTRACTED_AT", timestamp, LineField.EXTRACTED_AT),
                 Column("_SDC_RECEIVED_AT", timestamp, sql=BATCH_RECEIVED_AT),
                 Column("_SDC_BATCHED_AT", timestamp, sql="CURRENT_TIMESTAMP()"),
-                Column("_SDC_SEQUENCE", INTEGER, ("q",)),
+                Column("_SDC_SEQUENCE", INTEGER, LineField.SEQUENCE),
                 Column("_SDC_SYNC_STARTED_AT", INTEGER, sql=str(int(self.sync_started_at))),
             ]
         if self.include_sdc_metadata_properties or self._versioned:
             metadata += [
-                Column("_SDC_DELETED_AT", timestamp, ("r", DELETED_AT)),
-                Column("_SDC_TABLE_VERSION", INTEGER, ("t",)),
+                Column(DELETED_AT_COLUMN, timestamp, LineField.RECORD, DELETED_AT),
+                Column(TABLE_VERSION_COLUMN, INTEGER, LineField.TABLE_VERSION),
             ]
         return columns + [column for column in metadata if column.name not in have]
 
     @override
     def setup(self) -> None:
         """Create or evolve the table for this schema; compile the record validator."""
-        self.table: Table = self.warehouse.table_for(self.stream_name)
+        self.table: Table = self.load_session.table_for(self.stream_name)
         self._record_validator = RecordValidator(
             self.original_schema,
             self.key_properties,
@@ -193,7 +208,7 @@ class SnowflakeSink(BatchSink):
     def _prepare_columns(self) -> None:
         columns = self._columns()
         actual = self.table.ensure({column.name: column.wanted for column in columns})
-        if "_SDC_TABLE_VERSION" in actual and not self._versioned:
+        if TABLE_VERSION_COLUMN in actual and not self._versioned:
             # An earlier run activated versions: keep recording them, or rows loaded now
             # would count as old at the next ACTIVATE_VERSION.
             self._versioned = True
@@ -207,9 +222,9 @@ class SnowflakeSink(BatchSink):
         value must be for a value not to fit (a value's text has no more characters than
         its JSON has bytes, but for a number's, up to DOUBLE_TEXT_LENGTH)."""
         text = [
-            (column.path[1], column.name, kind.length or MAX_VARCHAR_LENGTH)
+            (column.prop, column.name, kind.length or MAX_VARCHAR_LENGTH)
             for column, kind in self._loaded
-            if kind.name == "VARCHAR" and len(column.path) == 2 and column.path[0] == "r"
+            if kind.name == "VARCHAR" and column.source is LineField.RECORD
         ]
         self._text_columns = [(name, declared) for _, name, declared in text]
         self._text_values = _values_of([prop for prop, _, _ in text])
@@ -255,16 +270,16 @@ class SnowflakeSink(BatchSink):
         """
         self.check(raw)
         self._sequence += 1
-        line = b'{"q":%d' % self._sequence
+        line = _LINE_START % self._sequence
         if version:
-            line += b',"t":%b' % version
+            line += _LINE_VERSION % version
             self._last_record_version = bytes(version)
         if time_extracted:
-            line += b',"e":%b' % time_extracted
+            line += _LINE_EXTRACTED_AT % time_extracted
         if self._file is None:
-            self._file = BatchFile(self.warehouse.work_dir)
+            self._file = BatchFile(self.load_session.work_dir)
             self._file_started = datetime.datetime.now(datetime.UTC)
-        self._file.append(line + b',"r":%b}\n' % raw)
+        self._file.append(line + _LINE_END % raw)
         self.tally_record_read()
 
     def quarantine(
@@ -282,7 +297,7 @@ class SnowflakeSink(BatchSink):
             msg = f"too large to quarantine (over Snowflake's {MAX_VALUE_BYTES}-byte limit)"
             raise RecordError(msg)
         if self._quarantined is None:
-            self._quarantined = QuarantineFile(self.warehouse.work_dir, self.stream_name)
+            self._quarantined = QuarantineFile(self.load_session.work_dir, self.stream_name)
         self._quarantined.add(
             bytes(raw), error, line=line, batch_file=batch_file, batch_row=batch_row
         )
@@ -343,7 +358,7 @@ class SnowflakeSink(BatchSink):
         """Stage the file (`stages`: PUT, or an upload to the S3 bucket) and COPY it into
         a VARIANT table; every row must arrive. Once what the VARIANT table holds is
         committed into `into`, call the stage's `committed` (archive, removal)."""
-        stage = self.warehouse.stage
+        stage = self.load_session.stage
         staged = stage.upload(path, into.name, self.stream_name, into.execute)
         result = into.execute(
             stage.copy(variant_table, staged), "copying the batch into a temporary table"
@@ -357,7 +372,7 @@ class SnowflakeSink(BatchSink):
         return staged
 
     def _load_quarantined(self, quarantined: QuarantineFile) -> None:
-        side_table = self.warehouse.quarantine_table(self.table)
+        side_table = self.load_session.quarantine_table(self.table)
         variant_table = quote(generated(side_table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
         side_table.execute(
             statements.create_variant_table(variant_table), "creating a temporary table"
@@ -371,7 +386,7 @@ class SnowflakeSink(BatchSink):
                 statements.insert(side_table.qualified, list(quarantine.COLUMNS), source),
                 "inserting the quarantined records",
             )
-            self.warehouse.stage.committed(staged, side_table.execute)
+            self.load_session.stage.committed(staged, side_table.execute)
         finally:
             side_table.execute(statements.drop_table(variant_table), "dropping a temporary table")
         self.logger.warning(
@@ -411,7 +426,7 @@ class SnowflakeSink(BatchSink):
         self._lengthen_text_columns()
         overwrite = self.load_method == "overwrite"
         if overwrite:
-            variant_table = self.warehouse.overwrite_table(self.table)
+            variant_table = self.load_session.overwrite_table(self.table)
         else:
             variant_table = quote(generated(self.table.name, f"#LOAD_{uuid.uuid4().hex[:12]}"))
             self.table.execute(
@@ -426,7 +441,7 @@ class SnowflakeSink(BatchSink):
                 )
             # For `overwrite` the file is done with once in the run's table (a killed run
             # reloads every batch anyway: its STATE waits for the replace).
-            self.warehouse.stage.committed(staged, self.table.execute)
+            self.load_session.stage.committed(staged, self.table.execute)
         finally:
             if not overwrite:
                 self.table.execute(
@@ -455,19 +470,21 @@ class SnowflakeSink(BatchSink):
         """The batch as typed columns (deduplicated on the key unless append-only)."""
         values = [(column.name, self._value(column, kind, bare)) for column, kind in self._loaded]
         dedupe_on = self.key_columns if self.load_method != "append-only" else []
-        sequence = json_path("V", "q") if bare is None else str(bare.sequence)
+        sequence = json_path("V", LineField.SEQUENCE) if bare is None else str(bare.sequence)
         return statements.batch_source(values, variant_table, dedupe_on, sequence)
 
     def _value(self, column: Column, kind: SnowflakeType, bare: BareFile | None) -> str:
         if column.sql == BATCH_RECEIVED_AT:
             return f"{sql_string(self._file_started.isoformat())}::{kind.sql}"
-        if not column.path:
+        if column.source is None:
             return from_variant(column.sql, kind)
         if bare is None:
             return from_variant(json_path("V", *column.path), kind)
-        if column.path[0] == "r":  # the line is the record itself
-            return from_variant(json_path("V", *column.path[1:]), kind)
-        constant = {"q": bare.sequence, "t": bare.version}.get(column.path[0])
+        if column.source is LineField.RECORD:  # the line is the record itself
+            return from_variant(json_path("V", column.prop), kind)
+        constant = {LineField.SEQUENCE: bare.sequence, LineField.TABLE_VERSION: bare.version}.get(
+            column.source
+        )
         return from_variant("NULL" if constant is None else str(constant), kind)
 
     @property
@@ -489,7 +506,7 @@ class SnowflakeSink(BatchSink):
     def replace_table(self, variant_table: str) -> None:
         """Overwrite: the table's rows become the run's records, in one transaction."""
         source = self._source(variant_table)
-        with self.warehouse.connection.transaction():
+        with self.load_session.connection.transaction():
             self.table.execute(
                 statements.delete_all(self.table.qualified), "emptying the table (overwrite)"
             )

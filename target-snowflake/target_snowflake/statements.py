@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePath
 
+from target_snowflake.batch_file import LineField
 from target_snowflake.naming import json_path, quote, sql_string
 
 SEQUENCE_ALIAS = '"_load_seq"'  # lower case: no normalized column can be named so
@@ -87,7 +88,7 @@ def batch_source(
     values: Sequence[tuple[str, str]],
     variant_table: str,
     dedupe_on: Sequence[str],
-    sequence: str = json_path("V", "q"),
+    sequence: str = json_path("V", LineField.SEQUENCE),
 ) -> str:
     """The staged batch as typed columns: `values` are (column, SQL expression over V).
 

@@ -51,7 +51,7 @@ class TableError(Exception):
     """A statement on a stream's table failed; the message says where and which."""
 
 
-def retype_column(column: str) -> str:
+def retype_column_name(column: str) -> str:
     """The generated name of the column a type change copies `column` into."""
     return generated(column, RETYPE_MARKER)
 
@@ -143,7 +143,7 @@ class Table:
 
     def retype_column(self, column: str, current: SnowflakeType, to: SnowflakeType) -> None:
         """Change a column's type in a way real Snowflake accepts: add, copy with cast, swap."""
-        temporary = retype_column(column)
+        temporary = retype_column_name(column)
         logger.info(
             "Changing %s.%s from %s to %s (add, copy, drop, rename)",
             self.qualified,
@@ -190,7 +190,7 @@ class Table:
         self, existing: dict[str, SnowflakeType], wanted: Mapping[str, SnowflakeType]
     ) -> dict[str, SnowflakeType]:
         """Finish or undo a type change an earlier run was killed in the middle of."""
-        originals = {retype_column(column): column for column in [*existing, *wanted]}
+        originals = {retype_column_name(column): column for column in [*existing, *wanted]}
         for temporary in [col for col in existing if col in originals]:
             column = originals[temporary]
             if column in existing:  # copy may be incomplete; the original is intact

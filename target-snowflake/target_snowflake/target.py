@@ -1,4 +1,4 @@
-"""The target: configuration, wiring (the run's warehouse, the record router, the BATCH
+"""The target: configuration, wiring (the run's load session, the record router, the BATCH
 loader), when STATE may go out, and signals."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing_extensions import override
 
 from target_snowflake.batch_loading import BatchLoader
 from target_snowflake.connection import auth_method, redact
+from target_snowflake.load_session import LoadSession
 from target_snowflake.reader import Envelope, InputError, SingerLineReader
 from target_snowflake.routing import RecordRouter
-from target_snowflake.sink import SnowflakeSink
+from target_snowflake.sink import LOAD_METHODS, SnowflakeSink
 from target_snowflake.state_ledger import StateLedger
 from target_snowflake.validation import SchemaProblem, schema_problem
-from target_snowflake.warehouse import Warehouse
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -68,7 +68,7 @@ class TargetSnowflake(Target):
         th.Property("protocol", th.StringType, description="Endpoint override: `https` or `http`"),
         th.Property(
             "load_method",
-            th.StringType(allowed_values=["upsert", "append-only", "overwrite"]),
+            th.StringType(allowed_values=list(LOAD_METHODS)),
             default="upsert",
             description="upsert (MERGE on keys), append-only, or overwrite",
         ),
@@ -172,10 +172,10 @@ class TargetSnowflake(Target):
         super().__init__(**kwargs)
         auth_method(self.config)  # exactly one auth method, checked before any input
         self.max_parallelism = 1  # one connection: sinks drain one after another
-        self.warehouse = Warehouse(self.config)
-        self._sink_class = SnowflakeSink.for_run(self.warehouse)
+        self.load_session = LoadSession(self.config)
+        self._sink_class = SnowflakeSink.for_run(self.load_session)
         if isinstance(self.message_reader, SingerLineReader):
-            self.message_reader.before_first_line = self.warehouse.open
+            self.message_reader.before_first_line = self.load_session.open
         self._ledger = StateLedger()
         self._router = RecordRouter(
             quarantine=self.config.get("on_invalid_record") == "quarantine",
@@ -205,7 +205,7 @@ class TargetSnowflake(Target):
 
     @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
-        """Every stream's sink: `SnowflakeSink` bound to the run's warehouse (connection,
+        """Every stream's sink: `SnowflakeSink` bound to the run's load session (connection,
         stage, work directory, tables)."""
         _ = stream_name
         return self._sink_class
@@ -321,13 +321,13 @@ class TargetSnowflake(Target):
         try:
             super().process_endofpipe()
             for sink in t.cast("list[SnowflakeSink]", list(self._sinks_active.values())):
-                variant_table = self.warehouse.take_overwrite_table(sink.table)
+                variant_table = self.load_session.take_overwrite_table(sink.table)
                 if variant_table is not None:
                     sink.replace_table(variant_table)
                     self._ledger.release(("overwrite", sink.table.name))
             self._emit_committed_state()
         finally:
-            self.warehouse.close()
+            self.load_session.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -352,8 +352,8 @@ class TargetSnowflake(Target):
         watchdog = threading.Timer(SIGNAL_CLOSE_SECONDS, os._exit, (128 + signum,))
         watchdog.daemon = True
         watchdog.start()
-        self.warehouse.connection.abort(SIGNAL_CLOSE_SECONDS)
-        self.warehouse.remove_work_dir()
+        self.load_session.connection.abort(SIGNAL_CLOSE_SECONDS)
+        self.load_session.remove_work_dir()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(128 + signum)

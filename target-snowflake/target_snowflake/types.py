@@ -135,7 +135,7 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     """The type a column needs to hold both its current values and values of `wanted`.
 
     Columns never narrow: a column that must change type moves to a type that can hold
-    every value it already has (see `tables.retype_column` for how). An existing VARCHAR
+    every value it already has (see `Table.retype_column` for how). An existing VARCHAR
     keeps its length: only a longer value lengthens it (`tables.Table.lengthen`).
     """
     if current == wanted:

@@ -225,7 +225,7 @@ class _RecordingTarget(Target):
 
 
 def test_sinks_are_built_from_the_class_get_sink_class_returns() -> None:
-    """We hand the warehouse to sinks on the class get_sink_class returns (`for_run`);
+    """We hand the load session to sinks on the class get_sink_class returns (`for_run`);
     the SDK builds it with its four arguments, which our sink takes as they are."""
     target = _RecordingTarget(config={})
     sink = target.add_sink("s", {"type": "object", "properties": {"id": {}}}, ["id"])
@@ -244,9 +244,10 @@ def test_our_sink_class_is_a_sink_class_bound_to_the_run() -> None:
     sink_class = target.get_sink_class("s")
     assert isinstance(sink_class, type)
     assert issubclass(sink_class, SnowflakeSink)
-    assert sink_class.warehouse is target.warehouse
+    assert sink_class.load_session is target.load_session
     assert target.get_sink_class("t") is sink_class
-    assert TargetSnowflake(config=CONFIG).get_sink_class("s").warehouse is not target.warehouse
+    another_run = TargetSnowflake(config=CONFIG).get_sink_class("s")
+    assert another_run.load_session is not target.load_session
 
 
 def _methods_called(function: t.Callable[..., t.Any]) -> set[str]:

@@ -1,8 +1,9 @@
-"""What the sinks share for one run: the connection, the target schema, the temporary
-stage, the local work directory, and which table each stream goes to.
+"""The run's load session: what the sinks share for one run: the connection, the target
+schema, the temporary stage, the local work directory, and which table each stream goes to.
 
-The target creates one `Warehouse` and hands it to every sink; the sinks never see the
-target itself.
+The target creates one `LoadSession` and hands it to every sink; the sinks never see the
+target itself. (Not to be confused with the `warehouse` setting: the Snowflake compute
+warehouse that runs the loads.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from target_snowflake.stages import BatchStage, batch_stage
 from target_snowflake.tables import Table
 
 
-class Warehouse:
+class LoadSession:
     """The run's side of Snowflake, created lazily: nothing connects before it is needed."""
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
