@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import random
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
@@ -34,7 +33,6 @@ from typing_extensions import override
 
 from tap_intercom.drift import DriftGuard, with_drift_column
 from tap_intercom.errors import (
-    ANSWER_ERRORS,
     AuthenticationError,
     IntercomAPIError,
     NotFoundError,
@@ -42,9 +40,17 @@ from tap_intercom.errors import (
     RateLimitedError,
     ServerError,
 )
+from tap_intercom.pacing import (
+    DEFAULT_MAX_WORKERS,
+    MAX_RATE_LIMITED_TRIES,
+    MAX_TRIES,
+    Pacing,
+    RateLimitPacer,
+    pacer_for,
+    retry_waits,
+)
 from tap_intercom.pagination import PageToken, next_page_token
 from tap_intercom.permissions import permission_for
-from tap_intercom.ratelimit import RateLimitPacer, pacer_for
 from tap_intercom.schemas import TimestampError, load_schema, timestamp_converter
 from tap_intercom.summary import RunSummary
 
@@ -55,16 +61,6 @@ REGION_URLS = {
 }
 DEFAULT_INTERCOM_VERSION = "2.15"
 MAX_PAGE_SIZE = 150
-MAX_TRIES = 8  # attempts per request for transient failures (5xx, drops, broken bodies)
-# 429s are retried apart: each waits for the window to reset, and a storm of them must
-# not use up the attempts meant for real failures.
-MAX_RATE_LIMITED_TRIES = 30
-MAX_BACKOFF_SECONDS = 30.0
-# Upper bound of requests in flight for per-item endpoints. The working figure adapts
-# (see parallel.py); this bound must not be what limits it: a 1,666-per-10 s budget at
-# 1 s latency keeps about 167 requests in flight, and 200 leaves room for latency
-# swings. Threads start only when needed, so a bound the budget never reaches is free.
-DEFAULT_MAX_WORKERS = 200
 
 _json_decoder = msgspec.json.Decoder()
 
@@ -201,6 +197,11 @@ class IntercomStream(RESTStream[PageToken | None]):
         """The process-wide pacer of this workspace."""
         return pacer_for(self.workspace_key)
 
+    @cached_property
+    def pacing(self) -> Pacing:
+        """How this stream's requests are paced (the workspace's pacer, `max_workers`)."""
+        return Pacing(self.pacer, self.max_workers, self.logger)
+
     def workspace_created_at(self) -> int:
         """When the workspace was created (`GET /me`), 0 if Intercom will not say."""
         if self.workspace.created_at is None:
@@ -283,30 +284,16 @@ class IntercomStream(RESTStream[PageToken | None]):
         `requests_session`, `timeout` and `allow_redirects`, logs the SDK's
         `http_request_duration` metric, and hands the answer to `validate_response`),
         and return the decoded body."""
-        self.pacer.acquire()
-        try:
-            response = self._request(prepared_request, context)
-        except ANSWER_ERRORS:
-            raise  # an answer: `validate_response` accounted it to the pacer
-        except BaseException:
-            self.pacer.release()  # no answer: the request did not count
-            raise
+        response = self.pacer.send(lambda: self._request(prepared_request, context))
         payload = _decode(decoder, response)
         self.workspace.token_accepted = True
         return payload
-
-    def _account_to_pacer(self, response: requests.Response) -> None:
-        """Every answer corrects the pacer's estimate (a 429 empties the window)."""
-        if response.status_code == 429:
-            self.pacer.exhausted(response.headers)
-        else:
-            self.pacer.update(response.headers, response.elapsed.total_seconds())
 
     @override
     def validate_response(self, response: requests.Response) -> None:
         """Account the answer to the pacer and raise the right error for the status
         (always one of `ANSWER_ERRORS`)."""
-        self._account_to_pacer(response)
+        self.pacer.account(response.status_code, response.headers, response.elapsed.total_seconds())
         status = response.status_code
         where = _where(response)
         if status == 429:
@@ -369,19 +356,8 @@ class IntercomStream(RESTStream[PageToken | None]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
-        """429: until the window resets (the pacer holds every thread back too);
-        anything else: exponential, capped, with jitter."""
-        attempt = 0
-        error = yield 0.0
-        while True:
-            attempt += 1
-            if isinstance(error, RateLimitedError):
-                # Only jitter here: the pacer already holds this and every other
-                # thread until the window resets.
-                wait = random.uniform(0.1, 1.0)
-            else:
-                wait = min(0.5 * 2**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.75, 1.25)
-            error = yield wait
+        """The waits before retries (`tap_intercom.pacing.retry_waits`)."""
+        return retry_waits()
 
     @override
     def backoff_handler(self, details: Details) -> None:

@@ -28,7 +28,6 @@ from typing_extensions import override
 
 from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
-from tap_intercom.parallel import ordered_parallel_map
 from tap_intercom.spool import ReadAhead, Spool
 
 if TYPE_CHECKING:
@@ -294,7 +293,7 @@ class ChildStream(IncrementalStream):
         listed = ReadAhead(
             parents.iter_batches(start) if replayed is None else replayed, PARENT_BATCHES_AHEAD
         )
-        yield from ordered_parallel_map(
+        yield from self.pacing.map_in_order(
             self._children_with_parent_id,
             by_change(
                 listed,
@@ -302,10 +301,6 @@ class ChildStream(IncrementalStream):
                 self.parent_fields,
                 lambda: not listed.wait(LISTING_GRACE_SECONDS),
             ),
-            self.max_workers,
-            self.pacer.sustainable_in_flight,
-            self.logger,
-            lambda: self.pacer.waits,
         )
 
     def _children_with_parent_id(self, parent: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ arguments. `CompanyScroll` owns the scroll API's rules.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +20,11 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_intercom.errors import IntercomAPIError, NotFoundError
+from tap_intercom.pacing import (
+    SCROLL_EXISTS_MAX_WAIT_SECONDS,
+    SCROLL_EXISTS_WAIT_SECONDS,
+    scroll_open_wait,
+)
 from tap_intercom.spool import IdMarks
 
 PageToken = dict[str, Any]
@@ -83,8 +87,8 @@ class CompanyScroll:
         logger: logging.Logger,
         *,
         max_restarts: int = 5,
-        scroll_exists_wait_seconds: float = 5.0,
-        scroll_exists_max_wait_seconds: float = 150.0,
+        scroll_exists_wait_seconds: float = SCROLL_EXISTS_WAIT_SECONDS,
+        scroll_exists_max_wait_seconds: float = SCROLL_EXISTS_MAX_WAIT_SECONDS,
         max_failures_in_a_row: int = 5,
         max_pages_without_news: int = 3,
     ) -> None:
@@ -180,7 +184,7 @@ class CompanyScroll:
                 )
             except (RetriableAPIError, requests.exceptions.RequestException) as error:
                 failures += 1
-                wait = min(2.0**failures, 10.0) + random.uniform(0, 0.5)
+                wait = scroll_open_wait(failures)
                 self._logger.warning("Opening the companies scroll failed (%s)", error)
             if time.monotonic() + wait > deadline:
                 raise ScrollError(

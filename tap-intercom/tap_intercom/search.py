@@ -30,6 +30,7 @@ from typing import Any
 
 from tap_intercom.client import version_tuple
 from tap_intercom.incremental import Batch, IncrementalStream, window_batches
+from tap_intercom.pacing import WINDOWS_AT_ONCE
 from tap_intercom.spool import read_in_turn
 
 # The longest calendar day: 25 hours, when daylight-saving time ends.
@@ -39,12 +40,6 @@ MIN_WINDOW_SECONDS = 60
 # that a run's first window (listed a page per round trip, nothing listed ahead of it
 # yet) is short, many enough that the window's partly filled last page costs little.
 WINDOW_PAGES = 10
-# Windows listed at the same time. A window's pages follow each other (a cursor): at
-# 1 s a page one window lists 150 records a second, under the 167 requests a second of
-# Intercom's default budget that their children (one request each) may spend. Three
-# list 450 a second, enough up to about 2.5 s a page; the windows listed ahead of
-# their turn wait on disk.
-WINDOWS_AT_ONCE = 3
 #: The contacts search request lists `sort` from this version on (2.15's does not).
 SORT_VERSION = (2, 16)
 

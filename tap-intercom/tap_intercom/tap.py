@@ -14,7 +14,6 @@ from typing_extensions import override
 
 from tap_intercom.client import (
     DEFAULT_INTERCOM_VERSION,
-    DEFAULT_MAX_WORKERS,
     MAX_PAGE_SIZE,
     REGION_URLS,
     IntercomStream,
@@ -28,6 +27,7 @@ from tap_intercom.incremental import (
     IncrementalStream,
 )
 from tap_intercom.output import BlockRecordWriter
+from tap_intercom.pacing import DEFAULT_MAX_WORKERS
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
     ConversationPartsStream,

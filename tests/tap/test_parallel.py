@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tap_intercom.parallel import ConcurrencyLimit, ordered_parallel_map
+from tap_intercom.pacing import ConcurrencyLimit, ordered_parallel_map
 
 
 def test_results_keep_input_order_and_checkpoints_follow_their_batch():

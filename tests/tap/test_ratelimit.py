@@ -7,8 +7,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from tap_intercom import ratelimit
-from tap_intercom.ratelimit import RateLimitPacer
+from tap_intercom import pacing
+from tap_intercom.pacing import RateLimitPacer
 
 
 def _headers(limit: int, remaining: int, reset_in: float) -> dict[str, str]:
@@ -121,7 +121,7 @@ def test_the_last_round_trip_of_a_window_keeps_the_rate(monkeypatch: pytest.Monk
     # trip: still 100 a second, so about 100 in flight, as all window long (not the 50
     # a 1-s horizon gave, which left the last second half spent).
     clock = SimpleNamespace(time=lambda: 1_000_000.5, monotonic=lambda: 500.5)
-    monkeypatch.setattr(ratelimit, "time", clock)
+    monkeypatch.setattr(pacing, "time", clock)
     pacer = RateLimitPacer()
     pacer.acquire()
     headers = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "52"}

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 from tap_intercom.client import from_rfc3339
-from tap_intercom.search import WINDOWS_AT_ONCE
+from tap_intercom.pacing import WINDOWS_AT_ONCE
 from tap_intercom.tap import TapIntercom
 
 from tests.tap.conftest import tap_config

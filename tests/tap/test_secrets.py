@@ -45,7 +45,7 @@ def test_a_run_that_fails_after_retries_does_not_show_the_token(
 ):
     sandbox = sandbox_factory(token=SECRET)
     sandbox.client.set_faults(error_rate=1.0)
-    monkeypatch.setattr("tap_intercom.client.MAX_BACKOFF_SECONDS", 0.01)  # fail fast
+    monkeypatch.setattr("tap_intercom.pacing.MAX_BACKOFF_SECONDS", 0.01)  # fail fast
     tap = TapIntercom(config=tap_config(sandbox), setup_mapper=True)
     with caplog.at_level(logging.DEBUG), pytest.raises(ServerError) as failure:
         tap.streams["admins"].sync()

@@ -33,7 +33,6 @@ from tap_intercom.errors import IntercomAPIError
 from tap_intercom.idsketch import Difference
 from tap_intercom.incremental import Batch, ChildStream, IncrementalStream
 from tap_intercom.pagination import CompanyScroll
-from tap_intercom.parallel import ordered_parallel_map
 from tap_intercom.search import SortedSearchStream
 from tap_intercom.spool import read_ahead
 
@@ -179,13 +178,7 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         # A listing paged by position can skip a contact while others are deleted: every
         # id missing is asked for, and only a 404 (deleted, or merged on 2.15) or a 410
         # (merged, 2.16) marks it.
-        verdicts = ordered_parallel_map(
-            self._verdict,
-            [(difference.removed, None)],
-            self.max_workers,
-            self.pacer.sustainable_in_flight,
-            budget_waits=lambda: self.pacer.waits,
-        )
+        verdicts = self.pacing.map_in_order(self._verdict, [(difference.removed, None)], log=False)
         for results, _ in verdicts:
             for ident, gone_at in results:
                 if gone_at is None:
