@@ -22,6 +22,8 @@ from target_snowflake.validation import RecordError
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+    from singer_sdk.mapper import StreamMap
+
     from target_snowflake.routing import RecordRouter
     from target_snowflake.sink import SnowflakeSink
 
@@ -112,7 +114,7 @@ class BatchLoader:
     def _write_file(
         self,
         sink: SnowflakeSink,
-        stream_map: t.Any,
+        stream_map: StreamMap | None,
         path: Path,
         url: str,
         file_format: str,

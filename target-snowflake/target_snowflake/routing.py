@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
 # A stream's sinks, each with the stream map its records go through (None: as received).
-Route = list[tuple[SnowflakeSink, t.Any]]
+Route = list[tuple[SnowflakeSink, StreamMap | None]]
 
 
 class RecordRouter:
@@ -77,15 +77,16 @@ class RecordRouter:
     def write(
         self,
         sink: SnowflakeSink,
-        stream_map: t.Any,
-        received: t.Any,
-        version: t.Any,
-        time_extracted: t.Any,
+        stream_map: StreamMap | None,
+        received: bytes,
+        version: bytes,
+        time_extracted: bytes,
         position: int,
         batch_file: str | None = None,
         batch_row: int | None = None,
     ) -> None:
-        """Hand one record (raw JSON as received) to its sink, through the stream map if
+        """Hand one record (raw JSON as received; `version` and `time_extracted` the
+        message's, raw, empty when absent) to its sink, through the stream map if
         any, or quarantine it; say when the sink's batch starts or is full."""
         try:
             raw = received
@@ -106,7 +107,7 @@ class RecordRouter:
         self,
         sink: SnowflakeSink,
         exc: RecordError,
-        received: t.Any,
+        received: bytes,
         batch_file: str | None,
         batch_row: int | None,
     ) -> None:

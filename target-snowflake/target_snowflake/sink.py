@@ -48,7 +48,7 @@ MAX_VALUE_BYTES = 128 * 1024 * 1024
 _ABSENT = msgspec.Raw(b"null")
 
 
-def _values_of(properties: t.Sequence[str]) -> t.Callable[[t.Any], t.Sequence[msgspec.Raw]]:
+def _values_of(properties: t.Sequence[str]) -> t.Callable[[bytes], t.Sequence[msgspec.Raw]]:
     """A reader of the properties' values (raw JSON, `null` if absent) from a record's
     raw JSON: through a struct of just those properties, which skips the others without
     building them, or a dict where msgspec refuses a name (`"`, `\\`, control characters)."""
@@ -59,7 +59,7 @@ def _values_of(properties: t.Sequence[str]) -> t.Callable[[t.Any], t.Sequence[ms
     except ValueError:
         every = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
-        def from_dict(raw: t.Any) -> list[msgspec.Raw]:
+        def from_dict(raw: bytes) -> list[msgspec.Raw]:
             values = every.decode(raw)
             return [values.get(prop, _ABSENT) for prop in properties]
 
@@ -144,7 +144,7 @@ class SnowflakeSink(BatchSink):
         # (VARCHAR column, its declared length) for each record property loaded into one,
         # and a decoder of those properties' values (raw JSON), in the same order.
         self._text_columns: list[tuple[str, int]] = []
-        self._text_values: t.Callable[[t.Any], t.Sequence[msgspec.Raw]]  # set with them
+        self._text_values: t.Callable[[bytes], t.Sequence[msgspec.Raw]]  # set with them
         # No value this long (JSON bytes), nor a record, can be too long for its column.
         self._fits_below = MAX_VALUE_BYTES
         # VARCHAR column -> the longest value checked for it that it cannot hold.
@@ -233,7 +233,7 @@ class SnowflakeSink(BatchSink):
 
     # Per record: the hot path
 
-    def check(self, raw: t.Any) -> tuple[t.Any, ...]:
+    def check(self, raw: bytes) -> tuple[t.Any, ...]:
         """The record's key values, if its raw JSON is a record this stream can load
         (valid against the schema, with its key, within Snowflake's size limits)."""
         keys = self._record_validator.check(raw)
@@ -243,7 +243,7 @@ class SnowflakeSink(BatchSink):
             self._measure_text_values(raw)
         return keys
 
-    def _measure_text_values(self, raw: t.Any) -> None:
+    def _measure_text_values(self, raw: bytes) -> None:
         """Note each value longer than its VARCHAR column's declared length: the column is
         lengthened before the batch loads (`_lengthen_text_columns`)."""
         values = self._text_values(raw)
@@ -262,11 +262,12 @@ class SnowflakeSink(BatchSink):
         last ACTIVATE_VERSION's, as raw JSON; empty when the stream has had none."""
         return b"%d" % max(self._activated_versions) if self._activated_versions else b""
 
-    def write(self, raw: t.Any, version: t.Any, time_extracted: t.Any) -> None:
+    def write(self, raw: bytes, version: bytes, time_extracted: bytes) -> None:
         """Check one record's raw JSON and append it to the batch file.
 
-        `raw`, `version` and `time_extracted` are the message's raw JSON (msgspec.Raw,
-        empty when absent); the record is never decoded into a dict here.
+        `raw`, `version` and `time_extracted` are the message's raw JSON (msgspec.Raw from
+        a RECORD message, bytes from a BATCH file; empty when absent); the record is never
+        decoded into a dict here.
         """
         self.check(raw)
         self._sequence += 1
@@ -284,7 +285,7 @@ class SnowflakeSink(BatchSink):
 
     def quarantine(
         self,
-        raw: t.Any,
+        raw: bytes,
         error: str,
         *,
         line: int | None,
@@ -310,7 +311,7 @@ class SnowflakeSink(BatchSink):
         we replace or call (target)")."""
         raise NotImplementedError
 
-    def _oversize(self, raw: t.Any, keys: tuple[t.Any, ...]) -> RecordError:
+    def _oversize(self, raw: bytes, keys: tuple[t.Any, ...]) -> RecordError:
         record = msgspec.json.decode(raw)
         sizes = {name: len(msgspec.json.encode(value)) for name, value in record.items()}
         column = max(sizes, key=sizes.__getitem__)
@@ -417,7 +418,7 @@ class SnowflakeSink(BatchSink):
         self._load(path, rows, bare)
         self.record_counter_metric.increment(rows)
 
-    def _load(self, path: t.Any, rows: int, bare: BareFile | None = None) -> None:
+    def _load(self, path: Path, rows: int, bare: BareFile | None = None) -> None:
         """PUT the file, COPY it into a VARIANT table, then apply it to the target table.
 
         For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
