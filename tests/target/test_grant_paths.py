@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import pytest
 import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
@@ -135,6 +136,12 @@ def test_a_role_without_create_stage_is_refused_with_the_grant(
     assert query(snowflake, 'SHOW TABLES IN SCHEMA "GP_NO_STAGE"."S"') == []
 
 
+@pytest.mark.xfail(
+    snowflake.connector.__version__.startswith("5."),
+    strict=True,
+    reason="emulator gap: fakesnow's own server cannot log in connector 5.x (no master token "
+    "in its login answer); the strict layer supplies it (docs/snowflake-emulator-gaps.md)",
+)
 def test_the_target_starts_and_loads_on_plain_fakesnow(plain_fakesnow, tmp_path):
     """No grants there, and none of the views the check used to decide from: the first
     run creates the schema, the second finds it and the table."""
