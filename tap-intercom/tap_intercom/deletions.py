@@ -21,7 +21,7 @@ import msgspec
 
 from tap_intercom.client import to_rfc3339
 from tap_intercom.idsketch import Difference, Digest, IdSketch, cells_for, digest
-from tap_intercom.spool import Spool
+from tap_intercom.readahead import DiskQueue
 
 SKETCH_KEY = "id_sketch"
 NEWEST_CREATED_KEY = "id_sketch_newest_created_at"
@@ -138,7 +138,7 @@ class SearchBaseline:
     record comes once (its one state from before the run) and goes into the sketch at
     once; ids at or above it are held in a set (bounded by the records changed around
     the run) and at the end added unless the part below `cutoff` already had them
-    (those ids are spooled to disk and read back once).
+    (those ids are queued on disk and read back once).
 
     What the sketch lacks, compared with a listing: records the search did not return,
     that is, records created within the search's lag (minutes) before it reached its
@@ -150,7 +150,7 @@ class SearchBaseline:
         self.reconciliation = reconciliation
         self.cutoff = newest_updated_at - SEARCH_LAG_ALLOWANCE_SECONDS
         self._recent: dict[str, Any] = {}  # id: created_at
-        self._earlier: Spool[list[str]] = Spool()
+        self._earlier: DiskQueue[list[str]] = DiskQueue()
 
     def add_page(self, records: list[dict[str, Any]]) -> None:
         """One page of the search's records, as the API sent them."""

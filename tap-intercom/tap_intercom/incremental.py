@@ -10,7 +10,7 @@ Children (parts, notes, segments, events) reuse their parent's batches: they fet
 one request per parent in parallel and keep one bookmark, the parent checkpoint up
 to which every child was emitted. The parents between two checkpoints (a search
 window, a contacts page) are fetched in order of their replication key, so the child
-bookmark can also move between them (`Interim` checkpoints): every
+bookmark can also move between them (`InterimCheckpoint`): every
 `state_interval_seconds` a STATE goes out even where the parent's checkpoints are far
 apart, and a run killed hours into a first sync loses at most that much work.
 """
@@ -28,7 +28,7 @@ from typing_extensions import override
 
 from tap_intercom.client import IntercomStream, from_rfc3339, to_rfc3339
 from tap_intercom.errors import NotFoundError
-from tap_intercom.spool import ReadAhead, Spool
+from tap_intercom.readahead import DiskQueue, ReadAhead
 
 if TYPE_CHECKING:
     from tap_intercom.tap import TapIntercom
@@ -40,7 +40,7 @@ Batch = tuple[list[dict[str, Any]], int | None]
 # two clocks could run in step, every such commit passing on a STATE a minute old, and
 # a kill would lose up to two minutes plus a load.
 DEFAULT_STATE_INTERVAL_SECONDS = 20
-# Batches (pages) of parents listed ahead of the children being fetched, spooled to
+# Batches (pages) of parents listed ahead of the children being fetched, queued on
 # disk: more than a whole search window (up to 2 x 10 pages), so the next window is
 # complete, and can be sorted, by the time the workers finish the current one.
 PARENT_BATCHES_AHEAD = 64
@@ -53,36 +53,18 @@ LISTING_GRACE_SECONDS = 0.1
 MAX_SORTED_PARENTS = 50_000
 
 
-def window_batches(
-    pages: Iterable[dict[str, Any]], records_key: str, field: str, lo: int, hi: int | None
-) -> Iterator[Batch]:
-    """One batch per page of the records with `lo <= field < hi` (no upper bound when
-    `hi` is None), then the window's checkpoint: `hi`, or for an open window the newest
-    value seen (a resume re-reads that second)."""
-    newest = lo
-    for payload in pages:
-        batch = [
-            record
-            for record in payload.get(records_key) or ()
-            if lo <= (record.get(field) or 0) and (hi is None or record[field] < hi)
-        ]
-        newest = max([newest, *(record[field] for record in batch)])
-        yield batch, None
-    yield [], newest if hi is None else hi
-
-
-class Interim(int):
-    """A checkpoint between two of the parent's: it moves the bookmark, and a STATE
-    follows when the last one is `state_interval_seconds` old."""
+class InterimCheckpoint(int):
+    """A checkpoint (UNIX seconds) between two of the parent's: it moves the bookmark,
+    and a STATE follows only when the last one is `state_interval_seconds` old."""
 
 
 class ParentListing:
     """A parent stream's listing of this run (batches of `id`, the replication key and
-    the fields its children read), spooled to disk, handed to each selected child to
+    the fields its children read), queued on disk, handed to each selected child to
     replay instead of asking the API again. The file is deleted once every child it
     was handed to has let go of it (`release`)."""
 
-    def __init__(self, start: int, batches: Spool[Batch], holders: int) -> None:
+    def __init__(self, start: int, batches: DiskQueue[Batch], holders: int) -> None:
         self.start = start
         self._batches = batches
         self._holders = holders
@@ -124,11 +106,11 @@ class IncrementalStream(IntercomStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Emit batch after batch, checkpointing between them. When selected child
-        streams will need the same parents, the listing is spooled as it goes out and
+        streams will need the same parents, the listing is queued on disk as it goes out and
         handed to them once complete."""
         start = self.start_seconds()
         children = [child for child in self.children if child.selected]
-        listing: Spool[Batch] | None = Spool() if children else None
+        listing: DiskQueue[Batch] | None = DiskQueue() if children else None
         fields = (self.replication_key, *{f for child in children for f in child.parent_fields})
         handed = False
         try:
@@ -184,15 +166,15 @@ class IncrementalStream(IntercomStream):
         return float(DEFAULT_STATE_INTERVAL_SECONDS if configured is None else configured)
 
     def checkpoint(self, unix_seconds: int) -> None:
-        """Move the bookmark forward (never back) and emit STATE (for an `Interim`
-        checkpoint, only when the last STATE is `state_interval_seconds` old)."""
+        """Move the bookmark forward (never back) and emit STATE (for an
+        `InterimCheckpoint`, only when the last STATE is `state_interval_seconds` old)."""
         bookmark = self.bookmark_seconds()
         if bookmark is not None and unix_seconds <= bookmark:
             return
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = to_rfc3339(unix_seconds)
-        if isinstance(unix_seconds, Interim) and (
+        if isinstance(unix_seconds, InterimCheckpoint) and (
             time.monotonic() - self._state_written_at < self.state_interval_seconds
         ):
             self.state_manager.is_flushed = False  # the next STATE carries it
@@ -295,7 +277,7 @@ class ChildStream(IncrementalStream):
         )
         yield from self.pacing.map_in_order(
             self._children_with_parent_id,
-            by_change(
+            sorted_with_interim_checkpoints(
                 listed,
                 parents.replication_key,
                 self.parent_fields,
@@ -320,14 +302,14 @@ class ChildStream(IncrementalStream):
         return children
 
 
-def by_change(
+def sorted_with_interim_checkpoints(
     batches: Iterable[Batch],
     key: str,
     fields: tuple[str, ...] = (),
     behind: Callable[[], bool] = lambda: False,
 ) -> Iterator[Batch]:
     """The same parents, each stretch between two checkpoints sorted by `key` and cut
-    where the value changes, with an `Interim` checkpoint at every cut: once the
+    where the value changes, with an `InterimCheckpoint` at every cut: once the
     parents before the cut are done, every parent changed before the value after it
     is (the stretch is complete, and earlier stretches are done). Sorted parents keep
     only `id`, `key` and `fields`.
@@ -380,6 +362,6 @@ def _cut_where_changed(parents: list[dict[str, Any]], key: str, checkpoint: int)
     for index in range(1, len(parents)):
         changed_at = parents[index].get(key) or 0
         if checkpoint >= changed_at > (parents[index - 1].get(key) or 0):
-            yield parents[cut:index], Interim(changed_at)
+            yield parents[cut:index], InterimCheckpoint(changed_at)
             cut = index
     yield parents[cut:], checkpoint

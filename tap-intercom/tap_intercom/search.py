@@ -29,17 +29,18 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from tap_intercom.client import version_tuple
-from tap_intercom.incremental import Batch, IncrementalStream, window_batches
+from tap_intercom.incremental import Batch, IncrementalStream
 from tap_intercom.pacing import WINDOWS_AT_ONCE
-from tap_intercom.spool import read_in_turn
+from tap_intercom.readahead import read_in_turn
+from tap_intercom.windows import (
+    MIN_WINDOW_SECONDS,
+    WINDOW_PAGES,
+    next_window_width,
+    window_batches,
+)
 
 # The longest calendar day: 25 hours, when daylight-saving time ends.
 LONGEST_DAY_SECONDS = 25 * 3_600
-MIN_WINDOW_SECONDS = 60
-# Pages a search window should hold: few enough that a crash loses little work and
-# that a run's first window (listed a page per round trip, nothing listed ahead of it
-# yet) is short, many enough that the window's partly filled last page costs little.
-WINDOW_PAGES = 10
 #: The contacts search request lists `sort` from this version on (2.15's does not).
 SORT_VERSION = (2, 16)
 
@@ -119,7 +120,7 @@ class WindowedSearchStream(_SearchStream):
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """One batch per page; a checkpoint at the end of every window. Windows come out
         in order, each whole, while up to `WINDOWS_AT_ONCE` of them are listed at once
-        (the later ones spooled to disk until their turn)."""
+        (the later ones queued on disk until their turn)."""
         return read_in_turn(self._windows(start), WINDOWS_AT_ONCE)
 
     def _windows(self, start: int) -> Iterator[Iterator[Batch]]:
@@ -145,7 +146,7 @@ class WindowedSearchStream(_SearchStream):
             span = max((hi or now) - lo, 1)
             if isinstance(total, int) and total > 2 * target and span > MIN_WINDOW_SECONDS:
                 pages.close()
-                width = max(MIN_WINDOW_SECONDS, span * target // total)
+                width = next_window_width(span, total, target)
                 continue
             yield window_batches(
                 itertools.chain([first], pages), self.records_key, "updated_at", lo, hi
@@ -154,7 +155,7 @@ class WindowedSearchStream(_SearchStream):
                 return
             lo = hi
             found = total if isinstance(total, int) else target
-            width = max(MIN_WINDOW_SECONDS, span * target // max(found, target // 4))
+            width = next_window_width(span, found, target)
 
     def _window_query(self, lo: int, hi: int | None) -> dict[str, Any]:
         """`lo <= updated_at < hi` (no upper bound for the last, open window)."""

@@ -28,6 +28,7 @@ from tap_intercom.incremental import (
 )
 from tap_intercom.output import BlockRecordWriter
 from tap_intercom.pacing import DEFAULT_MAX_WORKERS
+from tap_intercom.reconciliation import DEFAULT_RECONCILIATION_DAYS
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
     ConversationPartsStream,
@@ -36,7 +37,6 @@ from tap_intercom.streams.conversations import (
     TicketsStream,
 )
 from tap_intercom.streams.people import (
-    DEFAULT_RECONCILIATION_DAYS,
     CompaniesStream,
     CompanySegmentsStream,
     ContactCompaniesStream,

@@ -7,7 +7,7 @@ import random
 import re
 
 import pytest
-from tap_intercom.incremental import Interim, by_change
+from tap_intercom.incremental import InterimCheckpoint, sorted_with_interim_checkpoints
 from tap_intercom.tap import TapIntercom
 
 from testbed.intercom.expected import assert_same_records, expected_record
@@ -151,7 +151,7 @@ def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
     window = [{"id": "c", "updated_at": 30}, {"id": "a", "updated_at": 10}]
     window2 = [{"id": "d", "updated_at": 30}, {"id": "b", "updated_at": 10}]
     batches = [(window[:1], None), (window[1:], None), ([], 40), (window2, None), ([], 100)]
-    out = list(by_change(iter(batches), "updated_at"))
+    out = list(sorted_with_interim_checkpoints(iter(batches), "updated_at"))
     assert out == [
         ([{"id": "a", "updated_at": 10}], 30),
         ([{"id": "c", "updated_at": 30}], 40),
@@ -159,7 +159,12 @@ def test_children_checkpoint_between_the_parents_checkpoints_in_change_order():
         ([{"id": "d", "updated_at": 30}], 100),
     ]
     # Cuts inside a stretch are interim; the parent's own checkpoints are not.
-    assert [type(checkpoint) for _, checkpoint in out] == [Interim, int, Interim, int]
+    assert [type(checkpoint) for _, checkpoint in out] == [
+        InterimCheckpoint,
+        int,
+        InterimCheckpoint,
+        int,
+    ]
 
 
 def test_no_interim_checkpoint_goes_past_the_stretch_checkpoint():
@@ -168,9 +173,9 @@ def test_no_interim_checkpoint_goes_past_the_stretch_checkpoint():
     # have been missed, so no cut may claim "everything before 60 is done".
     listed = (("f", 60), ("a", 10), ("e", 50), ("b", 20))
     parents = [{"id": i, "updated_at": at} for i, at in listed]
-    out = list(by_change(iter([(parents, None), ([], 40)]), "updated_at"))
+    out = list(sorted_with_interim_checkpoints(iter([(parents, None), ([], 40)]), "updated_at"))
     assert [([p["id"] for p in batch], checkpoint) for batch, checkpoint in out] == [
-        (["a"], Interim(20)),
+        (["a"], InterimCheckpoint(20)),
         (["b", "e", "f"], 40),
     ]
 
@@ -190,11 +195,13 @@ def test_parents_listed_so_far_go_out_while_the_listing_is_behind_and_cuts_stay_
     # without a checkpoint; the rest is sorted and cut once the stretch is complete.
     batches = [(page, None) for page in STRETCH_PAGES] + [([], 100)]
     behind = iter([True, False, False, False])
-    out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
+    out = list(
+        sorted_with_interim_checkpoints(iter(batches), "updated_at", behind=lambda: next(behind))
+    )
     assert out == [
         ([{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}], None),
-        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], Interim(40)),
-        ([{"id": "d", "updated_at": 40}], Interim(60)),
+        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], InterimCheckpoint(40)),
+        ([{"id": "d", "updated_at": 40}], InterimCheckpoint(60)),
         ([{"id": "f", "updated_at": 60}], 100),
     ]
 
@@ -205,11 +212,13 @@ def test_while_the_listing_is_behind_one_page_goes_out_per_request():
     # stretch is sorted and cut once complete.
     batches = [(page, None) for page in STRETCH_PAGES] + [([], 100)]
     behind = iter([False, False, False, True, True, False])
-    out = list(by_change(iter(batches), "updated_at", behind=lambda: next(behind)))
+    out = list(
+        sorted_with_interim_checkpoints(iter(batches), "updated_at", behind=lambda: next(behind))
+    )
     assert out == [
         ([{"id": "e", "updated_at": 50}, {"id": "a", "updated_at": 10}], None),
         ([{"id": "d", "updated_at": 40}], None),
-        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], Interim(60)),
+        ([{"id": "b", "updated_at": 20}, {"id": "c", "updated_at": 20}], InterimCheckpoint(60)),
         ([{"id": "f", "updated_at": 60}], 100),
     ]
 
@@ -229,21 +238,29 @@ def test_every_checkpoint_comes_after_every_parent_changed_before_it(seed):
             listed += page
             batches.append((page, None))
         batches.append(([], hi))
-    out = list(by_change(iter(batches), "updated_at", behind=lambda: rng.random() < 0.5))
+    out = list(
+        sorted_with_interim_checkpoints(
+            iter(batches), "updated_at", behind=lambda: rng.random() < 0.5
+        )
+    )
     seen: set[str] = set()
     for parents, checkpoint in out:
         seen.update(parent["id"] for parent in parents)
         if checkpoint is not None:
             assert {p["id"] for p in listed if p["updated_at"] < checkpoint} <= seen
     assert sorted(seen) == sorted(p["id"] for p in listed)
-    assert [c for _, c in out if c is not None and not isinstance(c, Interim)] == [100, 200, 300]
+    assert [c for _, c in out if c is not None and not isinstance(c, InterimCheckpoint)] == [
+        100,
+        200,
+        300,
+    ]
 
 
 def test_a_stretch_too_long_to_sort_passes_through_in_listing_order(monkeypatch):
     monkeypatch.setattr("tap_intercom.incremental.MAX_SORTED_PARENTS", 3)
     pages = [[{"id": str(n), "updated_at": 9 - n}] * 2 for n in range(3)]
     batches = [(pages[0], None), (pages[1], None), (pages[2], None), ([], 50)]
-    out = list(by_change(iter(batches), "updated_at"))
+    out = list(sorted_with_interim_checkpoints(iter(batches), "updated_at"))
     assert [parent["id"] for parents, _ in out for parent in parents] == [
         "0",
         "0",

@@ -8,9 +8,10 @@ import tracemalloc
 import msgspec
 import pytest
 import requests
+from tap_intercom.companies_scroll import CompanyScroll, ScrollError
 from tap_intercom.deletions import IdListPage, ListedId
 from tap_intercom.errors import IntercomAPIError, NotFoundError, ServerError
-from tap_intercom.pagination import CompanyScroll, ScrollError, next_page_token
+from tap_intercom.pagination import next_page_token
 
 LOGGER = logging.getLogger("test")
 
@@ -115,7 +116,7 @@ def test_scroll_restarts_are_bounded():
 
 def test_scroll_exists_is_waited_out_then_gives_up(monkeypatch):
     sleeps: list[float] = []
-    monkeypatch.setattr("tap_intercom.pagination.time.sleep", sleeps.append)
+    monkeypatch.setattr("tap_intercom.companies_scroll.time.sleep", sleeps.append)
     fake = FakeScroll(4, exists_for=2)
     assert _all(CompanyScroll(fake, LOGGER, scroll_exists_wait_seconds=0.01)) == [
         "0",

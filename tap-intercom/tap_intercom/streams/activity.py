@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from tap_intercom.incremental import Batch, IncrementalStream, window_batches
+from tap_intercom.incremental import Batch, IncrementalStream
+from tap_intercom.windows import WINDOW_PAGES, next_window_width, window_batches
 
 DAY_SECONDS = 86_400
-# Pages a time slice should hold: a checkpoint after each, so a failure loses at most
-# one slice of work; few enough requests go to slices holding little.
-SLICE_PAGES = 10
+# The first slice's width, before any slice has told the log's density.
 FIRST_SLICE_SECONDS = 30 * DAY_SECONDS
-MIN_SLICE_SECONDS = 60
 
 
 class ActivityLogsStream(IncrementalStream):
@@ -33,7 +31,7 @@ class ActivityLogsStream(IncrementalStream):
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """Logs created since `start`, slice by slice."""
-        target = SLICE_PAGES * self.page_size
+        target = WINDOW_PAGES * self.page_size
         # Nothing is older than the workspace: no requests for the decades before it.
         lo, width = max(start, self.workspace_created_at()), FIRST_SLICE_SECONDS
         while True:
@@ -51,4 +49,4 @@ class ActivityLogsStream(IncrementalStream):
             if hi is None:
                 return
             lo = hi
-            width = max(MIN_SLICE_SECONDS, width * target // max(found, target // 4))
+            width = next_window_width(width, found, target)

@@ -1,14 +1,9 @@
 """Contacts and companies, what hangs off them (tags, companies, notes, events, segments),
-and their deletions.
-
-Deletions (see docs/deletions.md) are emitted as records carrying `_sdc_deleted_at`:
-- companies: the scroll lists every live company each run; ids of the previous complete
-  scroll that this one lacks were archived (compared through an `IdSketch` in state);
-- contacts: on 2.16, leads merged into a changed user come with it (`merge_history`, at
-  no extra request); every `contacts_reconciliation_days` all contact ids are listed
-  (`GET /contacts`, 150 per request) and compared the same way, and each id missing is
-  confirmed gone (404/410) before it is marked. The first sketch comes from the first
-  run's own search when it reads every contact (`SearchBaseline`), else from a listing.
+and their deletions (emitted as records carrying `_sdc_deleted_at`, see
+docs/deletions.md): companies archived since the previous scroll and contacts gone
+since the previous listing (`tap_intercom.reconciliation`), and on 2.16 the leads
+merged into a changed user, which come with it (`merge_history`, at no extra
+request).
 """
 
 from __future__ import annotations
@@ -21,57 +16,22 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_intercom.client import version_tuple
+from tap_intercom.companies_scroll import CompanyScroll
 from tap_intercom.deletions import (
-    DEFAULT_CAPACITY,
-    LISTED_AT_KEY,
-    IdListPage,
     IdReconciliation,
     SearchBaseline,
     deletion_record,
 )
-from tap_intercom.errors import IntercomAPIError
 from tap_intercom.idsketch import Difference
-from tap_intercom.incremental import Batch, ChildStream, IncrementalStream
-from tap_intercom.pagination import CompanyScroll
-from tap_intercom.search import SortedSearchStream
-from tap_intercom.spool import read_ahead
+from tap_intercom.incremental import Batch, ChildStream
+from tap_intercom.readahead import read_ahead
+from tap_intercom.reconciliation import ListingReconciledStream, ReconcilingStream
 
-DAY_SECONDS = 86_400
-DEFAULT_RECONCILIATION_DAYS = 7
 #: `merge_history` on contacts exists from this version on.
 MERGE_HISTORY_VERSION = (2, 16)
 
 
-class _Reconciling(IncrementalStream):
-    """A stream whose complete id listings are compared run to run (`IdReconciliation`)."""
-
-    def _reconciliation(self) -> IdReconciliation:
-        capacity = int(self.config.get("deletion_sketch_capacity") or DEFAULT_CAPACITY)
-        return IdReconciliation(self.stream_state, capacity)
-
-    def _report(self, difference: Difference, listed: int) -> None:
-        if not difference.complete:
-            self.logger.warning(
-                "%s: more ids left than the deletion sketch can name (%d named, %d cells "
-                "undecoded); the rest stay unmarked. Raise `deletion_sketch_capacity` "
-                "(the sketch grows by itself from the next listing on).",
-                self.name,
-                len(difference.removed),
-                difference.undecoded_cells,
-            )
-        self.logger.info(
-            "%s: %d ids listed, %d gone since the previous listing",
-            self.name,
-            listed,
-            len(difference.removed),
-        )
-
-    def _save(self, reconciliation: IdReconciliation) -> None:
-        reconciliation.save()
-        self.write_state()
-
-
-class ContactsStream(_Reconciling, SortedSearchStream):
+class ContactsStream(ListingReconciledStream):
     """Contacts (users and leads), from `POST /contacts/search`, and their deletions."""
 
     name = "contacts"
@@ -121,88 +81,13 @@ class ContactsStream(_Reconciling, SortedSearchStream):
         finally:
             self._baseline = None
 
-    def _search_baseline(self) -> SearchBaseline | None:
-        """A `SearchBaseline` when this run needs a first sketch and its search has no
-        lower bound (no bookmark, no `start_date`) and is sorted (2.16 on: the baseline
-        and its cutoff rely on the order), else None."""
-        if (
-            not self.sorted_by_updated_at
-            or not self._reconciliation_due()
-            or self.start_seconds() > 0
-        ):
-            return None
-        reconciliation = self._reconciliation()
-        newest = None if reconciliation.has_baseline else self._newest_updated_at()
-        if newest is None:
-            return None
-        # A clock ahead of ours (or a record stamped in the future) must not move the
-        # cutoff past what is surely before this run.
-        return SearchBaseline(reconciliation, min(newest, int(time.time())))
 
-    def _newest_updated_at(self) -> int | None:
-        """The newest `updated_at` the search holds now (None when it says none)."""
-        body = {
-            "query": {"field": "updated_at", "operator": ">", "value": 0},
-            "sort": {"field": "updated_at", "order": "descending"},
-            "pagination": {"per_page": 1},
-        }
-        newest = self.request_json(f"{self.path}/search", body=body).get(self.records_key) or []
-        updated = newest[0].get("updated_at") if newest else None
-        return updated if isinstance(updated, int) and updated > 0 else None
-
-    def _reconciliation_due(self) -> bool:
-        days = self.config.get("contacts_reconciliation_days")
-        days = DEFAULT_RECONCILIATION_DAYS if days is None else int(days)
-        listed_at = self.stream_state.get(LISTED_AT_KEY)
-        return not isinstance(listed_at, int) or time.time() - listed_at >= days * DAY_SECONDS
-
-    def _reconcile(self) -> Iterator[dict[str, Any]]:
-        reconciliation = self._reconciliation()
-        params = {"per_page": self.page_size}
-        for page in self.iter_pages(self.path, params=params, decode_as=IdListPage):
-            listed = page.data or []
-            if all(contact.id is not None for contact in listed):
-                reconciliation.add_all((contact.id, contact.created_at) for contact in listed)
-                continue
-            # Drift (rare): the page goes through the same check as every nested list.
-            keyed = self.keyed_items(
-                [{"id": contact.id, "created_at": contact.created_at} for contact in listed],
-                ("id",),
-                owner="a contact listing",
-                path="data",
-                source=f"GET {self.path}",
-            )
-            reconciliation.add_all((contact["id"], contact["created_at"]) for contact in keyed)
-        difference = reconciliation.finish()
-        self._report(difference, reconciliation.listed)
-        # A listing paged by position can skip a contact while others are deleted: every
-        # id missing is asked for, and only a 404 (deleted, or merged on 2.15) or a 410
-        # (merged, 2.16) marks it.
-        verdicts = self.pacing.map_in_order(self._verdict, [(difference.removed, None)], log=False)
-        for results, _ in verdicts:
-            for ident, gone_at in results:
-                if gone_at is None:
-                    reconciliation.keep(ident)
-                else:
-                    yield deletion_record(ident, gone_at)
-        self._save(reconciliation)
-
-    def _verdict(self, ident: str) -> list[tuple[str, float | None]]:
-        try:
-            self.request_json(f"{self.path}/{ident}")
-        except IntercomAPIError as error:
-            if error.status in (404, 410):
-                return [(ident, time.time())]
-            raise
-        return [(ident, None)]
-
-
-class CompaniesStream(_Reconciling):
+class CompaniesStream(ReconcilingStream):
     """Companies, from the scroll API; incremental by filtering on `updated_at`.
 
     The scroll cannot start in the middle, so every run scrolls through all companies
     and the bookmark moves once, at the end. The scroll is read ahead in a thread of
-    its own (spooled to disk): a slow downstream never leaves it idle long enough for
+    its own (queued on disk): a slow downstream never leaves it idle long enough for
     Intercom to expire it. `company_segments` replays this run's
     listing rather than opening a second scroll, which Intercom would refuse
     (`scroll_exists`) until the first expired. Ids that a complete scroll no longer
