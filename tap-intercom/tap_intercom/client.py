@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import backoff
 import msgspec
@@ -53,6 +53,12 @@ from tap_intercom.pagination import PageToken, next_page_token
 from tap_intercom.permissions import permission_for
 from tap_intercom.schemas import TimestampError, load_schema, timestamp_converter
 from tap_intercom.summary import RunSummary
+
+if TYPE_CHECKING:
+    from tap_intercom.tap import TapIntercom
+
+#: A page decoded only as far as a Struct with a `pages` field goes.
+PageStruct = TypeVar("PageStruct", bound=msgspec.Struct)
 
 REGION_URLS = {
     "us": "https://api.intercom.io",
@@ -159,7 +165,7 @@ class IntercomStream(RESTStream[PageToken | None]):
     # Redirects are refused: they would resend the bearer token elsewhere.
     allow_redirects = False
 
-    def __init__(self, tap: Any) -> None:
+    def __init__(self, tap: TapIntercom) -> None:
         super().__init__(tap=tap, schema=with_drift_column(load_schema(self.name)))
         self._convert_timestamps = timestamp_converter(self.schema)
         # Whether any request of this stream has been answered (a 404 before that
@@ -415,6 +421,7 @@ class IntercomStream(RESTStream[PageToken | None]):
         payload: dict[str, Any] = self.request(path, **kwargs)
         return payload
 
+    @overload
     def iter_pages(
         self,
         path: str,
@@ -422,8 +429,29 @@ class IntercomStream(RESTStream[PageToken | None]):
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        decode_as: type[msgspec.Struct] | None = None,
-    ) -> Generator[Any, None, None]:
+        decode_as: None = None,
+    ) -> Generator[dict[str, Any], None, None]: ...
+
+    @overload
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        decode_as: type[PageStruct],
+    ) -> Generator[PageStruct, None, None]: ...
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        decode_as: type[PageStruct] | None = None,
+    ) -> Generator[dict[str, Any] | PageStruct, None, None]:
         """Every page of a list (GET with `params`) or search (POST with `body`), as
         dicts, or as `decode_as` Structs (which must have a `pages` field)."""
         token: PageToken = {}

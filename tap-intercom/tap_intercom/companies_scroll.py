@@ -16,6 +16,8 @@ from tap_intercom.errors import IntercomAPIError, NotFoundError
 from tap_intercom.pacing import (
     SCROLL_EXISTS_MAX_WAIT_SECONDS,
     SCROLL_EXISTS_WAIT_SECONDS,
+    SCROLL_MAX_FAILURES_IN_A_ROW,
+    SCROLL_MAX_RESTARTS,
     scroll_open_wait,
 )
 from tap_intercom.readahead import IdMarks
@@ -53,10 +55,10 @@ class CompanyScroll:
         fetch: Callable[[dict[str, str]], dict[str, Any]],
         logger: logging.Logger,
         *,
-        max_restarts: int = 5,
+        max_restarts: int = SCROLL_MAX_RESTARTS,
         scroll_exists_wait_seconds: float = SCROLL_EXISTS_WAIT_SECONDS,
         scroll_exists_max_wait_seconds: float = SCROLL_EXISTS_MAX_WAIT_SECONDS,
-        max_failures_in_a_row: int = 5,
+        max_failures_in_a_row: int = SCROLL_MAX_FAILURES_IN_A_ROW,
         max_pages_without_news: int = 3,
     ) -> None:
         self._fetch = fetch

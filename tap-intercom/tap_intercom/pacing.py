@@ -134,6 +134,12 @@ RATE_LIMITED_JITTER_SECONDS = (0.1, 1.0)
 BACKOFF_BASE_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 BACKOFF_JITTER = (0.75, 1.25)
+# A page lost mid-scroll (a 5xx, a drop, a broken body) is retried in place at most
+# SCROLL_MAX_FAILURES_IN_A_ROW times in a row (the scroll may have moved: what it lost
+# is made good by a new scroll), and a scroll restarted at most SCROLL_MAX_RESTARTS
+# times in a row before the run fails.
+SCROLL_MAX_FAILURES_IN_A_ROW = 5
+SCROLL_MAX_RESTARTS = 5
 # Another companies scroll is open (`scroll_exists`; Intercom allows one per
 # workspace, and an abandoned one expires after about a minute idle): ask again every
 # SCROLL_EXISTS_WAIT_SECONDS, for at most SCROLL_EXISTS_MAX_WAIT_SECONDS.

@@ -106,8 +106,9 @@ class ListingReconciledStream(ReconcilingStream, SortedSearchStream):
         params = {"per_page": self.page_size}
         for page in self.iter_pages(self.path, params=params, decode_as=IdListPage):
             listed = page.data or []
-            if all(contact.id is not None for contact in listed):
-                reconciliation.add_all((contact.id, contact.created_at) for contact in listed)
+            ids = [(contact.id, contact.created_at) for contact in listed if contact.id is not None]
+            if len(ids) == len(listed):
+                reconciliation.add_all(ids)
                 continue
             # Drift (rare): the page goes through the same check as every nested list.
             keyed = self.keyed_items(

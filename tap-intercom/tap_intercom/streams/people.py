@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
@@ -27,6 +27,9 @@ from tap_intercom.incremental import Batch, ChildStream
 from tap_intercom.readahead import read_ahead
 from tap_intercom.reconciliation import ListingReconciledStream, ReconcilingStream
 
+if TYPE_CHECKING:
+    from tap_intercom.tap import TapIntercom
+
 #: `merge_history` on contacts exists from this version on.
 MERGE_HISTORY_VERSION = (2, 16)
 
@@ -37,7 +40,7 @@ class ContactsStream(ListingReconciledStream):
     name = "contacts"
     path = "/contacts"
 
-    def __init__(self, tap: Any) -> None:
+    def __init__(self, tap: TapIntercom) -> None:
         super().__init__(tap)
         self._baseline: SearchBaseline | None = None
 
@@ -97,7 +100,7 @@ class CompaniesStream(ReconcilingStream):
     name = "companies"
     path = "/companies/scroll"
 
-    def __init__(self, tap: Any) -> None:
+    def __init__(self, tap: TapIntercom) -> None:
         super().__init__(tap)
         self._listing_ids: IdReconciliation | None = None
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_intercom.client import IntercomStream, version_tuple
+
+if TYPE_CHECKING:
+    from tap_intercom.tap import TapIntercom
 
 
 class AdminsStream(IntercomStream):
@@ -76,7 +79,7 @@ class ConversationAttributesStream(IntercomStream):
     path = "/data_attributes"  # up to 2.15; see __init__
     primary_keys = ("id",)
 
-    def __init__(self, tap: Any) -> None:
+    def __init__(self, tap: TapIntercom) -> None:
         super().__init__(tap)
         if not self._before_2_16:
             self.path = "/conversations/attributes"
