@@ -3,23 +3,30 @@
 Each test fails when the SDK changes behaviour one of the tap's overrides depends on:
 record messages (`_generate_record_messages`), bookmarks (`_increment_stream_state`),
 the record loop (`_sync_records`), config validation (`_validate_config`), the SDK's
-request path (`_request`), and the HTTP request metrics the SDK emits along it.
+request path (`_request`), and the HTTP request metrics the SDK emits along it; or
+the private SDK methods and attributes the tap calls (`_tap`, `_stream_version`,
+`_write_schema_message`, `_write_state_message` with `state_manager.is_flushed`).
+docs/development.md ("SDK methods we replace or call (tap)") lists them all.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
 import inspect
 import io
 import json
 import pkgutil
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import singer_sdk
 import tap_intercom
 from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
@@ -40,6 +47,17 @@ CONTRACT_TESTED_PRIVATE_HOOKS = {
     "_sync_records",
     "_validate_config",
 }
+# The private SDK methods and attributes the tap calls or reads, each with a contract
+# test below (`_request`, `_stream_version`: the request and record-message tests).
+CONTRACT_TESTED_PRIVATE_CALLS = {
+    "_request",
+    "_stream_version",
+    "_tap",
+    "_write_schema_message",
+    "_write_state_message",
+    "state_manager.is_flushed",
+}
+DEVELOPMENT_DOC = Path(__file__).parents[2] / "docs" / "development.md"
 
 
 def _tap_classes() -> Iterator[type]:
@@ -77,6 +95,65 @@ def test_every_sdk_method_the_tap_overrides_is_marked_override():
 def test_every_private_sdk_hook_the_tap_overrides_has_a_contract_test():
     private = {name for _, name, _ in _sdk_overrides() if name.startswith("_")}
     assert private == CONTRACT_TESTED_PRIVATE_HOOKS
+
+
+def _sdk_private_names() -> set[str]:
+    """Private names the SDK's own code defines: methods and attributes it sets."""
+    names: set[str] = set()
+    root = Path(singer_sdk.__file__).parent
+    for source in root.rglob("*.py"):
+        text = source.read_text()
+        names.update(re.findall(r"\bdef (_[a-z]\w*)", text))
+        names.update(re.findall(r"\bself\.(_[a-z]\w*)\s*(?::[^=\n]+)?=[^=]", text))
+    return names
+
+
+def _private_sdk_uses() -> set[str]:
+    """The SDK's private names that the tap's SDK-derived classes call or read on
+    themselves (`self._x`, `super()._x`) without defining them, and the SDK state
+    manager's `is_flushed`."""
+    sdk_names = _sdk_private_names()
+    used: set[str] = set()
+    for cls in _tap_classes():
+        if not any(base.__module__.startswith("singer_sdk.") for base in cls.__mro__):
+            continue
+        tree = ast.parse(inspect.getsource(cls))
+        own = {
+            name
+            for klass in cls.__mro__
+            if klass.__module__.startswith("tap_intercom.")
+            for name in vars(klass)
+        }
+        own |= {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            if node.attr == "is_flushed":
+                used.add("state_manager.is_flushed")
+                continue
+            on_self = isinstance(node.value, ast.Name) and node.value.id == "self"
+            on_super = (
+                isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "super"
+            )
+            if (on_self or on_super) and node.attr in sdk_names and node.attr not in own:
+                used.add(node.attr)
+    return used
+
+
+def test_every_private_sdk_method_the_tap_calls_has_a_contract_test():
+    assert _private_sdk_uses() == CONTRACT_TESTED_PRIVATE_CALLS
+
+
+def test_every_private_sdk_method_the_tap_replaces_or_calls_is_in_the_docs_table():
+    text = DEVELOPMENT_DOC.read_text()
+    table = text[text.index("## SDK methods we replace or call (tap)") :].split("\n## ")[0]
+    listed = set(re.findall(r"^\| `(?:[A-Za-z]+\.)?([\w.]+)", table, re.MULTILINE))
+    missing = (CONTRACT_TESTED_PRIVATE_HOOKS | CONTRACT_TESTED_PRIVATE_CALLS) - listed
+    assert not missing, f"not in docs/development.md's table: {sorted(missing)}"
 
 
 # -- _generate_record_messages ----------------------------------------------------
@@ -419,3 +496,65 @@ def test_the_sdks_state_writer_skips_a_state_equal_to_the_last(capsys: pytest.Ca
     tap.state_writer.write_state(copy.deepcopy(state))
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["type"] for line in lines] == ["STATE"]
+
+
+# -- private SDK methods and attributes the tap calls --------------------------------
+
+
+def test_the_sdks_stream_keeps_its_tap_as_the_tap_reads_it():
+    # `user_agent` reads the tap's version through the stream's `_tap`.
+    tap = TapIntercom(config=CONFIG)
+    stream = tap.streams["admins"]
+    assert stream._tap is tap
+    assert stream.user_agent == f"tap-intercom/{tap.plugin_version}"
+
+
+def test_the_sdks_state_message_goes_out_only_when_the_state_is_not_flushed(
+    capsys: pytest.CaptureFixture,
+):
+    # `IncrementalStream.write_state` flips `is_flushed` and calls
+    # `_write_state_message`; a deferred (interim) bookmark leaves `is_flushed` False
+    # for the next STATE to carry.
+    tap = TapIntercom(config=CONFIG)
+    stream = ScriptedContacts(tap)
+    stream.stream_state["replication_key_value"] = "a bookmark"
+    capsys.readouterr()
+    stream.state_manager.is_flushed = False
+    stream._write_state_message()
+    stream._write_state_message()  # flushed: nothing more
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["type"] for line in lines] == ["STATE"]
+    assert json.loads(lines[0])["value"] == tap.state
+    assert tap.state["bookmarks"]["contacts"]["replication_key_value"] == "a bookmark"
+    assert stream.state_manager.is_flushed is True
+
+
+def test_the_sdks_schema_message_carries_a_property_the_tap_announces(
+    capsys: pytest.CaptureFixture,
+):
+    # Drift adds a property to `effective_schema` and the stream maps' schema, then
+    # `_write_schema_message` must send what the maps now say.
+    stream = _admins(CONFIG)
+    capsys.readouterr()
+    stream._announce_property("brand_new", {"type": ["string", "null"]})
+    messages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(m["type"], m["stream"]) for m in messages] == [("SCHEMA", "admins")]
+    assert messages[0]["schema"]["properties"]["brand_new"] == {"type": ["string", "null"]}
+
+
+# -- Tap.streams (the SDK's stream dict, reordered) -----------------------------------
+
+
+def test_the_sdk_syncs_streams_in_the_order_the_tap_puts_them_in():
+    # `load_streams` (final) sorts by name; `sync_all` (final) syncs in the order of
+    # `streams`, which the tap rearranges so that each per-parent stream follows its
+    # parent (and replays the parent's listing).
+    tap = TapIntercom(config=CONFIG)
+    assert [stream.name for stream in tap.load_streams()] == sorted(tap.streams)
+    synced: list[str] = []
+    for stream in tap.streams.values():
+        stream.sync = lambda context=None, name=stream.name: synced.append(name)  # type: ignore[method-assign]
+    tap.sync_all()
+    assert synced == [name for name, stream in tap.streams.items() if stream.selected]
+    assert synced.index("contact_tags") == synced.index("contacts") + 2  # after contact_companies
+    assert synced.index("conversation_parts") == synced.index("conversations") + 1
