@@ -67,6 +67,7 @@ REGION_URLS = {
 }
 DEFAULT_INTERCOM_VERSION = "2.15"
 MAX_PAGE_SIZE = 150
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 60
 
 _json_decoder = msgspec.json.Decoder()
 
@@ -239,7 +240,7 @@ class IntercomStream(RESTStream[PageToken | None]):
     @override
     def timeout(self) -> int:
         """Seconds before a request is abandoned (and retried)."""
-        return int(self.config.get("request_timeout") or 60)
+        return int(self.config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT_SECONDS)
 
     @cached_property
     @override

@@ -14,6 +14,7 @@ from typing_extensions import override
 
 from tap_intercom.client import (
     DEFAULT_INTERCOM_VERSION,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
     MAX_PAGE_SIZE,
     REGION_URLS,
     IntercomStream,
@@ -181,7 +182,7 @@ class TapIntercom(Tap):
         th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
-            default=60,
+            default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
             description="Seconds before a request is abandoned and retried.",
         ),
         th.Property(

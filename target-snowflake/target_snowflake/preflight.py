@@ -15,8 +15,8 @@ The steps (docs/snowflake-privileges.md), all in one session:
 3. `CREATE TEMPORARY TABLE ... AS SELECT`: CREATE TABLE on the schema and a usable
    warehouse (writing a row needs compute; without a warehouse it fails with 000606).
 4. `DROP TABLE` of that table.
-Privileges on tables that exist already (SELECT, INSERT, UPDATE, DELETE; TRUNCATE for
-`overwrite`) are proven per table, at first use: `table_privilege_error`.
+Privileges on tables that exist already (SELECT, INSERT, UPDATE, DELETE; `overwrite`
+empties a table with DELETE) are proven per table, at first use: `table_privilege_error`.
 
 With a named `stage` (docs/external-stages.md), `check_stage` follows: DESCRIBE STAGE
 (the stage exists and the role holds a privilege on it; its URL), then for an S3 stage a

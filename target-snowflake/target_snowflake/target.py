@@ -31,6 +31,9 @@ if t.TYPE_CHECKING:
 
 # How long a signal may take to close the session before the process exits anyway.
 SIGNAL_CLOSE_SECONDS = 10
+# Longest a received record waits uncommitted unless configured (the tap's STATE interval,
+# tap_intercom.incremental, is a third of it: tests/test_consistency.py).
+DEFAULT_MAX_UNCOMMITTED_AGE_SECONDS = 60
 
 
 class TargetSnowflake(Target):
@@ -159,7 +162,7 @@ class TargetSnowflake(Target):
         th.Property(
             "max_uncommitted_age_seconds",
             th.NumberType(exclusive_minimum=0),
-            default=60,
+            default=DEFAULT_MAX_UNCOMMITTED_AGE_SECONDS,
             description=(
                 "Longest a received record waits uncommitted: once the oldest one is older, "
                 "every stream's batch is loaded and the newest STATE that is then safe goes "
@@ -189,7 +192,9 @@ class TargetSnowflake(Target):
             drain=self._drain,
             committed=self._emit_committed_state,
         )
-        self._max_uncommitted_age = float(self.config.get("max_uncommitted_age_seconds", 60))
+        self._max_uncommitted_age = float(
+            self.config.get("max_uncommitted_age_seconds", DEFAULT_MAX_UNCOMMITTED_AGE_SECONDS)
+        )
         self._commit_by: float | None = None  # monotonic deadline of the oldest held record
         self._terminating = False  # a signal's close of the session is under way
 

@@ -17,7 +17,6 @@ from a shallow or lenient decode.
 from __future__ import annotations
 
 import datetime
-import itertools
 import operator
 import re
 import sys
@@ -46,7 +45,6 @@ _FORMATS: dict[str, type] = {
     "date": datetime.date,
     "time": datetime.time,
 }
-_names = itertools.count()
 
 
 class _Unsupported(Exception):
@@ -158,7 +156,7 @@ def object_type(
     fields.sort(key=lambda field: len(field) == 3)
     try:
         return msgspec.defstruct(
-            f"Record{next(_names)}",
+            "Record",  # a name for messages only: each schema gets a class of its own
             fields,
             rename=rename,
             forbid_unknown_fields=schema.get("additionalProperties") is False,
