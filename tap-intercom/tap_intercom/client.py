@@ -539,6 +539,16 @@ class IntercomStream(RESTStream[PageToken | None]):
         added = getattr(self, "parent_key", None)
         return tuple(key for key in self.primary_keys if key != added)
 
+    def data_list(self, path: str, owner: str) -> list[dict[str, Any]]:
+        """The keyed items of an unpaged list answer (`GET path`, its `data`)."""
+        return self.keyed_items(
+            self.request_json(path).get("data"),
+            self.key_fields,
+            owner=owner,
+            path="data",
+            source=f"GET {path}",
+        )
+
     def keyed_items(
         self, items: Any, keys: tuple[str, ...], *, owner: str, path: str, source: str = ""
     ) -> list[dict[str, Any]]:

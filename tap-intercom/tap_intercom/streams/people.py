@@ -151,14 +151,7 @@ class CompanySegmentsStream(ChildStream):
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """The company's segments."""
-        path = self.path.format(id=parent["id"])
-        return self.keyed_items(
-            self.request_json(path).get("data"),
-            self.key_fields,
-            owner=f"company {parent['id']}",
-            path="data",
-            source=f"GET {path}",
-        )
+        return self.data_list(self.path.format(id=parent["id"]), f"company {parent['id']}")
 
 
 class _ContactMembershipStream(ChildStream):
@@ -212,14 +205,7 @@ class ContactTagsStream(_ContactMembershipStream):
 
     def fetch_full_list(self, contact_id: str) -> list[dict[str, Any]]:
         """`GET /contacts/{id}/tags` (one unpaged list)."""
-        path = self.path.format(id=contact_id)
-        return self.keyed_items(
-            self.request_json(path).get("data"),
-            self.key_fields,
-            owner=f"contact {contact_id}",
-            path="data",
-            source=f"GET {path}",
-        )
+        return self.data_list(self.path.format(id=contact_id), f"contact {contact_id}")
 
 
 class ContactCompaniesStream(_ContactMembershipStream):
