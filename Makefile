@@ -60,9 +60,13 @@ docs: $(VENV)/.installed
 check: $(VENV)/.installed lint
 	$(PY) -m pytest -q -m "not servers and not e2e" $(PYTEST_ARGS)
 
+# Two workers: the suite mostly waits on the servers and processes it starts (one core
+# busy on average); tests/conftest.py keeps those sharing project directories on one.
+PARALLEL := -n 2 --dist loadgroup
+
 test: install lint
-	$(PY) -m pytest $(PYTEST_ARGS)
-	LOCAL_SNOWFLAKE_PYTHON=$(abspath $(PY)) $(VENV5)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(CONNECTOR5_TESTS)
+	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
+	LOCAL_SNOWFLAKE_PYTHON=$(abspath $(PY)) $(VENV5)/bin/python -m pytest $(PARALLEL) -p no:cacheprovider $(PYTEST_ARGS) $(CONNECTOR5_TESTS)
 
 demo: install
 	$(PY) -m scripts.demo

@@ -33,10 +33,24 @@ SERVER_FIXTURES = {
 }
 
 
+# Tests that run Meltano or dbt in the repository's own project directories (`.meltano`,
+# transform/'s target and packages): on two workers (`make test`, pytest-xdist with
+# --dist loadgroup) they all go to one, so that two never share those directories.
+PROJECT_DIRECTORY_TESTS = (
+    "tests/e2e/",
+    "tests/tap/webhooks/test_e2e.py",
+    "tests/testbed/test_dbt_on_local_snowflake.py",
+)
+PROJECT_DIRECTORY_FIXTURES = {"meltano_project", "meltano_env"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.servers)
+        if PROJECT_DIRECTORY_FIXTURES & fixtures or item.nodeid.startswith(PROJECT_DIRECTORY_TESTS):
+            item.add_marker(pytest.mark.xdist_group("project-directories"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
