@@ -549,6 +549,21 @@ class IntercomStream(RESTStream[PageToken | None]):
             source=f"GET {path}",
         )
 
+    def keyed_pages(
+        self, path: str, params: dict[str, Any], records_key: str, owner: str
+    ) -> list[dict[str, Any]]:
+        """The keyed items of every page of a paged list answer (`GET path`)."""
+        items: list[dict[str, Any]] = []
+        for payload in self.iter_pages(path, params=params):
+            items += self.keyed_items(
+                payload.get(records_key),
+                self.key_fields,
+                owner=owner,
+                path=records_key,
+                source=f"GET {path}",
+            )
+        return items
+
     def keyed_items(
         self, items: Any, keys: tuple[str, ...], *, owner: str, path: str, source: str = ""
     ) -> list[dict[str, Any]]:

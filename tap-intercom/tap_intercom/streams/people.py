@@ -252,17 +252,10 @@ class ContactNotesStream(ChildStream):
         embedded = parent.get("notes")
         if isinstance(embedded, dict) and embedded.get("total_count") == 0:
             return []
-        notes: list[dict[str, Any]] = []
         path = self.path.format(id=parent["id"])
-        for payload in self.iter_pages(path, params={"per_page": self.page_size}):
-            notes += self.keyed_items(
-                payload.get("data"),
-                self.key_fields,
-                owner=f"contact {parent['id']}",
-                path="data",
-                source=f"GET {path}",
-            )
-        return notes
+        return self.keyed_pages(
+            path, {"per_page": self.page_size}, "data", f"contact {parent['id']}"
+        )
 
 
 class ContactEventsStream(ChildStream):
@@ -278,14 +271,5 @@ class ContactEventsStream(ChildStream):
 
     def fetch_children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
         """All pages of the contact's events."""
-        events: list[dict[str, Any]] = []
         params = {"type": "user", "intercom_user_id": parent["id"], "per_page": self.page_size}
-        for payload in self.iter_pages(self.path, params=params):
-            events += self.keyed_items(
-                payload.get("events"),
-                self.key_fields,
-                owner=f"contact {parent['id']}",
-                path="events",
-                source=f"GET {self.path}",
-            )
-        return events
+        return self.keyed_pages(self.path, params, "events", f"contact {parent['id']}")
