@@ -44,6 +44,8 @@ PROJECT_DIRECTORY_TESTS = (
 PROJECT_DIRECTORY_FIXTURES = {"meltano_project", "meltano_env"}
 
 
+# First: pytest-xdist reads the xdist_group marks in its own hook of this name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
