@@ -105,16 +105,21 @@ class IncrementalStream(IntercomStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Emit batch after batch, checkpointing between them. When selected child
-        streams will need the same parents, the listing is queued on disk as it goes out and
-        handed to them once complete."""
+        """The records changed since the bookmark, checkpointed (`emit_batches`)."""
         start = self.start_seconds()
+        yield from self.emit_batches(start, self.iter_batches(start))
+
+    def emit_batches(self, start: int, batches: Iterable[Batch]) -> Iterator[dict[str, Any]]:
+        """Emit this run's `batches` (listed from `start`) batch after batch,
+        checkpointing between them. When selected child streams will need the same
+        parents, the listing is queued on disk as it goes out and handed to them once
+        complete."""
         children = [child for child in self.children if child.selected]
         listing: DiskQueue[Batch] | None = DiskQueue() if children else None
         fields = (self.replication_key, *{f for child in children for f in child.parent_fields})
         handed = False
         try:
-            for records, checkpoint in self.iter_batches(start):
+            for records, checkpoint in batches:
                 if listing is not None:
                     parents = [
                         {"id": record["id"], **{name: record.get(name) for name in fields}}

@@ -120,6 +120,24 @@ def test_merged_contacts_are_marked_without_a_reconciliation_on_2_16(sandbox_fac
     assert not any(r["path"] == "/contacts" for r in sandbox.client.requests()), "no listing"
 
 
+def test_children_listing_contacts_themselves_get_no_merged_leads(sandbox_factory, tap_runner):
+    """With `contacts` not selected, `contact_tags` lists changed contacts itself: the
+    leads merged into them are deletions of `contacts` only, never parents to fetch."""
+    sandbox = _drifting(sandbox_factory)
+    config = tap_config(sandbox, intercom_version="2.16")
+    first = tap_runner(config, ["contact_tags"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    sandbox.client.advance_clock(600)
+    merged = set(sandbox.client.change("contacts", "merge", 2))
+    sandbox.client.clear_requests()
+    second = tap_runner(config, ["contact_tags"], state=first.final_state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "contacts" not in second.records
+    asked = {r["path"] for r in sandbox.client.requests()}
+    assert not {f"/contacts/{lead}/tags" for lead in merged} & asked
+    assert "vanished" not in second.stderr
+
+
 def test_conversation_deletions_are_found_whatever_the_list_order(sandbox_factory, tap_runner):
     """A deletion made after a run's listing began but stamped before the run's bookmark
     (it happened while the run was going on) is emitted by the next run."""

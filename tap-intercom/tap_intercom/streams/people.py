@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
@@ -27,9 +27,6 @@ from tap_intercom.incremental import Batch, ChildStream
 from tap_intercom.readahead import read_ahead
 from tap_intercom.reconciliation import ListingReconciledStream, ReconcilingStream
 
-if TYPE_CHECKING:
-    from tap_intercom.tap import TapIntercom
-
 #: `merge_history` on contacts exists from this version on.
 MERGE_HISTORY_VERSION = (2, 16)
 
@@ -40,22 +37,33 @@ class ContactsStream(ListingReconciledStream):
     name = "contacts"
     path = "/contacts"
 
-    def __init__(self, tap: TapIntercom) -> None:
-        super().__init__(tap)
-        self._baseline: SearchBaseline | None = None
-
     def search_params(self) -> dict[str, Any]:
         """On 2.16, each user comes with the leads merged into it."""
         if version_tuple(self.intercom_version) >= MERGE_HISTORY_VERSION:
             return {"include_merge_history": "true"}
         return {}
 
-    def iter_batches(self, start: int) -> Iterator[Batch]:
-        """The search's batches, each followed by deletions of the leads merged into
-        its users (a merge updates the user, so it is in the search)."""
-        for records, checkpoint in super().iter_batches(start):
-            if self._baseline is not None:
-                self._baseline.add_page(records)
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Changed contacts, then (when due) the deletions a full id listing reveals; a
+        first run whose search reads every contact keeps its ids as the first sketch."""
+        start = self.start_seconds()
+        baseline = self._search_baseline()
+        yield from self.emit_batches(start, self._batches_with_merges(start, baseline))
+        if baseline is not None:
+            baseline.finish()
+            self._report(Difference(), baseline.reconciliation.listed)
+            self._save(baseline.reconciliation)
+        elif self._reconciliation_due():
+            yield from self._reconcile()
+
+    def _batches_with_merges(self, start: int, baseline: SearchBaseline | None) -> Iterator[Batch]:
+        """The search's batches (each page also added to `baseline`), each followed by
+        deletions of the leads merged into its users (a merge updates the user, so it
+        is in the search). Children list contacts with `iter_batches`, without these."""
+        for records, checkpoint in self.iter_batches(start):
+            if baseline is not None:
+                baseline.add_page(records)
             merged = [
                 deletion_record(entry["source_contact_id"], entry.get("merged_at") or time.time())
                 for record in records
@@ -67,22 +75,6 @@ class ContactsStream(ListingReconciledStream):
                 )
             ]
             yield records + merged, checkpoint
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Changed contacts, then (when due) the deletions a full id listing reveals; a
-        first run whose search reads every contact keeps its ids as the first sketch."""
-        self._baseline = self._search_baseline()
-        try:
-            yield from super().get_records(context)
-            if self._baseline is not None:
-                self._baseline.finish()
-                self._report(Difference(), self._baseline.reconciliation.listed)
-                self._save(self._baseline.reconciliation)
-            elif self._reconciliation_due():
-                yield from self._reconcile()
-        finally:
-            self._baseline = None
 
 
 class CompaniesStream(ReconcilingStream):
@@ -100,35 +92,31 @@ class CompaniesStream(ReconcilingStream):
     name = "companies"
     path = "/companies/scroll"
 
-    def __init__(self, tap: TapIntercom) -> None:
-        super().__init__(tap)
-        self._listing_ids: IdReconciliation | None = None
-
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Changed companies, then the ones archived since the previous run."""
-        self._listing_ids = self._reconciliation()
-        try:
-            yield from super().get_records(context)
-            reconciliation = self._listing_ids
-            difference = reconciliation.finish()
-            self._report(difference, reconciliation.listed)
-            now = time.time()
-            yield from (deletion_record(ident, now) for ident in difference.removed)
-            self._save(reconciliation)
-        finally:
-            self._listing_ids = None
+        start = self.start_seconds()
+        reconciliation = self._reconciliation()
+        yield from self.emit_batches(start, self._scroll(start, reconciliation))
+        difference = reconciliation.finish()
+        self._report(difference, reconciliation.listed)
+        now = time.time()
+        yield from (deletion_record(ident, now) for ident in difference.removed)
+        self._save(reconciliation)
 
     def iter_batches(self, start: int) -> Iterator[Batch]:
         """One batch per scroll page of companies changed since `start`."""
+        return self._scroll(start, None)
+
+    def _scroll(self, start: int, listing: IdReconciliation | None) -> Iterator[Batch]:
+        """The scroll's pages, filtered to companies changed since `start`; every
+        company listed also goes into `listing` (the run's complete id listing)."""
         scroll = CompanyScroll(self._fetch_scroll_page, self.logger)
         newest = start
         for listed in read_ahead(scroll.pages()):
             page = self.keyed_items(listed, ("id",), owner="a scroll page", path="data")
-            if self._listing_ids is not None:
-                self._listing_ids.add_all(
-                    (company["id"], company.get("created_at")) for company in page
-                )
+            if listing is not None:
+                listing.add_all((company["id"], company.get("created_at")) for company in page)
             batch = [company for company in page if (company.get("updated_at") or 0) >= start]
             newest = max([newest, *(company.get("updated_at") or 0 for company in batch)])
             yield batch, None
