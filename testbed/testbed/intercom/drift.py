@@ -1,5 +1,6 @@
 """`--drift`: the sandbox serves what real workspaces send, not only what the description
-promises (/work/shared/reality-intercom.md and more of the same kinds).
+promises (the differences users of other extractors reported, e.g. Intercom-OpenAPI
+issue 115 and airbyte issue 35729, and more of the same kinds).
 
 One switch, `SandboxOptions.drift` (CLI `--drift`, control API `POST /_sandbox/drift`).
 Everything that depends on it reads `options.drift`; a new kind of messiness adds its
