@@ -8,7 +8,6 @@ secrets, JSON decoding, and the page loop. Streams only declare what to fetch.
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
@@ -46,7 +45,6 @@ from tap_intercom.pacing import (
     MAX_TRIES,
     Pacing,
     RateLimitPacer,
-    pacer_for,
     retry_waits,
 )
 from tap_intercom.pagination import PageToken, next_page_token
@@ -183,6 +181,8 @@ class IntercomStream(RESTStream[PageToken | None]):
         self.run_summary: RunSummary = tap.run_summary
         #: The tap's facts about the workspace.
         self.workspace: WorkspaceFacts = tap.workspace
+        #: The run's pacer of the workspace's rate budget.
+        self.pacer: RateLimitPacer = tap.pacer
 
     # -- configuration ------------------------------------------------------------
 
@@ -193,20 +193,8 @@ class IntercomStream(RESTStream[PageToken | None]):
         return api_base_url(dict(self.config))
 
     @cached_property
-    def workspace_key(self) -> str:
-        """Identifies the workspace: API host plus a fingerprint of the token."""
-        token = str(self.config.get("access_token", ""))
-        fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
-        return f"{self.url_base}#{fingerprint}"
-
-    @cached_property
-    def pacer(self) -> RateLimitPacer:
-        """The process-wide pacer of this workspace."""
-        return pacer_for(self.workspace_key)
-
-    @cached_property
     def pacing(self) -> Pacing:
-        """How this stream's requests are paced (the workspace's pacer, `max_workers`)."""
+        """How this stream's requests are paced (the run's pacer, `max_workers`)."""
         return Pacing(self.pacer, self.max_workers, self.logger)
 
     def workspace_created_at(self) -> int:

@@ -3,8 +3,8 @@ in flight, and how long to wait after a refusal or an error. Callers hand work t
 (`Pacing.send`, `Pacing.map_in_order`, `retry_waits`) and make no pacing decision of
 their own.
 
-- When the next request may go: one `RateLimitPacer` per workspace, shared by every
-  stream and thread of the process. Intercom counts requests over 10-second windows
+- When the next request may go: one `RateLimitPacer` per run (the tap's), shared by
+  every stream and thread. Intercom counts requests over 10-second windows
   and reports the budget on every response (`X-RateLimit-Limit`, `-Remaining`,
   `-Reset`). The pacer keeps a local estimate of what is left in the current window:
   each request takes one unit before it is sent, each answer corrects the estimate,
@@ -281,31 +281,6 @@ class RateLimitPacer:
     def _window_end_from(reset: int | None) -> float:
         seconds = MAX_WINDOW_SECONDS if reset is None else reset - time.time()
         return time.monotonic() + min(max(seconds, 0.0), MAX_WINDOW_SECONDS)
-
-
-class _Registry:
-    """The process's pacers, one per workspace: a workspace's budget is one, however
-    many taps (or test taps) of this process spend it."""
-
-    def __init__(self) -> None:
-        self._pacers: dict[str, RateLimitPacer] = {}
-        self._lock = threading.Lock()
-
-    def pacer_for(self, workspace_key: str) -> RateLimitPacer:
-        with self._lock:
-            pacer = self._pacers.get(workspace_key)
-            if pacer is None:
-                pacer = self._pacers[workspace_key] = RateLimitPacer()
-            return pacer
-
-
-# The one process-wide state of the tap: the budget is the workspace's, not a tap's.
-_REGISTRY = _Registry()
-
-
-def pacer_for(workspace_key: str) -> RateLimitPacer:
-    """The process-wide pacer of one workspace (API host plus token fingerprint)."""
-    return _REGISTRY.pacer_for(workspace_key)
 
 
 class ConcurrencyLimit:

@@ -28,7 +28,7 @@ from tap_intercom.incremental import (
     IncrementalStream,
 )
 from tap_intercom.output import BlockRecordWriter
-from tap_intercom.pacing import DEFAULT_MAX_WORKERS
+from tap_intercom.pacing import DEFAULT_MAX_WORKERS, RateLimitPacer
 from tap_intercom.reconciliation import DEFAULT_RECONCILIATION_DAYS
 from tap_intercom.streams.activity import ActivityLogsStream
 from tap_intercom.streams.conversations import (
@@ -276,6 +276,13 @@ class TapIntercom(Tap):
     def run_summary(self) -> RunSummary:
         """This run's schema drift and refused streams, written at the end."""
         return RunSummary()
+
+    @cached_property
+    def pacer(self) -> RateLimitPacer:
+        """This run's estimate of the workspace's rate budget, shared by every stream and
+        thread. It starts knowing nothing and learns from each answer's `X-RateLimit-*`
+        headers, which count every client of the workspace, this run included."""
+        return RateLimitPacer()
 
     @cached_property
     def workspace(self) -> WorkspaceFacts:
