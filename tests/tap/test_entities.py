@@ -106,16 +106,23 @@ def test_deleted_and_merged_contacts_and_archived_companies_are_marked_in_the_ne
     assert len(str(state["contacts"])) < 120_000 and "id_sketch" in state["companies"]
 
 
-def test_merged_contacts_are_marked_without_a_reconciliation_on_2_16(sandbox_factory, tap_runner):
+def _merge_between_runs(sandbox_factory, tap_runner, streams: list[str]):
+    """A run on 2.16, two contacts merged, and the next run (its requests alone on
+    record): the second run and the merged leads' ids."""
     sandbox = _drifting(sandbox_factory)
     config = tap_config(sandbox, intercom_version="2.16")  # reconciliation every 7 days
-    first = tap_runner(config, ["contacts"])
+    first = tap_runner(config, streams)
     assert first.returncode == 0, first.stderr[-3000:]
     sandbox.client.advance_clock(600)
     merged = set(sandbox.client.change("contacts", "merge", 2))
     sandbox.client.clear_requests()
-    second = tap_runner(config, ["contacts"], state=first.final_state)
+    second = tap_runner(config, streams, state=first.final_state)
     assert second.returncode == 0, second.stderr[-3000:]
+    return sandbox, second, merged
+
+
+def test_merged_contacts_are_marked_without_a_reconciliation_on_2_16(sandbox_factory, tap_runner):
+    sandbox, second, merged = _merge_between_runs(sandbox_factory, tap_runner, ["contacts"])
     assert merged <= _deleted(second.records["contacts"])
     assert not any(r["path"] == "/contacts" for r in sandbox.client.requests()), "no listing"
 
@@ -123,15 +130,7 @@ def test_merged_contacts_are_marked_without_a_reconciliation_on_2_16(sandbox_fac
 def test_children_listing_contacts_themselves_get_no_merged_leads(sandbox_factory, tap_runner):
     """With `contacts` not selected, `contact_tags` lists changed contacts itself: the
     leads merged into them are deletions of `contacts` only, never parents to fetch."""
-    sandbox = _drifting(sandbox_factory)
-    config = tap_config(sandbox, intercom_version="2.16")
-    first = tap_runner(config, ["contact_tags"])
-    assert first.returncode == 0, first.stderr[-3000:]
-    sandbox.client.advance_clock(600)
-    merged = set(sandbox.client.change("contacts", "merge", 2))
-    sandbox.client.clear_requests()
-    second = tap_runner(config, ["contact_tags"], state=first.final_state)
-    assert second.returncode == 0, second.stderr[-3000:]
+    sandbox, second, merged = _merge_between_runs(sandbox_factory, tap_runner, ["contact_tags"])
     assert "contacts" not in second.records
     asked = {r["path"] for r in sandbox.client.requests()}
     assert not {f"/contacts/{lead}/tags" for lead in merged} & asked
