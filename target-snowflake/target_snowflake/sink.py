@@ -30,6 +30,8 @@ from target_snowflake.types import (
     SnowflakeType,
     from_jsonschema,
     from_variant,
+    number_fits,
+    roomier_number,
     text_length,
 )
 from target_snowflake.validation import RecordError, RecordValidator
@@ -149,6 +151,13 @@ class SnowflakeSink(BatchSink):
         self._fits_below = MAX_VALUE_BYTES
         # VARCHAR column -> the longest value checked for it that it cannot hold.
         self._longer: dict[str, int] = {}
+        # (NUMBER column, its scale, the type it needs for a value it cannot hold) for each
+        # record property kept in a NUMBER column its schema allows more than (see
+        # `types.widen`), and a decoder of those properties' values; None when there is none.
+        self._number_columns: list[tuple[str, int, SnowflakeType]] = []
+        self._number_values: t.Callable[[bytes], t.Sequence[msgspec.Raw]] | None = None
+        # NUMBER column -> the type a value checked for it needs.
+        self._roomier: dict[str, SnowflakeType] = {}
         self.load_method = self.config.get("load_method") or "upsert"
         if self.load_method not in LOAD_METHODS:
             msg = f"load_method must be one of {', '.join(LOAD_METHODS)}"
@@ -215,7 +224,24 @@ class SnowflakeSink(BatchSink):
             columns = self._columns()
             actual = self.table.ensure({column.name: column.wanted for column in columns})
         self._loaded = [(column, actual[column.name]) for column in columns]
+        self._note_columns_to_check()
+
+    def _note_columns_to_check(self) -> None:
         self._note_text_columns()
+        self._note_number_columns()
+
+    def _note_number_columns(self) -> None:
+        """Which record properties load into a NUMBER column kept for a schema that allows
+        more (a float, a larger scale): their values are checked, so that one the column
+        cannot hold exactly retypes it before the batch loads, instead of being rounded."""
+        kept = [
+            (column.prop, column.name, kind.scale, roomier)
+            for column, kind in self._loaded
+            if column.source is LineField.RECORD
+            and (roomier := roomier_number(kind, column.wanted)) is not None
+        ]
+        self._number_columns = [(name, scale, roomier) for _, name, scale, roomier in kept]
+        self._number_values = _values_of([prop for prop, *_ in kept]) if kept else None
 
     def _note_text_columns(self) -> None:
         """Which record properties load into VARCHAR columns, and how long a record or a
@@ -241,11 +267,24 @@ class SnowflakeSink(BatchSink):
             if len(raw) > MAX_VALUE_BYTES:
                 raise self._oversize(raw, keys)
             self._measure_text_values(raw)
+        if self._number_values is not None:
+            self._check_number_values(raw, self._number_values)
         return keys
+
+    def _check_number_values(
+        self, raw: bytes, values_of: t.Callable[[bytes], t.Sequence[msgspec.Raw]]
+    ) -> None:
+        """Note each kept NUMBER column a value does not fit: it is retyped before the
+        batch loads (`_make_room`)."""
+        for (column, scale, roomier), value in zip(
+            self._number_columns, values_of(raw), strict=True
+        ):
+            if column not in self._roomier and not number_fits(bytes(value), scale):
+                self._roomier[column] = roomier
 
     def _measure_text_values(self, raw: bytes) -> None:
         """Note each value longer than its VARCHAR column's declared length: the column is
-        lengthened before the batch loads (`_lengthen_text_columns`)."""
+        lengthened before the batch loads (`_make_room`)."""
         values = self._text_values(raw)
         if max(map(len, values)) <= self._fits_below:  # each fits the shortest column
             return
@@ -424,7 +463,7 @@ class SnowflakeSink(BatchSink):
         For `overwrite` the VARIANT table is the run's (one per table): batches accumulate
         in it and `replace_table` swaps the table's contents at the end of the run.
         """
-        self._lengthen_text_columns()
+        self._make_room()
         overwrite = self.load_method == "overwrite"
         if overwrite:
             variant_table = self.load_session.overwrite_table(self.table)
@@ -456,16 +495,20 @@ class SnowflakeSink(BatchSink):
             self.load_method,
         )
 
-    def _lengthen_text_columns(self) -> None:
-        """Lengthen the VARCHAR columns the records checked so far hold longer values for
-        (and only those: ALTER needs ownership of the table, which loading does not)."""
-        if not self._longer:
+    def _make_room(self) -> None:
+        """Lengthen the VARCHAR columns the records checked so far hold longer values for,
+        and retype the NUMBER columns they hold values for that need more (and only those:
+        ALTER needs ownership of the table, which loading does not)."""
+        if not self._longer and not self._roomier:
             return
         for column, longest in self._longer.items():
             self.table.lengthen(column, longest)
+        for column, roomier in self._roomier.items():
+            self.table.retype_column(column, self.table.columns[column], roomier)
         self._longer.clear()
+        self._roomier.clear()
         self._loaded = [(column, self.table.columns[column.name]) for column, _ in self._loaded]
-        self._note_text_columns()
+        self._note_columns_to_check()
 
     def _source(self, variant_table: str, bare: BareFile | None = None) -> str:
         """The batch as typed columns (deduplicated on the key unless append-only)."""

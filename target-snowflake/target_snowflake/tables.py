@@ -3,11 +3,13 @@
 Nothing is created that exists: the table's columns are read from INFORMATION_SCHEMA
 first, and only a missing table or column is created (CREATE on an existing object needs
 privileges a loader role may not have, and is a DDL statement on every run). An existing
-column changes only when the schema needs another type or a value needs more room: a
-VARCHAR(n) is lengthened (`Table.lengthen`) when a batch holds a longer value, never
-ahead of it, so a table made by someone else loads with SELECT, INSERT, UPDATE and
-DELETE on it (ALTER needs ownership). A failed statement names the stream, the table, the
-column and the statement (`TableError`).
+column changes only when the schema needs another type or a value needs more room, never
+ahead of the value: a VARCHAR(n) is lengthened (`Table.lengthen`) when a batch holds a
+longer value, and a NUMBER kept for a schema that allows floats or a larger scale is
+retyped when a batch holds a value it cannot hold exactly. So a table made by someone
+else loads with SELECT, INSERT, UPDATE and DELETE on it (ALTER needs ownership). A
+failed statement names the stream, the table, the column and the statement
+(`TableError`).
 
 Real Snowflake only lets a column grow within its type (a longer VARCHAR is an ALTER
 COLUMN ... SET DATA TYPE; NUMBER to VARCHAR is refused), so any other type change is
@@ -167,6 +169,7 @@ class Table:
             change,
             column,
         )
+        self.columns[column] = to
 
     def execute(
         self, statement: str, step: str, column: str | None = None

@@ -14,6 +14,8 @@ TIMESTAMP_TYPES = {"TZ": "TIMESTAMP_TZ", "NTZ": "TIMESTAMP_NTZ", "LTZ": "TIMESTA
 # 16,777,216 characters, so columns the target creates are declared with this length.
 MAX_VARCHAR_LENGTH = 134_217_728
 DEFAULT_VARCHAR_LENGTH = 16_777_216
+# Digits of Snowflake's NUMBER: a NUMBER(38,s) column holds 38 - s digits before the point.
+NUMBER_DIGITS = 38
 # The longest text of a DOUBLE cast to VARCHAR (sign, 17 digits, point, exponent), which
 # may be longer than the JSON number it came from (1e5 is 100000).
 DOUBLE_TEXT_LENGTH = 25
@@ -136,7 +138,9 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
 
     Columns never narrow: a column that must change type moves to a type that can hold
     every value it already has (see `Table.retype_column` for how). An existing VARCHAR
-    keeps its length: only a longer value lengthens it (`tables.Table.lengthen`).
+    keeps its length: only a longer value lengthens it (`tables.Table.lengthen`). An
+    existing NUMBER keeps its type for a schema that allows more (a float, a larger
+    scale): only a value it cannot hold exactly changes it (`number_fits`, `roomier_number`).
     """
     if current == wanted:
         return current
@@ -147,9 +151,7 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     if wanted.name == "VARCHAR":
         return VARCHAR
     if current.name in _NUMERIC and wanted.name in _NUMERIC:
-        if current.name == wanted.name == "NUMBER":
-            return SnowflakeType("NUMBER", max(current.scale, wanted.scale))
-        return FLOAT
+        return current
     if current.name in _TIMESTAMPS and wanted.name in _TIMESTAMPS:
         return current  # timestamp_type changed: existing column keeps its flavour
     if current.name == "DATE" and wanted.name in _TIMESTAMPS:
@@ -157,6 +159,37 @@ def widen(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType:
     if wanted.name == "DATE" and current.name in _TIMESTAMPS:
         return current
     return VARCHAR
+
+
+def roomier_number(current: SnowflakeType, wanted: SnowflakeType) -> SnowflakeType | None:
+    """What a NUMBER column `widen` kept for a numeric schema that allows more becomes once
+    a value does not fit it (FLOAT, or NUMBER with the schema's scale); None when every
+    value the schema allows fits it."""
+    if current.name != "NUMBER" or wanted.name not in _NUMERIC:
+        return None
+    if wanted == FLOAT:
+        return FLOAT
+    return wanted if wanted.scale > current.scale else None
+
+
+def number_fits(value: bytes, scale: int) -> bool:
+    """Whether a JSON number (raw; `null` fits) is held exactly by NUMBER(38,`scale`): no
+    more than `scale` digits after the point once trailing zeros go, and no more than
+    38 - `scale` before it. A cast would round a longer fraction without a word."""
+    if value == b"null":
+        return True
+    if not any(char in value for char in b".eE"):  # an integer, as JSON writes it
+        return len(value.lstrip(b"-")) <= NUMBER_DIGITS - scale
+    _, digits, exponent = Decimal(value.decode()).as_tuple()
+    if not isinstance(exponent, int):  # NaN or infinity: JSON has neither
+        return False
+    if not any(digits):
+        return True  # zero, however written
+    significant = len(digits)
+    while digits[significant - 1] == 0 and exponent < 0:
+        significant -= 1
+        exponent += 1
+    return -exponent <= scale and significant + exponent <= NUMBER_DIGITS - scale
 
 
 def text_length(value: bytes) -> int:

@@ -27,11 +27,9 @@ from types import GenericAlias
 import jsonschema
 import msgspec
 
-from target_snowflake.types import from_jsonschema
+from target_snowflake.types import NUMBER_DIGITS, from_jsonschema
 
 KEY_NULL_MESSAGE = "is null"
-# Digits of Snowflake's NUMBER: a NUMBER(38,s) column holds 38 - s digits before the point.
-NUMBER_DIGITS = 38
 # How deep a record is decoded to name it (its key) when it is too deep to decode whole.
 _NAMING_DEPTH = 100
 # A JSON string, or one structural character (what the depth scan needs to see).

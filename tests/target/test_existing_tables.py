@@ -247,6 +247,47 @@ def test_a_value_longer_than_a_declared_varchar_lengthens_that_column_once(
     assert table_rows(snowflake, schema, "NOTES", "ID, NAME, NOTE, CODE") == expected
 
 
+@pytest.mark.parametrize("fraction", [False, True], ids=["integers", "a-fraction"])
+def test_a_number_column_loads_a_number_schema_until_a_value_needs_a_float(
+    config, snowflake, snowflake_server, schema, tmp_path, fraction
+):
+    """A NUMBER(38,0) column (a tap that typed the field `integer` made it) and a stream
+    whose schema now says `number`: integers, also written 8.0 or 1e+16, load with no DDL
+    and only load privileges. A value with a fraction needs the column retyped to FLOAT
+    (ALTER: ownership); without ownership the run stops naming the column and the GRANT,
+    before anything is rounded or a STATE goes out."""
+    table = f'"{DATABASE}"."{schema}"."AMOUNTS"'
+    create_tables(
+        snowflake, config["role"], schema, f"CREATE TABLE {table} (ID NUMBER(38,0), V NUMBER(38,0))"
+    )
+    values = [7, 8.0, 1e16, *([2.5] if fraction else [])]
+    properties = {"id": {"type": "integer"}, "v": {"type": ["null", "number"]}}
+    messages = [record("amounts", {"id": i, "v": v}) for i, v in enumerate(values)]
+    control(snowflake_server, "/strict/log/clear", {})
+    text = messages_text(
+        [schema_message("amounts", properties, ["id"]), *messages, state({"s": 1})]
+    )
+    result = run_target_process(config, text, tmp_path)
+    if fraction:  # the retype was tried, and refused
+        assert ddl_statements(snowflake_server) == [
+            f'ALTER TABLE {table} ADD COLUMN "V#RETYPE" FLOAT'
+        ]
+        assert result.returncode != 0 and result.states == []
+        assert f"table {table}, column V: " in result.stderr
+        assert "GRANT OWNERSHIP" in result.stderr
+        assert table_rows(snowflake, schema, "AMOUNTS") == []
+    else:
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert ddl_statements(snowflake_server) == []
+        assert result.states == [{"s": 1}]
+        assert table_rows(snowflake, schema, "AMOUNTS", "ID, V") == [
+            (0, 7),
+            (1, 8),
+            (2, 10**16),
+        ]
+        assert column_types(snowflake, schema, "AMOUNTS")["V"] == "NUMBER(0)"
+
+
 @pytest.mark.parametrize(
     ("grant", "column", "statement"),
     [

@@ -56,16 +56,29 @@ def test_number_to_string_moves_the_column_to_varchar_keeping_values(config, sno
     assert set(column_types(snowflake, schema, "S")) == {"ID", "V"}
 
 
-def test_integer_to_number_widens_to_float(config, snowflake, schema):
+def test_integer_to_number_keeps_the_number_column_until_a_value_needs_a_float(
+    config, snowflake, schema
+):
+    """Integers under a schema now `number` still fit NUMBER(38,0): the column stays (a
+    retype needs ownership). The first value it cannot hold exactly moves it to FLOAT
+    before that value loads, so nothing is rounded."""
     run_target(
         config, [schema_message("s", {"id": INT, "v": INT}, ["id"]), record("s", {"id": 1, "v": 7})]
     )
+    number_schema = schema_message("s", {"id": INT, "v": NUM}, ["id"])
+    run_target(config, [number_schema, record("s", {"id": 2, "v": 8.0})])
+    assert column_types(snowflake, schema, "S")["V"] == "NUMBER(0)"
     run_target(
         config,
-        [schema_message("s", {"id": INT, "v": NUM}, ["id"]), record("s", {"id": 2, "v": 2.5})],
+        [number_schema, record("s", {"id": 3, "v": 9}), record("s", {"id": 4, "v": 2.5})],
     )
     assert column_types(snowflake, schema, "S")["V"] == "FLOAT"
-    assert table_rows(snowflake, schema, "S", '"ID", "V"') == [(1, 7.0), (2, 2.5)]
+    assert table_rows(snowflake, schema, "S", '"ID", "V"') == [
+        (1, 7.0),
+        (2, 8.0),
+        (3, 9.0),
+        (4, 2.5),
+    ]
 
 
 FLOATS = [0.30000000000000004, 1.5, 1e300, -2.5e-10, 123456789.12345678, 3.0]

@@ -16,6 +16,8 @@ from target_snowflake.types import (
     convert,
     from_information_schema,
     from_jsonschema,
+    number_fits,
+    roomier_number,
     text_length,
     widen,
 )
@@ -76,11 +78,53 @@ def test_columns_only_widen():
     number = SnowflakeType("NUMBER", 0)
     assert widen(number, VARCHAR) == VARCHAR
     assert widen(VARCHAR, number) == VARCHAR
-    assert widen(number, FLOAT) == FLOAT
-    assert widen(number, SnowflakeType("NUMBER", 2)) == SnowflakeType("NUMBER", 2)
+    assert widen(FLOAT, number) == FLOAT
     assert widen(SnowflakeType("DATE"), SnowflakeType("TIMESTAMP_TZ")).name == "TIMESTAMP_TZ"
     assert widen(SnowflakeType("BOOLEAN"), number) == VARCHAR
     assert widen(VARIANT, VARCHAR) == VARIANT
+
+
+def test_an_existing_number_keeps_its_type_until_a_value_needs_more():
+    """For a schema that allows floats or a larger scale, a NUMBER column stays as it is
+    (a retype needs ownership of the table); a value it cannot hold exactly moves it to
+    the schema's type (`roomier_number`) before that value loads."""
+    integer, cents = SnowflakeType("NUMBER", 0), SnowflakeType("NUMBER", 2)
+    assert widen(integer, FLOAT) == integer
+    assert widen(integer, cents) == integer
+    assert widen(cents, integer) == cents
+    assert roomier_number(integer, FLOAT) == FLOAT
+    assert roomier_number(integer, cents) == cents
+    assert roomier_number(cents, integer) is None
+    assert roomier_number(integer, integer) is None
+    assert roomier_number(FLOAT, integer) is None
+    assert roomier_number(integer, VARCHAR) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "scale", "fits"),
+    [
+        (b"null", 0, True),
+        (b"-7", 0, True),
+        (b"8.0", 0, True),
+        (b"-0.0", 0, True),
+        (b"2.5", 0, False),
+        (b"2.5", 1, True),
+        (b"1.50", 1, True),
+        (b"0.05", 1, False),
+        (b"1e-5", 5, True),
+        (b"12.345e2", 0, False),
+        (b"12.345e3", 0, True),
+        (b"1e20", 0, True),
+        (b"1E38", 0, False),
+        (b"9" * 38, 0, True),
+        (b"9" * 39, 0, False),
+        (b"9" * 37, 1, True),
+        (b"9" * 38, 1, False),
+        (b"1.0000000000000000000000000000000001", 0, False),  # beyond a double's digits
+    ],
+)
+def test_a_number_fits_a_number_column_only_if_held_exactly(value, scale, fits):
+    assert number_fits(value, scale) is fits
 
 
 def test_an_existing_varchar_keeps_its_length_whatever_the_schema_says():
