@@ -176,8 +176,8 @@ def number_fits(value: bytes, scale: int) -> bool:
     """Whether a JSON number (raw; `null` fits) is held exactly by NUMBER(38,`scale`): no
     more than `scale` digits after the point once trailing zeros go, and no more than
     38 - `scale` before it. A cast would round a longer fraction without a word."""
-    if value == b"null":
-        return True
+    if value[:1] not in b"-0123456789":
+        return True  # null, or not a number: the validator's (or the load's) to name
     if not any(char in value for char in b".eE"):  # an integer, as JSON writes it
         return len(value.lstrip(b"-")) <= NUMBER_DIGITS - scale
     _, digits, exponent = Decimal(value.decode()).as_tuple()

@@ -104,6 +104,7 @@ def test_an_existing_number_keeps_its_type_until_a_value_needs_more():
     ("value", "scale", "fits"),
     [
         (b"null", 0, True),
+        (b'"a string: with validate_records off, the load names it"', 0, True),
         (b"-7", 0, True),
         (b"8.0", 0, True),
         (b"-0.0", 0, True),
